@@ -1,0 +1,69 @@
+"""PaperZoo: a model zoo in which every paper is a plugin.
+
+    import zoo
+    zoo.list_models("*kan*")
+    model = zoo.create("kan", width=[2, 5, 1])
+
+``import zoo`` imports neither torch nor any plugin: names are resolved on first use, and the
+module-level functions act on a default `Registry` discovered from installed entry points.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+
+from .errors import CatalogError, ConfigError, PluginError, UnknownNameError, ZooError
+
+try:
+    __version__ = version("paperzoo")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"
+
+# public name -> module that defines it; imported on first attribute access
+_LAZY = {
+    "Registry": "registry",
+    "ModelIdentity": "registry",
+    "default_registry": "registry",
+    "set_default_registry": "registry",
+    "hookimpl": "hookspecs",
+    "hookspec": "hookspecs",
+    "ModelSpec": "hookspecs",
+    "TaskSpec": "hookspecs",
+    "MethodSpec": "hookspecs",
+    "Config": "config",
+    "Field": "config",
+}
+
+# module-level API: each forwards to the default registry
+_REGISTRY_METHODS = (
+    "list_models", "info", "create", "list_tasks", "task_info", "get_task",
+    "list_methods", "method_info", "plugins", "doctor", "model_spec", "resolve_config",
+)
+
+__all__ = sorted(
+    ["CatalogError", "ConfigError", "PluginError", "UnknownNameError", "ZooError", "__version__",
+     *_LAZY, *_REGISTRY_METHODS]
+)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif name in _REGISTRY_METHODS:
+        from .registry import default_registry
+
+        def forward(*args, _method=name, **kwargs):
+            return getattr(default_registry(), _method)(*args, **kwargs)
+
+        forward.__name__ = name
+        forward.__doc__ = getattr(importlib.import_module(".registry", __name__).Registry, name).__doc__
+        value = forward
+    else:
+        raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,359 @@
+"""Catalog files: parse and validate a registry.yaml into frozen records, with no torch and no
+plugin code. The schema is documented in docs/catalog-schema.md; every error names the file,
+the entry and the field."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import CatalogError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Paper",
+    "ConfigField",
+    "Weights",
+    "ModelEntry",
+    "TaskEntry",
+    "MethodEntry",
+    "Catalog",
+    "load_catalog",
+    "parse_catalog",
+]
+
+SCHEMA_VERSION = 1
+
+MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+TAG_NAME = MODEL_NAME
+TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+@dataclass(frozen=True)
+class Paper:
+    title: str
+    arxiv: str | None = None
+    year: int | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One field of an architecture's config, as documented in the catalog (checked against code)."""
+
+    name: str
+    type: str
+    default: Any
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Weights:
+    """One pretrained checkpoint of a model, pinned by content hash.
+
+    `file` is a path inside the distribution that ships the weights (found first, offline);
+    `repo_id` + `revision` say where the same bytes live on the Hub, and stay empty until pushed.
+    """
+
+    tag: str
+    sha256: str
+    filename: str = "model.safetensors"
+    file: str | None = None
+    repo_id: str | None = None
+    revision: str | None = None
+    variant: str | None = None
+    config: dict = field(default_factory=dict)
+    license: str | None = None
+    dataset: str | None = None
+    task: str | None = None
+    metrics: dict = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    plugin: str
+    paper: Paper
+    summary: str = ""
+    family: str = ""
+    priority: str | None = None
+    tasks: tuple[str, ...] = ()
+    default_variant: str = "default"
+    variants: dict[str, dict] = field(default_factory=lambda: {"default": {}})
+    config: tuple[ConfigField, ...] = ()
+    weights: dict[str, Weights] = field(default_factory=dict)
+    source: str = ""  # where the entry came from: "<distribution> (<path>)"
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    name: str
+    plugin: str
+    kind: str
+    summary: str = ""
+    data: str = ""
+    extra: str | None = None  # optional-dependency extra needed for its data
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    name: str
+    plugin: str
+    paper: Paper
+    summary: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What one catalog file declares, plus the entries it had to drop (kept as errors)."""
+
+    path: str
+    distribution: str | None
+    models: tuple[ModelEntry, ...] = ()
+    tasks: tuple[TaskEntry, ...] = ()
+    methods: tuple[MethodEntry, ...] = ()
+    errors: tuple[CatalogError, ...] = ()
+
+
+# --- YAML that refuses duplicate keys (PyYAML silently keeps the last one) -------------------
+
+
+class _StrictLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise CatalogError(
+                f"duplicate key {key!r} at line {key_node.start_mark.line + 1} "
+                f"(first at line {seen[key]}): every name must appear once"
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return dict(loader.construct_pairs(node, deep=deep))
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+# --- field checking ----------------------------------------------------------------------------
+
+
+class _Fields:
+    """Reads fields of one mapping, raising errors that say where the mapping is."""
+
+    def __init__(self, data: Any, where: str, allowed: set[str]):
+        if not isinstance(data, dict):
+            raise CatalogError(f"{where}: expected a mapping, got {type(data).__name__} {data!r}")
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise CatalogError(
+                f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; "
+                f"valid fields: {', '.join(sorted(allowed))}"
+            )
+        self.data, self.where = data, where
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., pattern: re.Pattern | None = None):
+        if key not in self.data or self.data[key] is None:
+            if default is ...:
+                raise CatalogError(f"{self.where}: missing required field {key!r}")
+            return default
+        value = self.data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # YAML has no separate bool/int check: refuse True where an int is expected
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            expected = " or ".join(k.__name__ for k in kinds)
+            raise CatalogError(
+                f"{self.where}.{key}: expected {expected}, got {type(value).__name__} {value!r}"
+            )
+        if pattern is not None and not pattern.match(value):
+            raise CatalogError(f"{self.where}.{key}: {value!r} does not match {pattern.pattern}")
+        return value
+
+
+def _str_list(fields: _Fields, key: str, pattern: re.Pattern | None = None) -> tuple[str, ...]:
+    items = fields.get(key, list, [])
+    for i, item in enumerate(items):
+        if not isinstance(item, str) or (pattern is not None and not pattern.match(item)):
+            raise CatalogError(f"{fields.where}.{key}[{i}]: expected a name, got {item!r}")
+    return tuple(items)
+
+
+def _paper(data: Any, where: str) -> Paper:
+    f = _Fields(data, where, {"title", "arxiv", "year", "url"})
+    return Paper(
+        title=f.get("title", str),
+        arxiv=f.get("arxiv", str, None),  # quoted in YAML: 2410.02690 as a float loses its last 0
+        year=f.get("year", int, None),
+        url=f.get("url", str, None),
+    )
+
+
+def _config_fields(data: Any, where: str) -> tuple[ConfigField, ...]:
+    if not isinstance(data, list):
+        raise CatalogError(f"{where}: expected a list of fields, got {type(data).__name__}")
+    out, seen = [], set()
+    for i, item in enumerate(data):
+        f = _Fields(item, f"{where}[{i}]", {"name", "type", "default", "doc"})
+        name = f.get("name", str)
+        if name in seen:
+            raise CatalogError(f"{where}[{i}]: field {name!r} listed twice")
+        seen.add(name)
+        if "default" not in f.data:
+            raise CatalogError(f"{where}[{i}] ({name}): missing required field 'default'")
+        out.append(ConfigField(name, f.get("type", str), f.data["default"], f.get("doc", str, "")))
+    return tuple(out)
+
+
+def _weights(tag: str, data: Any, where: str, variants: dict) -> Weights:
+    if not TAG_NAME.match(str(tag)):
+        raise CatalogError(f"{where}: weights tag {tag!r} must match {TAG_NAME.pattern}")
+    f = _Fields(
+        data,
+        where,
+        {"sha256", "filename", "file", "repo_id", "revision", "variant", "config", "license",
+         "dataset", "task", "metrics", "description"},
+    )
+    w = Weights(
+        tag=tag,
+        sha256=f.get("sha256", str, pattern=SHA256),
+        filename=f.get("filename", str, "model.safetensors"),
+        file=f.get("file", str, None),
+        repo_id=f.get("repo_id", str, None),
+        revision=f.get("revision", str, None, pattern=GIT_SHA),
+        variant=f.get("variant", str, None),
+        config=f.get("config", dict, {}),
+        license=f.get("license", str, None),
+        dataset=f.get("dataset", str, None),
+        task=f.get("task", str, None),
+        metrics=f.get("metrics", dict, {}),
+        description=f.get("description", str, ""),
+    )
+    if w.file is None and w.repo_id is None:
+        raise CatalogError(f"{where}: needs 'file' (shipped in the package) or 'repo_id' (on the Hub)")
+    if w.repo_id is not None and w.revision is None:
+        raise CatalogError(f"{where}.revision: Hub weights must pin a 40-hex commit sha")
+    if w.variant is not None and w.variant not in variants:
+        raise CatalogError(f"{where}.variant: {w.variant!r} is not one of {sorted(variants)}")
+    return w
+
+
+def _model(name: Any, data: Any, where: str, source: str) -> ModelEntry:
+    if not isinstance(name, str) or not MODEL_NAME.match(name):
+        raise CatalogError(f"{where}: model name {name!r} must match {MODEL_NAME.pattern}")
+    f = _Fields(
+        data,
+        where,
+        {"plugin", "paper", "summary", "family", "priority", "tasks", "default_variant", "variants",
+         "config", "weights"},
+    )
+    variants = f.get("variants", dict, {"default": {}})
+    for vname, vconf in variants.items():
+        if not isinstance(vname, str) or not TAG_NAME.match(vname):
+            raise CatalogError(f"{where}.variants: name {vname!r} must match {TAG_NAME.pattern}")
+        if not isinstance(vconf, dict):
+            raise CatalogError(f"{where}.variants.{vname}: expected a mapping of config values, got {vconf!r}")
+    default_variant = f.get("default_variant", str, "default")
+    if default_variant not in variants:
+        raise CatalogError(
+            f"{where}.default_variant: {default_variant!r} is not one of the variants {sorted(variants)}"
+        )
+    weights_data = f.get("weights", dict, {})
+    return ModelEntry(
+        name=name,
+        plugin=f.get("plugin", str),
+        paper=_paper(f.get("paper", dict), f"{where}.paper"),
+        summary=f.get("summary", str, ""),
+        family=f.get("family", str, ""),
+        priority=f.get("priority", str, None),
+        tasks=_str_list(f, "tasks", TASK_NAME),
+        default_variant=default_variant,
+        variants=variants,
+        config=_config_fields(f.get("config", list, []), f"{where}.config"),
+        weights={tag: _weights(tag, w, f"{where}.weights.{tag}", variants) for tag, w in weights_data.items()},
+        source=source,
+    )
+
+
+def _task(name: Any, data: Any, where: str, source: str) -> TaskEntry:
+    if not isinstance(name, str) or not TASK_NAME.match(name):
+        raise CatalogError(f"{where}: task name {name!r} must match {TASK_NAME.pattern}")
+    f = _Fields(data, where, {"plugin", "kind", "summary", "data", "extra"})
+    return TaskEntry(
+        name=name,
+        plugin=f.get("plugin", str),
+        kind=f.get("kind", str),
+        summary=f.get("summary", str, ""),
+        data=f.get("data", str, ""),
+        extra=f.get("extra", str, None),
+        source=source,
+    )
+
+
+def _method(name: Any, data: Any, where: str, source: str) -> MethodEntry:
+    if not isinstance(name, str) or not MODEL_NAME.match(name):
+        raise CatalogError(f"{where}: method name {name!r} must match {MODEL_NAME.pattern}")
+    f = _Fields(data, where, {"plugin", "paper", "summary"})
+    return MethodEntry(
+        name=name,
+        plugin=f.get("plugin", str),
+        paper=_paper(f.get("paper", dict), f"{where}.paper"),
+        summary=f.get("summary", str, ""),
+        source=source,
+    )
+
+
+def parse_catalog(data: Any, path: str, distribution: str | None = None) -> Catalog:
+    """Validate parsed YAML. A malformed top level raises; a malformed entry is dropped and kept
+    in `Catalog.errors`, so one bad entry never hides the others."""
+    top = _Fields(data, path, {"schema", "models", "tasks", "methods"})
+    schema = top.get("schema", int)
+    if schema != SCHEMA_VERSION:
+        raise CatalogError(f"{path}: schema {schema} is not supported (this zoo reads schema {SCHEMA_VERSION})")
+    source = f"{distribution or 'unknown distribution'} ({path})"
+    errors: list[CatalogError] = []
+
+    def entries(section: str, parse):
+        parsed = []
+        for name, body in top.get(section, dict, {}).items():
+            try:
+                parsed.append(parse(name, body, f"{path}: {section}.{name}", source))
+            except CatalogError as exc:
+                errors.append(exc)
+        return tuple(parsed)
+
+    return Catalog(
+        path=path,
+        distribution=distribution,
+        models=entries("models", _model),
+        tasks=entries("tasks", _task),
+        methods=entries("methods", _method),
+        errors=tuple(errors),
+    )
+
+
+def load_catalog(path: str | Path, distribution: str | None = None) -> Catalog:
+    """Read and validate one catalog file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"cannot read catalog {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path}: not valid YAML: {exc}") from None
+    except CatalogError as exc:
+        raise CatalogError(f"{path}: {exc}") from None
+    return parse_catalog(data, str(path), distribution)

@@ -1,0 +1,251 @@
+"""The `zoo` command: argument parsing, error reporting and exit codes, plus the catalog commands
+(list, info, tasks, plugins, doctor). Other areas add subcommands through COMMAND_MODULES.
+
+Exit codes: 0 success; 1 the command ran and found problems (doctor, a failed check);
+2 bad input (unknown name, invalid config, malformed catalog, unusable file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from dataclasses import asdict
+
+from .errors import ZooError
+
+__all__ = ["main", "COMMAND_MODULES"]
+
+# modules with a `register(subparsers)` function; each adds its subcommands
+COMMAND_MODULES = ["zoo.cli"]
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=not sys.stdout.isatty())
+
+
+def _add_row(table, *cells: str) -> None:
+    """Add a row of plain text: names like list[int] must not be read as rich markup."""
+    from rich.text import Text
+
+    table.add_row(*(Text(str(c)) for c in cells))
+
+
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+# --- list / info / tasks ---------------------------------------------------------------------------
+
+
+def cmd_list(args) -> int:
+    import zoo
+
+    names = zoo.list_models(args.pattern, task=args.task, pretrained=args.pretrained, family=args.family)
+    if args.names or args.json:
+        if args.json:
+            _print_json(names)
+        else:
+            sys.stdout.write("".join(n + "\n" for n in names))
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"{len(names)} model(s)", title_justify="left")
+    for column in ("name", "paper", "arXiv", "family", "weights"):
+        table.add_column(column)
+    for name in names:
+        entry = zoo.info(name)
+        paper = entry.paper.title + (f" ({entry.paper.year})" if entry.paper.year else "")
+        _add_row(table, name, paper, entry.paper.arxiv or "", entry.family, str(len(entry.weights)) if not
+                      args.pretrained else entry.weights[name.split(".", 1)[1]].dataset or "")
+    _console().print(table)
+    return EXIT_OK
+
+
+def cmd_info(args) -> int:
+    import zoo
+
+    entry = zoo.info(args.name)
+    if args.json:
+        _print_json(asdict(entry))
+        return EXIT_OK
+    from rich.table import Table
+
+    console = _console()
+    paper = entry.paper
+    console.print(f"[bold]{entry.name}[/bold]: {paper.title}"
+                  + (f" ({paper.year})" if paper.year else "")
+                  + (f", arXiv:{paper.arxiv}" if paper.arxiv else ""))
+    if entry.summary:
+        console.print(entry.summary)
+    console.print(f"plugin: {entry.plugin}   family: {entry.family or '-'}   source: {entry.source}")
+    if entry.tasks:
+        console.print("tasks: " + ", ".join(entry.tasks))
+    variants = ", ".join(f"{v}{' (default)' if v == entry.default_variant else ''}" for v in entry.variants)
+    console.print("variants: " + variants)
+    config = Table(title="config", title_justify="left")
+    for column in ("field", "type", "default", "description"):
+        config.add_column(column)
+    for f in entry.config:
+        _add_row(config, f.name, f.type, json.dumps(f.default), f.doc)
+    console.print(config)
+    if entry.weights:
+        weights = Table(title="pretrained weights", title_justify="left")
+        for column in ("tag", "dataset", "metrics", "license", "where"):
+            weights.add_column(column)
+        for w in entry.weights.values():
+            where = f"{w.repo_id}@{w.revision[:10]}" if w.repo_id else f"shipped: {w.file}"
+            metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in w.metrics.items())
+            _add_row(weights, f"{entry.name}.{w.tag}", w.dataset or "", metrics, w.license or "", where)
+        console.print(weights)
+    return EXIT_OK
+
+
+def cmd_tasks(args) -> int:
+    import zoo
+
+    names = zoo.list_tasks(args.pattern, kind=args.kind)
+    if args.json:
+        _print_json([asdict(zoo.task_info(n)) for n in names])
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"{len(names)} task(s)", title_justify="left")
+    for column in ("name", "kind", "data", "summary"):
+        table.add_column(column)
+    for name in names:
+        t = zoo.task_info(name)
+        _add_row(table, name, t.kind, t.data, t.summary)
+    _console().print(table)
+    return EXIT_OK
+
+
+# --- plugins / doctor ----------------------------------------------------------------------------
+
+
+def cmd_plugins(args) -> int:
+    import zoo
+    from zoo.registry import default_registry
+
+    statuses = zoo.plugins(load=True)
+    catalog_failures = default_registry().catalog_failures
+    if args.json:
+        _print_json({"plugins": [asdict(s) for s in statuses],
+                     "catalog_failures": [{"owner": o, **asdict(f)} for o, f in catalog_failures]})
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"{len(statuses)} plugin(s)", title_justify="left")
+    for column in ("plugin", "distribution", "version", "status", "provides"):
+        table.add_column(column)
+    for s in statuses:
+        state = {"ok": "[green]ok[/green]", "failed": "[red]failed[/red]"}.get(s.state, s.state)
+        if s.state == "ok" and s.failures:
+            state = f"[yellow]ok, {len(s.failures)} problem(s)[/yellow]"
+        from rich.text import Text
+
+        table.add_row(Text(s.name), Text(s.distribution or "-"), Text(s.version or "-"), Text.from_markup(state),
+                      Text(", ".join(s.provides)))
+    console = _console()
+    console.print(table)
+    _print_failures(console, [(s.name, f) for s in statuses for f in s.failures] + list(catalog_failures),
+                    args.verbose)
+    return EXIT_OK
+
+
+def _print_failures(console, failures, verbose: bool) -> None:
+    from rich.markup import escape
+
+    for owner, failure in failures:
+        console.print(f"[red]{escape(owner)}[/red] \\[{failure.stage}] {escape(failure.message)}")
+        if verbose and failure.traceback:
+            console.print(failure.traceback, markup=False)
+    if failures and not verbose:
+        console.print("(run with --verbose for tracebacks)")
+
+
+def cmd_doctor(args) -> int:
+    import zoo
+
+    failures = zoo.doctor()
+    console = _console()
+    if not failures:
+        console.print("[green]no problems found[/green]: every catalog and plugin loaded")
+        return EXIT_OK
+    console.print(f"[red]{len(failures)} problem(s)[/red]")
+    _print_failures(console, failures, args.verbose)
+    return EXIT_PROBLEMS
+
+
+def register(sub) -> None:
+    p = sub.add_parser("list", help="list models in the catalog (imports no plugin)")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. '*kan*'")
+    p.add_argument("--task", help="only models meant for this task")
+    p.add_argument("--family", help="only models of this family")
+    p.add_argument("--pretrained", action="store_true", help="list name.tag for every checkpoint")
+    p.add_argument("--names", action="store_true", help="one name per line, no table")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="paper, variants, config fields and weights of a model")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("tasks", help="list tasks (data, loss, metrics) models train on")
+    p.add_argument("pattern", nargs="?", default="*")
+    p.add_argument("--kind", help="classification, regression, forecasting, ...")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_tasks)
+
+    for name, func, text in (("plugins", cmd_plugins, "every plugin: distribution, version, status, errors"),
+                             ("doctor", cmd_doctor, "load every plugin and report every problem (exit 1 if any)")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
+        if name == "plugins":
+            p.add_argument("--json", action="store_true")
+        p.set_defaults(func=func)
+
+
+# --- entry point -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="zoo", description="PaperZoo: every paper a plugin.")
+    parser.add_argument("--version", action="version", version=f"paperzoo {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--strict", action="store_true", help="raise on the first plugin error (for plugin authors)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.strict:
+        os.environ["PAPERZOO_STRICT_PLUGINS"] = "1"
+    try:
+        return args.func(args)
+    except ZooError as exc:
+        if args.debug:
+            raise
+        from rich.markup import escape
+
+        _console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

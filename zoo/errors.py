@@ -1,0 +1,51 @@
+"""The zoo's exception types: every error a user can cause is one of these, with a message that
+names the offending value and says what was expected."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "ZooError",
+    "CatalogError",
+    "ConfigError",
+    "PluginError",
+    "UnknownNameError",
+    "did_you_mean",
+]
+
+
+class ZooError(Exception):
+    """Base class of every error the zoo raises on purpose (the CLI prints these without a traceback)."""
+
+
+class CatalogError(ZooError):
+    """A catalog file (registry.yaml or a plugin's catalog) is malformed."""
+
+
+class ConfigError(ZooError, ValueError):
+    """A model config has an unknown, ill-typed or out-of-range value."""
+
+
+class PluginError(ZooError):
+    """A plugin failed to import, raised in a hook, or returned something the zoo cannot use."""
+
+
+class UnknownNameError(ZooError, KeyError):
+    """A model, task, variant or weights tag that no catalog knows."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:
+    """' Did you mean 'x' or 'y'?' for the closest candidates, or '' when nothing is close."""
+    pool = list(candidates)
+    close = difflib.get_close_matches(name, pool, n=n, cutoff=0.6)
+    if not close:
+        lowered = name.lower()
+        close = [c for c in pool if lowered in c.lower()][:n]
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(repr(c) for c in close) + "?"

@@ -1,0 +1,87 @@
+"""The plugin contract: pluggy hook specifications and the records plugins return.
+
+A plugin is a module named by an entry point in the group ``paperzoo.plugins``. It implements
+any of the hooks below with ``@zoo.hookimpl``. Every name it returns must also be declared in its
+distribution's catalog (entry point group ``paperzoo.catalogs``), which is what listing reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+__all__ = [
+    "PROJECT",
+    "PLUGIN_GROUP",
+    "CATALOG_GROUP",
+    "hookspec",
+    "hookimpl",
+    "ModelSpec",
+    "TaskSpec",
+    "MethodSpec",
+    "zoo_models",
+    "zoo_tasks",
+    "zoo_methods",
+]
+
+PROJECT = "paperzoo"
+PLUGIN_GROUP = "paperzoo.plugins"
+CATALOG_GROUP = "paperzoo.catalogs"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build one catalog model.
+
+    name: the catalog name (e.g. ``"kan"``).
+    config: the architecture's typed config class (a subclass of ``zoo.Config``).
+    build: ``config -> torch.nn.Module``; usually the model class itself.
+    example_inputs: ``(config, batch_size) -> tuple`` of positional forward arguments, used by the
+        conformance checks and benchmarks.
+    from_task: ``(config_defaults: dict, task_info) -> dict`` of config values that size the model
+        for a task (input/output widths, number of classes); optional.
+    """
+
+    name: str
+    config: type
+    build: Callable[[Any], Any]
+    example_inputs: Callable[[Any, int], tuple] | None = None
+    from_task: Callable[[dict, Any], dict] | None = None
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """How to build one catalog task: ``build(**options)`` returns a ``zoo.tasks.Task``."""
+
+    name: str
+    build: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """How to build one training method (pruning, distillation, learning rules...)."""
+
+    name: str
+    build: Callable[..., Any]
+
+
+@hookspec
+def zoo_models() -> list[ModelSpec]:
+    """Return the models this plugin provides. Import heavy modules (torch) inside the hook or in
+    the builders, so that loading the plugin stays cheap."""
+
+
+@hookspec
+def zoo_tasks() -> list[TaskSpec]:
+    """Return the tasks (data, loss, metrics) this plugin provides."""
+
+
+@hookspec
+def zoo_methods() -> list[MethodSpec]:
+    """Return the training methods this plugin provides."""

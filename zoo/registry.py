@@ -1,0 +1,365 @@
+"""The Registry: merges catalogs, answers list/info from catalog data alone, and creates models
+by loading only the one plugin that provides them. The module-level API is a default instance."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint
+from typing import Any
+
+from . import hookspecs
+from .catalog import Catalog, MethodEntry, ModelEntry, TaskEntry, Weights, load_catalog
+from .errors import CatalogError, PluginError, UnknownNameError, ZooError, did_you_mean
+from .discovery import (
+    CatalogSource,
+    Failure,
+    PluginLoader,
+    PluginStatus,
+    discover_catalog_sources,
+    discover_plugin_entry_points,
+    strict_from_env,
+)
+
+__all__ = ["Registry", "ModelIdentity", "split_name", "natural_key", "default_registry", "set_default_registry"]
+
+
+def natural_key(text: str) -> list:
+    """Sort key that orders 'mixer-b16' before 'mixer-b32' and 'x2' before 'x10'."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+
+
+def split_name(name: str) -> tuple[str, str | None]:
+    """'kan.feynman-i-6-2a' -> ('kan', 'feynman-i-6-2a'); 'kan' -> ('kan', None)."""
+    if not isinstance(name, str) or not name:
+        raise UnknownNameError(f"model name must be a non-empty string, got {name!r}")
+    arch, dot, tag = name.partition(".")
+    return arch, (tag if dot else None)
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """What the zoo knows about a model it built; attached as ``model.zoo_identity``."""
+
+    architecture: str
+    config: Any  # the validated zoo.Config instance
+    plugin: str
+    distribution: str | None
+    distribution_version: str | None
+    variant: str | None = None
+    weights: str | None = None  # pretrained tag loaded into the model, if any
+
+
+class Registry:
+    """One isolated view of catalogs and plugins.
+
+    With no arguments it discovers installed catalogs and plugins through entry points on first
+    use. Tests pass `catalogs` (paths or Catalog objects) and `plugins` ({name: "module"} or
+    EntryPoint objects) to build registries that see nothing else.
+    """
+
+    def __init__(
+        self,
+        catalogs: list | None = None,
+        plugins: dict[str, str] | list[EntryPoint] | None = None,
+        *,
+        strict: bool | None = None,
+    ):
+        self.strict = strict_from_env() if strict is None else strict
+        self._catalog_arg = catalogs
+        self._plugin_arg = plugins
+        self._ready = False
+
+    # --- assembly (lazy, so `import zoo` stays cheap) ------------------------------------------
+
+    def _setup(self) -> None:
+        if self._ready:
+            return
+        self.catalog_failures: list[tuple[str, Failure]] = []
+        self.catalogs: list[Catalog] = []
+        for source in self._catalog_sources():
+            if isinstance(source, Catalog):
+                catalog = source
+            else:
+                try:
+                    catalog = load_catalog(source.path, source.distribution)
+                except CatalogError as exc:
+                    self._catalog_failure(source.distribution or source.path, str(exc), exc)
+                    continue
+            for exc in catalog.errors:
+                self._catalog_failure(catalog.distribution or catalog.path, str(exc), exc)
+            self.catalogs.append(catalog)
+        self._loader = PluginLoader(self._plugin_entry_points(), strict=self.strict)
+        self._models: dict[str, ModelEntry] = {}
+        self._tasks: dict[str, TaskEntry] = {}
+        self._methods: dict[str, MethodEntry] = {}
+        for catalog in self.catalogs:
+            for kind, entries, table in (("model", catalog.models, self._models),
+                                         ("task", catalog.tasks, self._tasks),
+                                         ("method", catalog.methods, self._methods)):
+                for entry in entries:
+                    self._claim(kind, entry, table)
+        self._model_specs: dict[str, hookspecs.ModelSpec] = {}
+        self._task_specs: dict[str, hookspecs.TaskSpec] = {}
+        self._method_specs: dict[str, hookspecs.MethodSpec] = {}
+        self._filed: set[str] = set()
+        self._ready = True
+
+    def _catalog_sources(self) -> list:
+        if self._catalog_arg is None:
+            sources, failures = discover_catalog_sources()
+            for owner, failure in failures:
+                self._catalog_failure(owner, failure.message, None)
+            return sources
+        return [c if isinstance(c, (Catalog, CatalogSource)) else CatalogSource(str(c), None)
+                for c in self._catalog_arg]
+
+    def _plugin_entry_points(self) -> list[EntryPoint]:
+        if self._plugin_arg is None:
+            return discover_plugin_entry_points()
+        if isinstance(self._plugin_arg, dict):
+            return [EntryPoint(name, value, hookspecs.PLUGIN_GROUP) for name, value in self._plugin_arg.items()]
+        return list(self._plugin_arg)
+
+    def _catalog_failure(self, owner: str, message: str, exc: BaseException | None) -> None:
+        if self.strict:
+            raise CatalogError(message) from exc
+        self.catalog_failures.append((owner, Failure("catalog", message)))
+
+    def _claim(self, kind: str, entry, table: dict) -> None:
+        """First claim wins; a later claim of the same name is refused and kept as an error of
+        the plugin that made it. Nothing is overwritten."""
+        owner = table.get(entry.name)
+        if owner is None:
+            table[entry.name] = entry
+            return
+        message = (f"{kind} name {entry.name!r} is declared by plugin {entry.plugin!r} in {entry.source} "
+                   f"and already by plugin {owner.plugin!r} in {owner.source}; keeping the first")
+        if entry.plugin in self._loader.statuses:
+            self._loader.note(entry.plugin, Failure("collision", message))
+        else:
+            self._catalog_failure(entry.source, message, None)
+
+    # --- catalog queries (no plugin code runs here) ----------------------------------------------
+
+    def list_models(self, pattern: str | list[str] = "*", *, task: str | None = None,
+                    pretrained: bool = False, family: str | None = None) -> list[str]:
+        """Model names matching shell-style pattern(s), naturally sorted.
+
+        With ``pretrained=True`` lists ``name.tag`` for every catalogued checkpoint instead.
+        """
+        self._setup()
+        patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+        names = []
+        for entry in self._models.values():
+            if task is not None and task not in entry.tasks:
+                continue
+            if family is not None and entry.family != family:
+                continue
+            candidates = [f"{entry.name}.{tag}" for tag in entry.weights] if pretrained else [entry.name]
+            names += [n for n in candidates if any(fnmatch.fnmatch(n.lower(), p.lower()) for p in patterns)]
+        return sorted(names, key=natural_key)
+
+    def info(self, name: str) -> ModelEntry:
+        """The catalog entry of a model ('kan' or 'kan.<tag>')."""
+        self._setup()
+        arch, tag = split_name(name)
+        entry = self._models.get(arch)
+        if entry is None:
+            raise UnknownNameError(f"unknown model {arch!r}.{did_you_mean(arch, self._models)}"
+                                   + ("" if self._models else " No catalog is installed."))
+        if tag is not None:
+            self._weights(entry, tag)
+        return entry
+
+    def _weights(self, entry: ModelEntry, tag: str | None) -> Weights:
+        if not entry.weights:
+            raise UnknownNameError(f"model {entry.name!r} has no pretrained weights in the catalog")
+        if tag is None:
+            return next(iter(entry.weights.values()))
+        if tag not in entry.weights:
+            raise UnknownNameError(f"model {entry.name!r} has no weights tagged {tag!r}."
+                                   f"{did_you_mean(tag, entry.weights)} Tags: {', '.join(entry.weights)}")
+        return entry.weights[tag]
+
+    def list_tasks(self, pattern: str = "*", *, kind: str | None = None) -> list[str]:
+        self._setup()
+        return sorted((t.name for t in self._tasks.values()
+                       if fnmatch.fnmatch(t.name.lower(), pattern.lower()) and (kind is None or t.kind == kind)),
+                      key=natural_key)
+
+    def task_info(self, name: str) -> TaskEntry:
+        self._setup()
+        if name not in self._tasks:
+            raise UnknownNameError(f"unknown task {name!r}.{did_you_mean(name, self._tasks)}")
+        return self._tasks[name]
+
+    def list_methods(self, pattern: str = "*") -> list[str]:
+        self._setup()
+        return sorted((m for m in self._methods if fnmatch.fnmatch(m, pattern)), key=natural_key)
+
+    def method_info(self, name: str) -> MethodEntry:
+        self._setup()
+        if name not in self._methods:
+            raise UnknownNameError(f"unknown method {name!r}.{did_you_mean(name, self._methods)}")
+        return self._methods[name]
+
+    # --- plugin-backed lookups ------------------------------------------------------------------
+
+    def _load_plugin(self, name: str) -> None:
+        """Import one plugin and file the specs it returns under the names its catalog gave it."""
+        results = self._loader.load(name)
+        if name in self._filed:
+            return
+        self._filed.add(name)
+        status = self._loader.statuses[name]
+        for hook, table, catalog in (("zoo_models", self._model_specs, self._models),
+                                     ("zoo_tasks", self._task_specs, self._tasks),
+                                     ("zoo_methods", self._method_specs, self._methods)):
+            for spec in results.get(hook, []):
+                declared = catalog.get(spec.name)
+                if declared is None or declared.plugin != name:
+                    where = ("no catalog declares it" if declared is None
+                             else f"the catalog gives it to plugin {declared.plugin!r} ({declared.source})")
+                    self._loader.note(name, Failure("collision" if declared else "hook",
+                                                    f"{hook}() returned {spec.name!r}, but {where}; ignored"))
+                    continue
+                table[spec.name] = spec
+                status.provides.append(spec.name)
+
+    def _spec(self, kind: str, entry, table: dict):
+        if entry.name not in table:
+            if entry.plugin not in self._loader.statuses:
+                raise PluginError(
+                    f"{kind} {entry.name!r} is provided by plugin {entry.plugin!r} ({entry.source}), "
+                    f"but no installed package has an entry point {entry.plugin!r} in group "
+                    f"{hookspecs.PLUGIN_GROUP!r}. Install the distribution that provides it."
+                )
+            self._load_plugin(entry.plugin)
+        if entry.name in table:
+            return table[entry.name]
+        status = self._loader.statuses[entry.plugin]
+        detail = "; ".join(f"[{f.stage}] {f.message}" for f in status.failures) or \
+            f"its hooks do not return a {kind} named {entry.name!r}"
+        raise PluginError(f"plugin {entry.plugin!r} cannot provide {kind} {entry.name!r}: {detail}. "
+                          f"Run 'zoo plugins --verbose' for the traceback.")
+
+    def model_spec(self, name: str) -> hookspecs.ModelSpec:
+        return self._spec("model", self.info(split_name(name)[0]), self._model_specs)
+
+    def task_spec(self, name: str) -> hookspecs.TaskSpec:
+        return self._spec("task", self.task_info(name), self._task_specs)
+
+    def method_spec(self, name: str) -> hookspecs.MethodSpec:
+        return self._spec("method", self.method_info(name), self._method_specs)
+
+    def get_task(self, name: str, **options):
+        """Build a task object (data, loss, metrics) by name."""
+        return self.task_spec(name).build(**options)
+
+    def resolve_config(self, name: str, *, variant: str | None = None, task: Any = None, **overrides):
+        """The validated config `create` would build: variant, then weights, then task sizing,
+        then explicit overrides, each later one winning."""
+        from .config import validate_config
+
+        arch, tag = split_name(name)
+        entry = self.info(name)
+        spec = self.model_spec(arch)
+        weights = self._weights(entry, tag) if tag else None
+        variant = variant or (weights.variant if weights else None) or entry.default_variant
+        if variant not in entry.variants:
+            raise UnknownNameError(f"model {arch!r} has no variant {variant!r}."
+                                   f"{did_you_mean(variant, entry.variants)} Variants: {', '.join(entry.variants)}")
+        values = dict(entry.variants[variant])
+        if weights is not None:
+            values.update(weights.config)
+        if task is not None:
+            if spec.from_task is None:
+                raise ZooError(f"model {arch!r} does not say how to size itself for a task; "
+                               f"pass its config values explicitly")
+            task_obj = self.get_task(task) if isinstance(task, str) else task
+            values.update(spec.from_task({**values, **overrides}, task_obj))
+        values.update(overrides)
+        return variant, weights, validate_config(spec.config, values, arch)
+
+    def create(self, name: str, *, pretrained: bool = False, variant: str | None = None,
+               task: Any = None, **config):
+        """Build a model by catalog name, with a validated config.
+
+        name: 'arch' or 'arch.tag' (a pretrained tag selects that checkpoint's config).
+        pretrained: load the catalog weights (the tag's, else the model's first listed).
+        variant: a named config preset from the catalog (default: the catalog's default).
+        task: a task name or object; sizes inputs/outputs through the model's `from_task`.
+        config: explicit config values, checked against the architecture's typed config.
+        """
+        arch, tag = split_name(name)
+        variant, weights, cfg = self.resolve_config(name, variant=variant, task=task, **config)
+        if pretrained and weights is None:
+            weights = self._weights(self.info(arch), None)
+            if weights.config or (weights.variant and weights.variant != variant):
+                variant, weights, cfg = self.resolve_config(f"{arch}.{weights.tag}", variant=variant,
+                                                            task=task, **config)
+        entry = self.info(arch)
+        spec = self.model_spec(arch)
+        model = spec.build(cfg)
+        status = self._loader.statuses[entry.plugin]
+        model.zoo_identity = ModelIdentity(arch, cfg, entry.plugin, status.distribution, status.version,
+                                           variant, weights.tag if (pretrained and weights) else None)
+        if pretrained:
+            from .weights import load_catalog_weights
+
+            load_catalog_weights(model, entry, weights)
+        return model
+
+    # --- status ------------------------------------------------------------------------------------
+
+    def plugins(self, load: bool = True) -> list[PluginStatus]:
+        """Status of every plugin (importing each, unless load=False), failures included."""
+        self._setup()
+        if load:
+            for name in list(self._loader.statuses):
+                self._load_plugin(name)
+            self._check_catalog_against_plugins()
+        return list(self._loader.statuses.values()) + self._loader.shadowed
+
+    def _check_catalog_against_plugins(self) -> None:
+        """After loading everything: catalog names whose plugin is absent or does not provide them."""
+        for table, specs, kind in ((self._models, self._model_specs, "model"),
+                                   (self._tasks, self._task_specs, "task"),
+                                   (self._methods, self._method_specs, "method")):
+            for entry in table.values():
+                status = self._loader.statuses.get(entry.plugin)
+                if status is None:
+                    message = (f"{kind} {entry.name!r} names plugin {entry.plugin!r}, which is not "
+                               f"installed (no entry point in {hookspecs.PLUGIN_GROUP!r})")
+                    if all(f.message != message for _, f in self.catalog_failures):
+                        self._catalog_failure(entry.source, message, None)
+                elif status.state == "ok" and entry.name not in specs:
+                    message = f"its catalog declares {kind} {entry.name!r}, but its hooks do not return it"
+                    if all(f.message != message for f in status.failures):
+                        self._loader.note(entry.plugin, Failure("missing", message))
+
+    def doctor(self) -> list[tuple[str, Failure]]:
+        """Every failure known after loading all plugins: (owner, failure) pairs."""
+        statuses = self.plugins(load=True)
+        found = list(self.catalog_failures)
+        for status in statuses:
+            found += [(status.name, f) for f in status.failures]
+        return found
+
+
+_default: Registry | None = None
+
+
+def default_registry() -> Registry:
+    global _default
+    if _default is None:
+        _default = Registry()
+    return _default
+
+
+def set_default_registry(registry: Registry | None) -> None:
+    """Replace (or with None, reset) the registry the module-level API uses."""
+    global _default
+    _default = registry
