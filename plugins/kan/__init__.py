@@ -1,0 +1,27 @@
+"""PaperZoo plugin for KAN: Kolmogorov-Arnold Networks (Liu et al., 2024, arXiv:2404.19756).
+
+Importing this module is cheap; torch is imported when the model is first built.
+"""
+
+from __future__ import annotations
+
+from zoo import ModelSpec, hookimpl
+
+
+def _build(config):
+    from .model import KAN
+
+    return KAN(config)
+
+
+def _example_inputs(config, batch_size: int) -> tuple:
+    import torch
+
+    return (torch.rand(batch_size, config.width[0]) * 2 - 1,)
+
+
+@hookimpl
+def zoo_models() -> list[ModelSpec]:
+    from .config import KANConfig
+
+    return [ModelSpec("kan", KANConfig, _build, example_inputs=_example_inputs)]
