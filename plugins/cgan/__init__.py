@@ -1,0 +1,1 @@
+"""PaperZoo plugin for Conditional Generative Adversarial Nets (in progress: provides nothing yet)."""

@@ -1,0 +1,1 @@
+"""PaperZoo plugin for FAN: Fourier Analysis Networks (in progress: provides nothing yet)."""

@@ -1,0 +1,1 @@
+"""PaperZoo plugin for FiLM: Visual Reasoning with a General Conditioning Layer (in progress: provides nothing yet)."""

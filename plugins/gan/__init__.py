@@ -1,0 +1,1 @@
+"""PaperZoo plugin for Generative Adversarial Networks (in progress: provides nothing yet)."""

@@ -1,0 +1,1 @@
+"""PaperZoo plugin for Kolmogorov-Arnold Network Autoencoders (in progress: provides nothing yet)."""

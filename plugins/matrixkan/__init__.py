@@ -1,0 +1,1 @@
+"""PaperZoo plugin for MatrixKAN: Parallelized Kolmogorov-Arnold Network (in progress: provides nothing yet)."""

@@ -1,0 +1,1 @@
+"""PaperZoo plugin for End-To-End Memory Networks (in progress: provides nothing yet)."""

@@ -1,0 +1,1 @@
+"""PaperZoo plugin for MLP-KAN: Unifying Deep Representation and Function Learning (in progress: provides nothing yet)."""

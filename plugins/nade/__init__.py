@@ -1,0 +1,1 @@
+"""PaperZoo plugin for Neural Autoregressive Distribution Estimation (in progress: provides nothing yet)."""

@@ -1,0 +1,1 @@
+"""PaperZoo plugin for Network In Network (in progress: provides nothing yet)."""

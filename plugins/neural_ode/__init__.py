@@ -1,0 +1,1 @@
+"""PaperZoo plugin for Neural Ordinary Differential Equations (in progress: provides nothing yet)."""

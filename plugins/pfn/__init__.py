@@ -1,0 +1,1 @@
+"""PaperZoo plugin for Transformers Can Do Bayesian Inference (in progress: provides nothing yet)."""

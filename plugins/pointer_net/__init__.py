@@ -1,0 +1,1 @@
+"""PaperZoo plugin for Pointer Networks (in progress: provides nothing yet)."""

@@ -1,0 +1,1 @@
+"""PaperZoo plugin for ResMLP: Feedforward networks for image classification with data-efficient training (in progress: provides nothing yet)."""

@@ -1,0 +1,1 @@
+"""PaperZoo plugin for TKAN: Temporal Kolmogorov-Arnold Networks (in progress: provides nothing yet)."""

@@ -1,0 +1,1 @@
+"""PaperZoo plugin for Model Comparisons: XNet Outperforms KAN (in progress: provides nothing yet)."""
