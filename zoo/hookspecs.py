@@ -44,8 +44,9 @@ class ModelSpec:
     build: ``config -> torch.nn.Module``; usually the model class itself.
     example_inputs: ``(config, batch_size) -> tuple`` of positional forward arguments, used by the
         conformance checks and benchmarks.
-    from_task: ``(config_defaults: dict, task_info) -> dict`` of config values that size the model
-        for a task (input/output widths, number of classes); optional.
+    from_task: ``(config_values: dict, info: zoo.tasks.TaskInfo) -> dict`` of config values that
+        size the model for a task (input/output widths, number of classes); optional.
+        `config_values` holds what is chosen so far (variant, weights, explicit overrides).
     """
 
     name: str

@@ -279,7 +279,7 @@ class Registry:
                 raise ZooError(f"model {arch!r} does not say how to size itself for a task; "
                                f"pass its config values explicitly")
             task_obj = self.get_task(task) if isinstance(task, str) else task
-            values.update(spec.from_task({**values, **overrides}, task_obj))
+            values.update(spec.from_task({**values, **overrides}, task_obj.info))
         values.update(overrides)
         return variant, weights, validate_config(spec.config, values, arch)
 
