@@ -34,6 +34,17 @@ TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 
+# every field each mapping may have; docs/catalog-schema.md documents each (a test checks)
+TOP_FIELDS = {"schema", "models", "tasks", "methods"}
+PAPER_FIELDS = {"title", "arxiv", "year", "url"}
+CONFIG_FIELD_FIELDS = {"name", "type", "default", "doc"}
+WEIGHTS_FIELDS = {"sha256", "filename", "file", "repo_id", "revision", "variant", "config", "license",
+                  "dataset", "task", "metrics", "description"}
+MODEL_FIELDS = {"plugin", "paper", "summary", "family", "priority", "tasks", "default_variant", "variants",
+                "config", "weights"}
+TASK_FIELDS = {"plugin", "kind", "summary", "data", "extra"}
+METHOD_FIELDS = {"plugin", "paper", "summary"}
+
 
 @dataclass(frozen=True)
 class Paper:
@@ -191,7 +202,7 @@ def _str_list(fields: _Fields, key: str, pattern: re.Pattern | None = None) -> t
 
 
 def _paper(data: Any, where: str) -> Paper:
-    f = _Fields(data, where, {"title", "arxiv", "year", "url"})
+    f = _Fields(data, where, PAPER_FIELDS)
     return Paper(
         title=f.get("title", str),
         arxiv=f.get("arxiv", str, None),  # quoted in YAML: 2410.02690 as a float loses its last 0
@@ -205,7 +216,7 @@ def _config_fields(data: Any, where: str) -> tuple[ConfigField, ...]:
         raise CatalogError(f"{where}: expected a list of fields, got {type(data).__name__}")
     out, seen = [], set()
     for i, item in enumerate(data):
-        f = _Fields(item, f"{where}[{i}]", {"name", "type", "default", "doc"})
+        f = _Fields(item, f"{where}[{i}]", CONFIG_FIELD_FIELDS)
         name = f.get("name", str)
         if name in seen:
             raise CatalogError(f"{where}[{i}]: field {name!r} listed twice")
@@ -219,12 +230,7 @@ def _config_fields(data: Any, where: str) -> tuple[ConfigField, ...]:
 def _weights(tag: str, data: Any, where: str, variants: dict) -> Weights:
     if not TAG_NAME.match(str(tag)):
         raise CatalogError(f"{where}: weights tag {tag!r} must match {TAG_NAME.pattern}")
-    f = _Fields(
-        data,
-        where,
-        {"sha256", "filename", "file", "repo_id", "revision", "variant", "config", "license",
-         "dataset", "task", "metrics", "description"},
-    )
+    f = _Fields(data, where, WEIGHTS_FIELDS)
     w = Weights(
         tag=tag,
         sha256=f.get("sha256", str, pattern=SHA256),
@@ -252,12 +258,7 @@ def _weights(tag: str, data: Any, where: str, variants: dict) -> Weights:
 def _model(name: Any, data: Any, where: str, source: str) -> ModelEntry:
     if not isinstance(name, str) or not MODEL_NAME.match(name):
         raise CatalogError(f"{where}: model name {name!r} must match {MODEL_NAME.pattern}")
-    f = _Fields(
-        data,
-        where,
-        {"plugin", "paper", "summary", "family", "priority", "tasks", "default_variant", "variants",
-         "config", "weights"},
-    )
+    f = _Fields(data, where, MODEL_FIELDS)
     variants = f.get("variants", dict, {"default": {}})
     for vname, vconf in variants.items():
         if not isinstance(vname, str) or not TAG_NAME.match(vname):
@@ -289,7 +290,7 @@ def _model(name: Any, data: Any, where: str, source: str) -> ModelEntry:
 def _task(name: Any, data: Any, where: str, source: str) -> TaskEntry:
     if not isinstance(name, str) or not TASK_NAME.match(name):
         raise CatalogError(f"{where}: task name {name!r} must match {TASK_NAME.pattern}")
-    f = _Fields(data, where, {"plugin", "kind", "summary", "data", "extra"})
+    f = _Fields(data, where, TASK_FIELDS)
     return TaskEntry(
         name=name,
         plugin=f.get("plugin", str),
@@ -304,7 +305,7 @@ def _task(name: Any, data: Any, where: str, source: str) -> TaskEntry:
 def _method(name: Any, data: Any, where: str, source: str) -> MethodEntry:
     if not isinstance(name, str) or not MODEL_NAME.match(name):
         raise CatalogError(f"{where}: method name {name!r} must match {MODEL_NAME.pattern}")
-    f = _Fields(data, where, {"plugin", "paper", "summary"})
+    f = _Fields(data, where, METHOD_FIELDS)
     return MethodEntry(
         name=name,
         plugin=f.get("plugin", str),
@@ -317,7 +318,7 @@ def _method(name: Any, data: Any, where: str, source: str) -> MethodEntry:
 def parse_catalog(data: Any, path: str, distribution: str | None = None) -> Catalog:
     """Validate parsed YAML. A malformed top level raises; a malformed entry is dropped and kept
     in `Catalog.errors`, so one bad entry never hides the others."""
-    top = _Fields(data, path, {"schema", "models", "tasks", "methods"})
+    top = _Fields(data, path, TOP_FIELDS)
     schema = top.get("schema", int)
     if schema != SCHEMA_VERSION:
         raise CatalogError(f"{path}: schema {schema} is not supported (this zoo reads schema {SCHEMA_VERSION})")

@@ -173,6 +173,7 @@ class PluginLoader:
             return self._results[name]
         status = self.statuses[name]
         results = self._results[name] = {}
+        known_problems = len(status.failures)  # notes made before loading (e.g. a refused catalog name)
         ep = self._entry_points[name]
         try:
             module = ep.load()
@@ -203,7 +204,7 @@ class PluginLoader:
                     self._fail(status, Failure("hook", f"{hook}() {problem}"))
                     continue
                 results.setdefault(hook, []).extend(records)
-        if status.failures:
+        if len(status.failures) > known_problems:
             results.clear()
             self.manager.unregister(module)
         else:
