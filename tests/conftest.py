@@ -1,0 +1,61 @@
+"""Shared fixtures: real third-party plugin packages installed with pip into a temporary target,
+and helpers to run the `zoo` command in a fresh process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+FIXTURE_PLUGINS = sorted(p for p in (TESTS / "fixtures" / "plugins").iterdir() if (p / "pyproject.toml").exists())
+EXAMPLE_PLUGIN = TESTS / "example_plugin"
+
+
+def _pip_install_target(target: Path, projects: list[Path]) -> None:
+    """Install projects for real (build a wheel, write dist-info and entry points) into `target`,
+    offline, with the build backend already in this environment."""
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+           "--no-index", "--target", str(target), *map(str, projects)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"pip install of test plugins failed:\n{done.stdout}\n{done.stderr}")
+
+
+@pytest.fixture(scope="session")
+def example_site(tmp_path_factory) -> Path:
+    """A site directory holding only the worked third-party example plugin."""
+    target = tmp_path_factory.mktemp("example-site")
+    _pip_install_target(target, [EXAMPLE_PLUGIN])
+    return target
+
+
+@pytest.fixture(scope="session")
+def broken_site(tmp_path_factory) -> Path:
+    """A site directory holding the example plugin and every deliberately broken plugin."""
+    target = tmp_path_factory.mktemp("broken-site")
+    _pip_install_target(target, [EXAMPLE_PLUGIN, *FIXTURE_PLUGINS])
+    return target
+
+
+def run_zoo(*args: str, site: Path | None = None, env: dict | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the `zoo` command line in a fresh interpreter, optionally with extra installed packages."""
+    full_env = dict(os.environ)
+    full_env.pop("PAPERZOO_STRICT_PLUGINS", None)
+    full_env["COLUMNS"] = "200"  # rich wraps tables to the terminal; keep rows on one line
+    if site is not None:
+        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), full_env.get("PYTHONPATH")]))
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "zoo.cli", *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout)
+
+
+def run_python(code: str, site: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if site is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
