@@ -1,5 +1,5 @@
 """Catalog files: parse and validate a registry.yaml into frozen records, with no torch and no
-plugin code. The schema is documented in docs/catalog-schema.md; every error names the file,
+plugin code. The schema is documented in docs/pages/catalog-schema.md; every error names the file,
 the entry and the field."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 
-# every field each mapping may have; docs/catalog-schema.md documents each (a test checks)
+# every field each mapping may have; docs/pages/catalog-schema.md documents each (a test checks)
 TOP_FIELDS = {"schema", "models", "tasks", "methods"}
 PAPER_FIELDS = {"title", "arxiv", "year", "url"}
 CONFIG_FIELD_FIELDS = {"name", "type", "default", "doc"}
