@@ -33,6 +33,14 @@ _LAZY = {
     "MethodSpec": "hookspecs",
     "Config": "config",
     "Field": "config",
+    "save": "weights",
+    "load": "weights",
+    "load_weights": "weights",
+    "push_to_hub": "hub",
+    "WeightsError": "errors",
+    "UnsafeCheckpointError": "errors",
+    "IntegrityError": "errors",
+    "HubError": "errors",
 }
 
 # module-level API: each forwards to the default registry

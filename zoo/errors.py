@@ -12,6 +12,10 @@ __all__ = [
     "ConfigError",
     "PluginError",
     "UnknownNameError",
+    "WeightsError",
+    "UnsafeCheckpointError",
+    "IntegrityError",
+    "HubError",
     "did_you_mean",
 ]
 
@@ -37,6 +41,23 @@ class UnknownNameError(ZooError, KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0]) if self.args else ""
+
+
+class WeightsError(ZooError):
+    """A checkpoint cannot be used: missing, corrupt, or not matching the model it is loaded into."""
+
+
+class UnsafeCheckpointError(WeightsError):
+    """A checkpoint in a format that can run code when read (pickle: .bin, .pth, .pt, .ckpt, .pkl)."""
+
+
+class IntegrityError(WeightsError):
+    """A file whose sha256 differs from the pinned one; it is refused and removed from the cache."""
+
+
+class HubError(ZooError):
+    """The Hub (or its local cache) could not provide or accept a repo: unreachable endpoint, offline
+    cache miss, missing repo, revision or file, refused upload."""
 
 
 def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:

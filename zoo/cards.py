@@ -1,0 +1,149 @@
+"""Model cards: the README.md of a zoo repo, generated from the catalog entry, the saved config
+and (when given) a training run. Hub front matter comes from `huggingface_hub.ModelCardData`
+(library_name, license, tags with the paper's `arxiv:` id, which the Hub links to the paper)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import WeightsError
+
+__all__ = ["TrainingSummary", "training_summary", "render_card", "citation"]
+
+LIBRARY_NAME = "paperzoo"
+
+
+@dataclass(frozen=True)
+class TrainingSummary:
+    """What a card says about training: a run's metrics.json (task, epochs, history, final) and curve."""
+
+    metrics_json: dict
+    final: dict
+    task: str | None
+    epochs: int | None
+    curves: Path | None
+
+
+def _run_file(run) -> Path:
+    path = Path(run)
+    return path / "metrics.json" if path.is_dir() else path
+
+
+def training_summary(run=None, metrics: dict | None = None) -> TrainingSummary | None:
+    """Normalise a training run (its directory, its metrics.json path, or that file's contents as a
+    dict) plus explicit final metrics; None when neither is given."""
+    if run is None and not metrics:
+        return None
+    curves = None
+    if run is None:
+        data: dict = {}
+    elif isinstance(run, dict):
+        data = dict(run)
+    elif isinstance(run, (str, os.PathLike)):
+        file = _run_file(run)
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise WeightsError(f"cannot read the training run's metrics {file}: {exc.strerror or exc}") from None
+        except json.JSONDecodeError as exc:
+            raise WeightsError(f"{file} is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise WeightsError(f"{file}: expected a JSON object with 'final' metrics, got {type(data).__name__}")
+        png = file.parent / "curves.png"
+        curves = png if png.is_file() else None
+    else:
+        raise TypeError(f"run must be a run directory, a metrics.json path or its dict, got {type(run).__name__}")
+    final = dict(data.get("final") or {})
+    final.update(metrics or {})
+    for name, value in final.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise WeightsError(f"metric {name!r} must be a finite number, got {value!r}")
+    epochs = data.get("epochs")
+    return TrainingSummary({**data, "final": final}, final, data.get("task"),
+                           epochs if isinstance(epochs, int) else None, curves)
+
+
+def citation(paper, key: str) -> str:
+    """A BibTeX entry from the catalog's paper record (title, arXiv id, year, url)."""
+    lines = [f"@misc{{{key},", f"  title = {{{paper.title}}},"]
+    if paper.year:
+        lines.append(f"  year = {{{paper.year}}},")
+    if paper.arxiv:
+        lines += [f"  eprint = {{{paper.arxiv}}},", "  archivePrefix = {arXiv},",
+                  f"  url = {{https://arxiv.org/abs/{paper.arxiv}}},"]
+    elif paper.url:
+        lines.append(f"  url = {{{paper.url}}},")
+    lines[-1] = lines[-1].rstrip(",")
+    return "\n".join(lines + ["}"])
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def _table(header: tuple[str, str], rows) -> list[str]:
+    def cell(text) -> str:  # a '|' inside a cell would end it
+        return str(text).replace("|", r"\|")
+
+    out = [f"| {header[0]} | {header[1]} |", "| --- | --- |"]
+    return out + [f"| {cell(k)} | {cell(v)} |" for k, v in rows]
+
+
+def render_card(repo, entry, *, parameters: int, summary: TrainingSummary | None = None,
+                license: str | None = None, curves: str | None = None, repo_id: str | None = None) -> str:
+    """The README.md of a zoo repo. `repo` is its RepoConfig; `entry` the architecture's catalog entry."""
+    from huggingface_hub import ModelCardData
+
+    paper = entry.paper
+    tags = [LIBRARY_NAME, repo.architecture] + ([f"arxiv:{paper.arxiv}"] if paper.arxiv else [])
+    front = ModelCardData(library_name=LIBRARY_NAME, license=license or None, tags=tags).to_yaml()
+    source = f"hf-hub:{repo_id}" if repo_id else "path/to/this/folder"
+    paper_ref = f"**{paper.title}**" + (f" ({paper.year})" if paper.year else "")
+    if paper.arxiv:
+        paper_ref += f", [arXiv:{paper.arxiv}](https://arxiv.org/abs/{paper.arxiv})"
+    elif paper.url:
+        paper_ref += f", <{paper.url}>"
+    install = repo.distribution or "the distribution that provides this architecture"
+
+    lines = [f"---\n{front}\n---", "", f"# {repo_id or repo.architecture}", ""]
+    lines += [f"`{repo.architecture}` weights for [PaperZoo](https://pypi.org/project/paperzoo/), from the paper "
+              f"{paper_ref}.", ""]
+    if entry.summary:
+        lines += [entry.summary, ""]
+    lines += ["## Use", "", "```python", "import zoo", "", f'model = zoo.load("{source}")', "```", "",
+              f"The architecture is built by the installed `{repo.plugin}` plugin of `{install}` "
+              f"(`pip install {install}`); no code is ever loaded from this repo. The weights are safetensors.", ""]
+    model_rows = [("architecture", f"`{repo.architecture}`"), ("variant", repo.variant or "-"),
+                  ("parameters", f"{parameters:,}"),
+                  ("weights", f"`{repo.weights_file}`" + (f", sha256 `{repo.weights_sha256}`"
+                                                          if repo.weights_sha256 else "")),
+                  ("plugin", f"`{repo.plugin}` from {install} {repo.distribution_version or ''}".rstrip()),
+                  ("written by", f"paperzoo {repo.zoo_version}")]
+    if repo.weights:
+        model_rows.insert(2, ("catalog weights", f"`{repo.architecture}.{repo.weights}`"))
+    lines += ["## Model", "", *_table(("property", "value"), model_rows), "", "### Config", "",
+              *_table(("field", "value"), ((k, f"`{_value(v)}`") for k, v in repo.config.items())), ""]
+    if summary is not None:
+        lines += ["## Training", ""]
+        facts = [f"task `{summary.task}`" if summary.task else None,
+                 f"{summary.epochs} epochs" if summary.epochs is not None else None]
+        if any(facts):
+            lines += ["Trained on " + ", ".join(f for f in facts if f) + ".", ""]
+        if summary.final:
+            lines += ["Final metrics:", "", *_table(("metric", "value"), ((k, _value(v)) for k, v in
+                                                                       summary.final.items())), ""]
+        if curves:
+            lines += [f"![training curve]({curves})", ""]
+        lines += ["The full per-epoch history is in `metrics.json`.", ""]
+    lines += ["## License", "", f"The weights are released under `{license}`." if license else
+              "No license was given for these weights; ask their author before reusing them.", ""]
+    key = f"arxiv{paper.arxiv}" if paper.arxiv else repo.architecture
+    lines += ["## Citation", "", "```bibtex", citation(paper, key), "```", ""]
+    return "\n".join(lines)
