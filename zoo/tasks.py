@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TaskInfo", "Task", "TASK_KINDS"]
+__all__ = ["TaskInfo", "Task", "TASK_KINDS", "ArraySplit", "ArrayTask", "cross_entropy", "mse", "standard_metrics"]
 
 TASK_KINDS = ("classification", "regression", "forecasting", "generation", "density", "sequence")
 
@@ -87,3 +87,174 @@ class Task:
 
     def __repr__(self) -> str:
         return f"<Task {self.name!r} ({self.kind})>"
+
+
+# --- ready-made pieces for tasks held in memory ------------------------------------------------------
+
+
+class ArraySplit:
+    """A map-style dataset of aligned arrays (numpy or torch), stored as tensors.
+
+    ``split[i]`` is one sample ``(x_i, y_i)``; ``split[indices]`` (a list or index tensor) is a whole
+    batch fetched by one fancy-indexing call, which `zoo.train` uses to skip per-sample collation.
+    Floating arrays become float32 unless ``float_dtype`` says otherwise; integer arrays int64.
+    """
+
+    def __init__(self, *arrays, float_dtype=None):
+        import torch
+
+        if not arrays:
+            raise ValueError("ArraySplit needs at least one array")
+        float_dtype = float_dtype or torch.float32
+        tensors = []
+        for i, a in enumerate(arrays):
+            if getattr(getattr(a, "flags", None), "writeable", True) is False:
+                a = a.copy()  # a read-only numpy view (e.g. sliding windows): torch needs writable memory
+            t = torch.as_tensor(a)
+            if t.dim() == 0:
+                raise ValueError(f"array {i} is a scalar; expected one row per sample")
+            if t.is_floating_point():
+                t = t.to(float_dtype)
+            elif t.dtype != torch.bool:
+                t = t.long()
+            tensors.append(t.contiguous())
+        lengths = {len(t) for t in tensors}
+        if len(lengths) != 1:
+            raise ValueError(f"arrays of an ArraySplit must have the same number of rows, got "
+                             f"{[len(t) for t in tensors]}")
+        self.tensors = tuple(tensors)
+
+    batched_indexing = True  # split[list_of_indices] returns a collated batch
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{tuple(t.shape)} {str(t.dtype).removeprefix('torch.')}" for t in self.tensors)
+        return f"ArraySplit({shapes})"
+
+
+def _check_class_shapes(output, target) -> None:
+    if output.dim() < 2 or tuple(output.shape[:-1]) != tuple(target.shape):
+        raise ValueError(
+            f"classification output of shape {tuple(output.shape)} does not fit targets of shape "
+            f"{tuple(target.shape)}: expected output {(*target.shape, 'num_classes')}")
+
+
+def cross_entropy(output, target, ignore_index: int = -100):
+    """Mean cross entropy of logits (batch, [positions,] classes) against class ids (batch, [positions])."""
+    import torch.nn.functional as F
+
+    _check_class_shapes(output, target)
+    return F.cross_entropy(output.reshape(-1, output.shape[-1]).float(), target.reshape(-1),
+                           ignore_index=ignore_index)
+
+
+def mse(output, target):
+    """Mean squared error; output and target must have the same shape (no silent broadcasting)."""
+    import torch.nn.functional as F
+
+    if tuple(output.shape) != tuple(target.shape):
+        raise ValueError(f"regression output of shape {tuple(output.shape)} does not match targets of "
+                         f"shape {tuple(target.shape)}; expected the same shape")
+    return F.mse_loss(output.float(), target.float())
+
+
+def _classes_second(t):
+    """torchmetrics wants logits as (batch, classes, ...); tasks give (batch, ..., classes)."""
+    return t.movedim(-1, 1) if t.dim() > 2 else t
+
+
+def standard_metrics(kind: str, num_classes: int | None = None, ignore_index: int | None = None) -> dict[str, Any]:
+    """Fresh torchmetrics objects for a task kind.
+
+    classification / sequence (class ids): ``accuracy`` (and ``exact_match`` of whole sequences when
+    outputs have a position axis, added by `ArrayTask` for sequence tasks); regression: ``rmse``,
+    ``mae``; forecasting: ``mse``, ``mae``.
+    """
+    if kind in ("classification", "sequence"):
+        from torchmetrics.classification import MulticlassAccuracy
+        from torchmetrics.wrappers import LambdaInputTransformer
+
+        if not num_classes:
+            raise ValueError(f"{kind} metrics need num_classes, got {num_classes!r}")
+        accuracy = MulticlassAccuracy(num_classes, average="micro", multidim_average="global",
+                                      ignore_index=ignore_index)
+        return {"accuracy": LambdaInputTransformer(accuracy, transform_pred=_classes_second)}
+    if kind == "regression":
+        from torchmetrics import MeanAbsoluteError, MeanSquaredError
+
+        return {"rmse": MeanSquaredError(squared=False), "mae": MeanAbsoluteError()}
+    if kind == "forecasting":
+        from torchmetrics import MeanAbsoluteError, MeanSquaredError
+
+        return {"mse": MeanSquaredError(), "mae": MeanAbsoluteError()}
+    raise ValueError(f"no standard metrics for task kind {kind!r}; expected one of "
+                     f"classification, sequence, regression, forecasting")
+
+
+class ArrayTask(Task):
+    """A task whose splits are in-memory arrays, with the standard loss and metrics of its kind.
+
+        ArrayTask("my/task", "regression", {"train": (x, y), "test": (x_test, y_test)})
+
+    splits: {"train": (inputs, targets), "val": ... (optional), "test": ...}; arrays or `ArraySplit`s.
+    kind: one of TASK_KINDS. Classification and sequence targets are class ids (int); regression
+        and forecasting targets have shape (n, output_dim).
+    num_classes: classes (classification) or vocabulary of the output (sequence); inferred from the
+        training targets when omitted.
+    loss: ``(output, target) -> scalar``; default: cross entropy for class ids, else MSE.
+    metrics: ``() -> {name: torchmetrics.Metric}``; default: `standard_metrics` of the kind.
+    ignore_index: target value skipped by the default loss and metrics (padding).
+    """
+
+    def __init__(self, name: str, kind: str, splits: dict[str, Any], *, num_classes: int | None = None,
+                 output_dim: int | None = None, extra: dict[str, Any] | None = None, loss=None, metrics=None,
+                 ignore_index: int = -100):
+        if kind not in TASK_KINDS:
+            raise ValueError(f"task kind {kind!r} is not one of {TASK_KINDS}")
+        if "train" not in splits:
+            raise ValueError(f"task {name!r} needs a 'train' split, got splits {sorted(splits)}")
+        unknown = set(splits) - {"train", "val", "test"}
+        if unknown:
+            raise ValueError(f"task {name!r}: unknown split(s) {sorted(unknown)}; use train, val, test")
+        self.name, self.kind, self.ignore_index = name, kind, ignore_index
+        self._splits = {k: v if isinstance(v, ArraySplit) else ArraySplit(*v) for k, v in splits.items()}
+        x, y = self._splits["train"].tensors[:2]
+        classes = kind in ("classification", "sequence") and not y.is_floating_point()
+        if classes and num_classes is None:
+            num_classes = int(max(int(s.tensors[1].max()) for s in self._splits.values())) + 1
+        if output_dim is None:
+            output_dim = num_classes if classes else (y.shape[1] if y.dim() > 1 else 1)
+        self._loss, self._metrics, self._classes = loss, metrics, classes
+        self.info = TaskInfo(kind=kind, input_shape=tuple(x.shape[1:]), output_dim=int(output_dim),
+                             num_classes=num_classes if classes else None, extra=dict(extra or {}))
+
+    def splits(self) -> dict[str, ArraySplit]:
+        return dict(self._splits)
+
+    def loss(self, output, batch):
+        target = self.targets(batch)
+        if self._loss is not None:
+            return self._loss(output, target)
+        if self._classes:
+            return cross_entropy(output, target, self.ignore_index)
+        return mse(output, target)
+
+    def metrics(self) -> dict[str, Any]:
+        if self._metrics is not None:
+            return self._metrics()
+        if self._classes:
+            found = standard_metrics("classification", self.info.num_classes, self.ignore_index)
+            if self._splits["train"].tensors[1].dim() > 1:  # a position axis: score whole sequences too
+                from torchmetrics.classification import MulticlassExactMatch
+                from torchmetrics.wrappers import LambdaInputTransformer
+
+                exact = MulticlassExactMatch(self.info.num_classes, multidim_average="global",
+                                             ignore_index=self.ignore_index)
+                found["exact_match"] = LambdaInputTransformer(exact, transform_pred=_classes_second)
+            return found
+        return standard_metrics(self.kind)

@@ -24,4 +24,4 @@ def _example_inputs(config, batch_size: int) -> tuple:
 def zoo_models() -> list[ModelSpec]:
     from .config import KANConfig
 
-    return [ModelSpec("kan", KANConfig, _build, example_inputs=_example_inputs)]
+    return [ModelSpec("kan", KANConfig, _build, example_inputs=_example_inputs, from_task=lambda values, info: {"width": [info.input_dim, *values.get("width", KANConfig().width)[1:-1], info.output_dim]})]
