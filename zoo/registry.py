@@ -260,12 +260,16 @@ class Registry:
 
     def resolve_config(self, name: str, *, variant: str | None = None, task: Any = None, **overrides):
         """The validated config `create` would build: variant, then weights, then task sizing,
-        then explicit overrides, each later one winning."""
+        then explicit overrides, each later one winning. Returns (variant, weights, config)."""
+        _, _, variant, weights, cfg = self._resolve(name, variant, task, overrides)
+        return variant, weights, cfg
+
+    def _resolve(self, name: str, variant: str | None, task: Any, overrides: dict):
         from .config import validate_config
 
         arch, tag = split_name(name)
         entry = self.info(name)
-        spec = self.model_spec(arch)
+        spec = self._spec("model", entry, self._model_specs)
         weights = self._weights(entry, tag) if tag else None
         variant = variant or (weights.variant if weights else None) or entry.default_variant
         if variant not in entry.variants:
@@ -281,7 +285,7 @@ class Registry:
             task_obj = self.get_task(task) if isinstance(task, str) else task
             values.update(spec.from_task({**values, **overrides}, task_obj.info))
         values.update(overrides)
-        return variant, weights, validate_config(spec.config, values, arch)
+        return entry, spec, variant, weights, validate_config(spec.config, values, arch)
 
     def create(self, name: str, *, pretrained: bool = False, variant: str | None = None,
                task: Any = None, **config):
@@ -293,19 +297,14 @@ class Registry:
         task: a task name or object; sizes inputs/outputs through the model's `from_task`.
         config: explicit config values, checked against the architecture's typed config.
         """
-        arch, tag = split_name(name)
-        variant, weights, cfg = self.resolve_config(name, variant=variant, task=task, **config)
-        if pretrained and weights is None:
-            weights = self._weights(self.info(arch), None)
-            if weights.config or (weights.variant and weights.variant != variant):
-                variant, weights, cfg = self.resolve_config(f"{arch}.{weights.tag}", variant=variant,
-                                                            task=task, **config)
-        entry = self.info(arch)
-        spec = self.model_spec(arch)
+        entry, spec, variant, weights, cfg = self._resolve(name, variant, task, config)
+        if pretrained and weights is None:  # no tag given: the catalog's first checkpoint
+            weights = self._weights(entry, None)
+            entry, spec, variant, weights, cfg = self._resolve(f"{entry.name}.{weights.tag}", variant, task, config)
         model = spec.build(cfg)
         status = self._loader.statuses[entry.plugin]
-        model.zoo_identity = ModelIdentity(arch, cfg, entry.plugin, status.distribution, status.version,
-                                           variant, weights.tag if (pretrained and weights) else None)
+        model.zoo_identity = ModelIdentity(entry.name, cfg, entry.plugin, status.distribution, status.version,
+                                           variant, weights.tag if pretrained else None)
         if pretrained:
             from .weights import load_catalog_weights
 
