@@ -33,13 +33,16 @@ TAG_NAME = MODEL_NAME
 TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+# weights are safetensors only; a shipped file is named 'package.module:path/in/package.safetensors'
+SAFETENSORS_NAME = re.compile(r"^[^/\\]+\.safetensors$")
+PACKAGE_FILE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[^:\\]+\.safetensors$")
 
 # every field each mapping may have; docs/pages/catalog-schema.md documents each (a test checks)
 TOP_FIELDS = {"schema", "models", "tasks", "methods"}
 PAPER_FIELDS = {"title", "arxiv", "year", "url"}
 CONFIG_FIELD_FIELDS = {"name", "type", "default", "doc"}
 WEIGHTS_FIELDS = {"sha256", "filename", "file", "repo_id", "revision", "variant", "config", "license",
-                  "dataset", "task", "metrics", "description"}
+                  "dataset", "task", "metrics", "description", "recipe"}
 MODEL_FIELDS = {"plugin", "paper", "summary", "family", "priority", "tasks", "default_variant", "variants",
                 "config", "weights"}
 TASK_FIELDS = {"plugin", "kind", "summary", "data", "extra"}
@@ -68,8 +71,10 @@ class ConfigField:
 class Weights:
     """One pretrained checkpoint of a model, pinned by content hash.
 
-    `file` is a path inside the distribution that ships the weights (found first, offline);
-    `repo_id` + `revision` say where the same bytes live on the Hub, and stay empty until pushed.
+    `file` is 'package:path/in/package.safetensors', a file shipped inside an installed package
+    (found first, offline); `repo_id` + `revision` say where the same bytes live on the Hub, and
+    stay empty until pushed. `recipe` holds the training options (for `zoo.train`, plus `seed`)
+    that reproduce the weights from `task`, used by `python -m zoo.reference`.
     """
 
     tag: str
@@ -85,6 +90,7 @@ class Weights:
     task: str | None = None
     metrics: dict = field(default_factory=dict)
     description: str = ""
+    recipe: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -231,11 +237,16 @@ def _weights(tag: str, data: Any, where: str, variants: dict) -> Weights:
     if not TAG_NAME.match(str(tag)):
         raise CatalogError(f"{where}: weights tag {tag!r} must match {TAG_NAME.pattern}")
     f = _Fields(data, where, WEIGHTS_FIELDS)
+    for key in ("filename", "file"):
+        value = f.data.get(key)
+        if isinstance(value, str) and not value.endswith(".safetensors"):
+            raise CatalogError(f"{where}.{key}: {value!r} is not a .safetensors file; weights are safetensors only "
+                               f"(pickle checkpoints such as .bin or .pth can run code when read)")
     w = Weights(
         tag=tag,
         sha256=f.get("sha256", str, pattern=SHA256),
-        filename=f.get("filename", str, "model.safetensors"),
-        file=f.get("file", str, None),
+        filename=f.get("filename", str, "model.safetensors", pattern=SAFETENSORS_NAME),
+        file=f.get("file", str, None, pattern=PACKAGE_FILE),
         repo_id=f.get("repo_id", str, None),
         revision=f.get("revision", str, None, pattern=GIT_SHA),
         variant=f.get("variant", str, None),
@@ -245,6 +256,7 @@ def _weights(tag: str, data: Any, where: str, variants: dict) -> Weights:
         task=f.get("task", str, None),
         metrics=f.get("metrics", dict, {}),
         description=f.get("description", str, ""),
+        recipe=f.get("recipe", dict, {}),
     )
     if w.file is None and w.repo_id is None:
         raise CatalogError(f"{where}: needs 'file' (shipped in the package) or 'repo_id' (on the Hub)")

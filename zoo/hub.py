@@ -134,7 +134,7 @@ def _is_transport_error(exc: BaseException) -> bool:
                                                                           "requests", "urllib3"}
 
 
-def _hub_error(exc: BaseException, where: str, settings: HubSettings) -> HubError:
+def _hub_error(exc: BaseException, where: str, settings: HubSettings, *, upload: bool = False) -> HubError:
     """Translate a client error into one that says what was asked and what to do."""
     from huggingface_hub import errors as hf
 
@@ -151,11 +151,12 @@ def _hub_error(exc: BaseException, where: str, settings: HubSettings) -> HubErro
         return HubError(f"{where}: the repo, revision or file was not found (or the repo is private and "
                         f"no valid HF_TOKEN was given)")
     if isinstance(exc, hf.HfHubHTTPError):
-        status = exc.response.status_code if exc.response is not None else "?"
-        return HubError(f"{where}: the Hub answered HTTP {status}: {str(exc).splitlines()[0]}")
+        status = exc.response.status_code if exc.response is not None else None
+        hint = "; check the token (HF_TOKEN or `hf auth login`)" if status in (401, 403) else ""
+        return HubError(f"{where}: the Hub answered HTTP {status or '?'}: {str(exc).splitlines()[0]}{hint}")
     if _is_transport_error(exc):
         return HubError(f"{where}: cannot reach {settings.endpoint} ({type(exc).__name__}: {exc}). Check the "
-                        f"network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use only the cache")
+                        f"network or HF_ENDPOINT" + ("" if upload else ", or set HF_HUB_OFFLINE=1 to use only the cache"))
     return HubError(f"{where}: {type(exc).__name__}: {exc}")
 
 
@@ -257,7 +258,7 @@ def push_folder(folder: str | Path, repo_id: str, *, revision: str | None = None
         info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, revision=revision,
                                  commit_message=commit_message or f"Upload {folder.name} with PaperZoo")
     except Exception as exc:
-        raise _hub_error(exc, where, settings) from exc
+        raise _hub_error(exc, where, settings, upload=True) from exc
     return PushResult(repo_id, info.oid, info.commit_url)
 
 

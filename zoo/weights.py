@@ -55,6 +55,9 @@ __all__ = [
     "read_repo_config",
     "read_safetensors",
     "check_repo_folder",
+    "fetch_hub_repo",
+    "package_file",
+    "catalog_weights",
     "resolve_catalog_weights",
     "load_catalog_weights",
 ]
@@ -378,7 +381,10 @@ def _local_repo(source: Path) -> tuple[RepoConfig, Path, str]:
     return repo, weights, str(source)
 
 
-def _hub_repo(uri: str, token) -> tuple[RepoConfig, Path, str]:
+def fetch_hub_repo(uri: str, token: str | bool | None = None) -> tuple[RepoConfig, Path, str]:
+    """Fetch a zoo repo's config.json and weights ('hf-hub:org/name[@revision]') into the cache, both
+    at the same commit, the weights checked against config.json's sha256. Returns (config, weights
+    path, 'hf-hub:org/name@<commit>')."""
     repo_id, revision = parse_hub_uri(uri)
     config_path = fetch_file(repo_id, CONFIG_NAME, revision, token=token)
     commit = snapshot_commit(config_path, CONFIG_NAME) or revision
@@ -438,7 +444,7 @@ def load(source: str | os.PathLike, *, strict: bool = True, device=None, verify:
     the sha256 in config.json; verify=True checks a local directory's too. device: move the model there.
     """
     if isinstance(source, str) and source.startswith(HUB_PREFIX):
-        repo, weights, where = _hub_repo(source, token)
+        repo, weights, where = fetch_hub_repo(source, token)
     else:
         repo, weights, where = _local_repo(Path(source))
         if verify and repo.weights_sha256 is not None and sha256_file(weights) != repo.weights_sha256:
@@ -451,7 +457,7 @@ def load(source: str | os.PathLike, *, strict: bool = True, device=None, verify:
 # --- catalog weights ----------------------------------------------------------------------------------------------
 
 
-def _package_file(resource: str) -> Path | None:
+def package_file(resource: str) -> Path | None:
     """'package:path/in/package' -> the installed file, or None when the package lacks it."""
     import importlib.resources
 
@@ -461,6 +467,18 @@ def _package_file(resource: str) -> Path | None:
     except ModuleNotFoundError:
         return None
     return Path(str(path)) if path.is_file() else None
+
+
+def catalog_weights(name: str, registry=None):
+    """(entry, weights) of a catalog checkpoint: 'arch.tag', or 'arch' for its first listed weights."""
+    from .registry import default_registry, split_name
+
+    registry = registry or default_registry()
+    entry = registry.info(name)
+    tag = split_name(name)[1]
+    if not entry.weights:
+        raise UnknownNameError(f"model {entry.name!r} has no pretrained weights in the catalog")
+    return entry, entry.weights[tag] if tag else next(iter(entry.weights.values()))
 
 
 def _verify_shipped(path: Path, sha256: str, where: str) -> Path:
@@ -477,7 +495,7 @@ def resolve_catalog_weights(entry, weights) -> Path:
     where = f"weights {entry.name}.{weights.tag}"
     _check_weights_name(Path(weights.file or weights.filename).name, where)
     if weights.file:
-        shipped = _package_file(weights.file)
+        shipped = package_file(weights.file)
         if shipped is not None:
             return _verify_shipped(shipped, weights.sha256, where)
         if not weights.repo_id:
