@@ -9,6 +9,15 @@ from zoo.errors import ConfigError
 from zoo.testing import assert_conforms
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """The CPUs are shared: one intra-op thread is several times faster than two fighting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_conforms():
     assert_conforms("pointer-net", hidden_size=32)
 
