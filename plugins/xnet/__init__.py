@@ -1,1 +1,36 @@
-"""PaperZoo plugin for Model Comparisons: XNet Outperforms KAN (in progress: provides nothing yet)."""
+"""PaperZoo plugin for Model Comparisons: XNet Outperforms KAN (Li, Xia & Zheng, 2024,
+arXiv:2410.02033).
+
+Importing this module is cheap; torch is imported when the model is first built.
+"""
+
+from __future__ import annotations
+
+from zoo import ModelSpec, hookimpl
+
+
+def _build(config):
+    from .model import XNet
+
+    return XNet(config)
+
+
+def _example_inputs(config, batch_size: int) -> tuple:
+    import torch
+
+    return (torch.rand(batch_size, config.width[0]) * 2 - 1,)
+
+
+def _from_task(config: dict, info) -> dict:
+    """Input and output widths from the task; hidden widths stay as configured."""
+    if len(info.input_shape) != 1:
+        raise ValueError(f"xnet fits functions of flat inputs (batch, features); this task's inputs have "
+                         f"shape {tuple(info.input_shape)} per sample")
+    return {"width": [info.input_dim, *config["width"][1:-1], info.output_dim]}
+
+
+@hookimpl
+def zoo_models() -> list[ModelSpec]:
+    from .config import XNetConfig
+
+    return [ModelSpec("xnet", XNetConfig, _build, example_inputs=_example_inputs, from_task=_from_task)]
