@@ -137,12 +137,14 @@ class HubTestServer:
             raise _HubError(404, f"Invalid rev id: {revision}", "RevisionNotFound")
         return commit, repo.commits[commit]
 
-    def create(self, repo_id: str) -> None:
+    def create(self, repo_id: str) -> bool:
+        """Create a repo with an empty first commit on main; False if it already exists."""
         with self._lock:
             if repo_id in self.repos:
-                raise _HubError(409, "You already created this model repo")
+                return False
             commit = hashlib.sha1(f"initial commit of {repo_id}".encode()).hexdigest()
             self.repos[repo_id] = _Repo({"main": commit}, {commit: {}})
+            return True
 
     def commit(self, repo_id: str, revision: str, lines: list[dict]) -> str:
         with self._lock:
@@ -214,8 +216,11 @@ class _Handler(BaseHTTPRequestHandler):
                 if data.get("type", "model") != "model" or not data.get("organization"):
                     raise _HubError(400, "this test server hosts model repos named org/name only")
                 repo_id = f"{data['organization']}/{data['name']}"
-                hub.create(repo_id)
-                return self._json(200, {"url": f"{hub.url}/{repo_id}", "name": repo_id, "id": repo_id})
+                created = hub.create(repo_id)
+                body = {"url": f"{hub.url}/{repo_id}", "name": repo_id, "id": repo_id}
+                if not created:  # the Hub answers 409 with the url; create_repo(exist_ok=True) reads it
+                    return self._json(409, {**body, "error": "You already created this model repo"})
+                return self._json(200, body)
             if method == "POST" and parts == ["api", "validate-yaml"]:
                 errors = _front_matter_errors(json.loads(self._body() or b"{}").get("content", ""))
                 return self._json(400 if errors else 200, {"errors": [{"message": e} for e in errors],

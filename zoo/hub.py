@@ -273,7 +273,8 @@ def push_to_hub(model, repo_id: str, *, revision: str | None = None, private: bo
     from .weights import save
 
     with tempfile.TemporaryDirectory(prefix="zoo-push-") as tmp:
-        folder = save(model, Path(tmp) / repo_id.split("/")[-1], run=run, metrics=metrics, license=license)
+        folder = save(model, Path(tmp) / repo_id.split("/")[-1], run=run, metrics=metrics, license=license,
+                      repo_id=repo_id)
         return push_folder(folder, repo_id, revision=revision, private=private, token=token,
                            commit_message=commit_message)
 

@@ -429,7 +429,8 @@ def _build(repo: RepoConfig, where: str, registry):
         raise ConfigError(f"{where}: config.json holds a config the installed {repo.architecture!r} plugin refuses "
                           f"(saved with {repo.distribution} {repo.distribution_version}): {exc}") from None
     variant = repo.variant if repo.variant in entry.variants else None
-    model = registry.create(repo.architecture, variant=variant, **{k: getattr(config, k) for k in config.model_fields})
+    values = {name: getattr(config, name) for name in type(config).model_fields}
+    model = registry.create(repo.architecture, variant=variant, **values)
     model.zoo_identity = dataclasses.replace(model.zoo_identity, weights=repo.weights)
     return model
 
