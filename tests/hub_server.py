@@ -85,6 +85,7 @@ class HubTestServer:
         self.tokens = set(tokens)
         self.repos: dict[str, _Repo] = {}
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request, for assertions
+        self.cut_downloads_at: int | None = None  # fault injection: GET of a file stops after these bytes
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -268,8 +269,18 @@ class _Handler(BaseHTTPRequestHandler):
         if filename not in files:
             raise _HubError(404, f"Entry not found: {filename}", "EntryNotFound")
         data = files[filename]
-        self._send(HTTPStatus.OK, data, {"X-Repo-Commit": commit, "ETag": f'"{git_blob_sha(data)}"',
-                                         "Content-Type": "application/octet-stream"}, head)
+        headers = {"X-Repo-Commit": commit, "ETag": f'"{git_blob_sha(data)}"', "Content-Type": "application/octet-stream"}
+        cut = self.server_hub.cut_downloads_at
+        if cut is not None and not head:  # announce the whole file, send part of it, hang up
+            self.send_response(HTTPStatus.OK)
+            for name, value in {**headers, "Content-Length": str(len(data))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data[:cut])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self._send(HTTPStatus.OK, data, headers, head)
 
     def do_GET(self) -> None:
         self._dispatch("GET")

@@ -9,7 +9,7 @@ import time
 
 import pytest
 import torch
-from hub_helpers import dead_endpoint, kan_registry
+from hub_helpers import cached_entries, dead_endpoint, kan_registry
 from hub_server import HubTestServer
 
 import zoo
@@ -126,3 +126,14 @@ def test_push_to_an_unreachable_endpoint_fails_fast(hub, model, monkeypatch):
     with pytest.raises(HubError, match=r"cannot reach http://127\.0\.0\.1:\d+"):
         zoo.push_to_hub(model, "someone/kan-small")
     assert time.monotonic() - start < 10
+
+
+def test_a_download_cut_off_midway_leaves_nothing_in_the_cache(hub, model, tmp_path):
+    result = zoo.push_to_hub(model, "someone/kan-small")
+    hub.cut_downloads_at = 100
+    with pytest.raises(HubError, match=r"broke off.*config\.json|config\.json.*broke off"):
+        zoo.load(result.uri)
+    assert cached_entries(tmp_path / "hf-cache", "someone/kan-small", "config.json") == []
+    assert not list((tmp_path / "hf-cache").rglob("*.incomplete"))
+    hub.cut_downloads_at = None
+    assert _same(zoo.load(result.uri), model)

@@ -224,22 +224,40 @@ def test_only_zoo_models_can_be_saved(tmp_path):
         zoo.save(torch.nn.Linear(2, 2), tmp_path / "x")
 
 
-def test_tied_weights_load_through_the_kept_name(tmp_path):
-    class Tied(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.encoder = torch.nn.Linear(3, 3, bias=False)
-            self.decoder = torch.nn.Linear(3, 3, bias=False)
-            self.decoder.weight = self.encoder.weight
+class _Tied(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = torch.nn.Linear(3, 3, bias=False)
+        self.decoder = torch.nn.Linear(3, 3, bias=False)
+        self.decoder.weight = self.encoder.weight
 
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_tied_weights_load_through_the_kept_name_and_stay_tied(tmp_path, fresh):
     from safetensors.torch import save_model
 
-    source, target = Tied(), Tied()
+    from zoo.weights import _load_state, read_safetensors
+
+    source, target = _Tied(), _Tied()
     save_model(source, str(tmp_path / "tied.safetensors"))
     assert len(load_file(tmp_path / "tied.safetensors")) == 1  # safetensors keeps one name per storage
-    assert load_weights(target, tmp_path / "tied.safetensors").ok
+    report = _load_state(target, read_safetensors(tmp_path / "tied.safetensors"), "tied", strict=True, fresh=fresh)
+    assert report.ok
     assert torch.equal(target.decoder.weight, source.encoder.weight)
     assert target.decoder.weight is target.encoder.weight
+
+
+def test_loaded_model_trains_in_place_and_leaves_the_file_alone(saved):
+    before = (saved / "model.safetensors").read_bytes()
+    model = zoo.load(saved)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    model(torch.rand(16, WIDTH[0])).pow(2).sum().backward()
+    optimizer.step()
+    assert any(not torch.equal(start[k], v) for k, v in model.state_dict().items())
+    assert (saved / "model.safetensors").read_bytes() == before
+    zoo.save(model, saved)  # overwriting the checkpoint the model was loaded from
+    assert torch.equal(_outputs(zoo.load(saved)), _outputs(model))
 
 
 # --- the model card ---------------------------------------------------------------------------------

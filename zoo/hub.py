@@ -155,7 +155,9 @@ def _hub_error(exc: BaseException, where: str, settings: HubSettings, *, upload:
         hint = "; check the token (HF_TOKEN or `hf auth login`)" if status in (401, 403) else ""
         return HubError(f"{where}: the Hub answered HTTP {status or '?'}: {str(exc).splitlines()[0]}{hint}")
     if _is_transport_error(exc):
-        return HubError(f"{where}: cannot reach {settings.endpoint} ({type(exc).__name__}: {exc}). Check the "
+        failure = ("cannot reach" if "connect" in type(exc).__name__.lower() or isinstance(exc, ConnectionError)
+                   else "the connection broke off with")
+        return HubError(f"{where}: {failure} {settings.endpoint} ({type(exc).__name__}: {exc}). Check the "
                         f"network or HF_ENDPOINT" + ("" if upload else ", or set HF_HUB_OFFLINE=1 to use only the cache"))
     return HubError(f"{where}: {type(exc).__name__}: {exc}")
 

@@ -235,9 +235,13 @@ def _single_float_dtype(tensors) -> Any:
     return dtypes.pop() if len(dtypes) == 1 else None
 
 
-def _load_state(model, tensors: dict, where: str, *, strict: bool, adopt_dtype: bool) -> LoadReport:
+def _load_state(model, tensors: dict, where: str, *, strict: bool, fresh: bool) -> LoadReport:
+    """Check every key, then load. `fresh`: the model was just built for this load, so it takes the
+    checkpoint's float dtype, and its tensors are replaced by the file's (memory-mapped, copy on
+    write: no copy is made). An existing model (load_weights) keeps its tensors and gets a copy,
+    as do models with tied weights, whose ties must survive the load."""
     own = model.state_dict()
-    if adopt_dtype:
+    if fresh:
         # a checkpoint saved in half precision loads into a half-precision model
         theirs, ours = _single_float_dtype(tensors.values()), _single_float_dtype(own.values())
         if theirs is not None and ours is not None and theirs != ours:
@@ -255,13 +259,15 @@ def _load_state(model, tensors: dict, where: str, *, strict: bool, adopt_dtype: 
         raise WeightsError(f"{where} does not fit the model ({type(model).__name__}): {report.describe()}. "
                            f"Pass strict=False to load the keys that fit.")
     bad = {m.split(":", 1)[0] for m in mismatched}
-    model.load_state_dict({k: v for k, v in tensors.items() if k in own and k not in bad}, strict=False)
+    usable = {k: v for k, v in tensors.items() if k in own and k not in bad}
+    tied = any(aliases.values())
+    model.load_state_dict(usable, strict=False, assign=fresh and not tied)
     return report
 
 
 def load_weights(model, path: str | Path, *, strict: bool = True) -> LoadReport:
     """Load a safetensors file into an existing model; strict by default (every key must fit)."""
-    return _load_state(model, read_safetensors(path), str(path), strict=strict, adopt_dtype=False)
+    return _load_state(model, read_safetensors(path), str(path), strict=strict, fresh=False)
 
 
 # --- save ----------------------------------------------------------------------------------------------------
@@ -451,7 +457,7 @@ def load(source: str | os.PathLike, *, strict: bool = True, device=None, verify:
         if verify and repo.weights_sha256 is not None and sha256_file(weights) != repo.weights_sha256:
             raise IntegrityError(f"{weights}: sha256 differs from weights_sha256 in {where}/{CONFIG_NAME}; refused")
     model = _build(repo, where, registry)
-    _load_state(model, read_safetensors(weights), f"{where}/{repo.weights_file}", strict=strict, adopt_dtype=True)
+    _load_state(model, read_safetensors(weights), f"{where}/{repo.weights_file}", strict=strict, fresh=True)
     return model.to(device) if device is not None else model
 
 
@@ -511,4 +517,4 @@ def load_catalog_weights(model, entry, weights) -> LoadReport:
     """Load catalog weights into a model built from the same entry (called by zoo.create(pretrained=True))."""
     path = resolve_catalog_weights(entry, weights)
     return _load_state(model, read_safetensors(path), f"weights {entry.name}.{weights.tag} ({path})",
-                       strict=True, adopt_dtype=False)
+                       strict=True, fresh=True)
