@@ -23,7 +23,10 @@ def _example_inputs(config, batch_size: int) -> tuple:
 
 def _from_task(config: dict, info) -> dict:
     """Flattened input size and number of outputs from the task; hidden widths stay as configured."""
-    return {"width": [info.input_dim, *config["width"][1:-1], info.output_dim]}
+    from .config import AFKANConfig
+
+    hidden = config.get("width", AFKANConfig.model_fields["width"].default)[1:-1]
+    return {"width": [info.input_dim, *hidden, info.output_dim]}
 
 
 @hookimpl

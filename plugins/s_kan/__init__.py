@@ -26,7 +26,10 @@ def _from_task(config: dict, info) -> dict:
     if len(info.input_shape) != 1:
         raise ValueError(f"s-kan fits functions of flat inputs (batch, features); this task's inputs have "
                          f"shape {tuple(info.input_shape)} per sample")
-    return {"width": [info.input_dim, *config["width"][1:-1], info.output_dim]}
+    from .config import SKANConfig
+
+    hidden = config.get("width", SKANConfig.model_fields["width"].default)[1:-1]
+    return {"width": [info.input_dim, *hidden, info.output_dim]}
 
 
 @hookimpl
