@@ -25,6 +25,12 @@ __all__ = [
     "zoo_models",
     "zoo_tasks",
     "zoo_methods",
+    "TRAINING_HOOKS",
+    "zoo_train_start",
+    "zoo_train_batch_end",
+    "zoo_train_epoch_end",
+    "zoo_train_checkpoint",
+    "zoo_train_end",
 ]
 
 PROJECT = "paperzoo"
@@ -86,3 +92,40 @@ def zoo_tasks() -> list[TaskSpec]:
 @hookspec
 def zoo_methods() -> list[MethodSpec]:
     """Return the training methods this plugin provides."""
+
+
+# --- training callbacks ------------------------------------------------------------------------------
+# Implemented by the callback objects passed to ``zoo.train(..., callbacks=[...])`` (methods with these
+# names, decorated with @zoo.hookimpl or not). Each takes any subset of the arguments shown. `run` is
+# the run's `zoo.training.StepContext`; set ``run.should_stop = True`` to end training after this
+# batch or epoch. A callback that raises is reported (a warning, and `TrainResult.callback_errors`)
+# and training goes on.
+
+
+@hookspec
+def zoo_train_start(run) -> None:
+    """Training is about to start (or resume: ``run.epoch``/``run.global_step`` say where)."""
+
+
+@hookspec
+def zoo_train_batch_end(run, logs: dict) -> None:
+    """A training batch is done; `logs` holds its values as floats (at least "loss")."""
+
+
+@hookspec
+def zoo_train_epoch_end(run, metrics: dict) -> None:
+    """An epoch is done; `metrics` is its history entry (train loss, evaluated splits' metrics)."""
+
+
+@hookspec
+def zoo_train_checkpoint(run, path) -> None:
+    """A checkpoint was written (complete) to the folder `path`."""
+
+
+@hookspec
+def zoo_train_end(run, result) -> None:
+    """Training ended (completed, stopped early, or reached max_steps); `result` is the TrainResult."""
+
+
+TRAINING_HOOKS = ("zoo_train_start", "zoo_train_batch_end", "zoo_train_epoch_end", "zoo_train_checkpoint",
+                  "zoo_train_end")

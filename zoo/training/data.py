@@ -1,0 +1,200 @@
+"""What `zoo.train` accepts as data, turned into a `Task`, and the DataLoaders it iterates.
+
+Data may be a task name, a `Task`, arrays ``(inputs, targets)`` or ``{"train": (x, y), "test": ...}``,
+a torch ``Dataset`` of ``(input, target)`` samples, or a ``DataLoader``. The training order is a
+pure function of (seed, epoch), so a resumed run sees the same batches as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Subset, TensorDataset
+
+from ..errors import ZooError
+from ..tasks import ArraySplit, ArrayTask, Task, TaskInfo, cross_entropy, mse, standard_metrics
+
+__all__ = ["as_task", "EpochBatchSampler", "make_loader", "DataTask"]
+
+
+def _is_arrays(data: Any) -> bool:
+    return (isinstance(data, (tuple, list)) and len(data) == 2
+            and all(isinstance(a, (np.ndarray, torch.Tensor)) for a in data))
+
+
+def _infer_kind(targets) -> str:
+    return "regression" if torch.as_tensor(targets).is_floating_point() else "classification"
+
+
+def _arrays_split(x, y) -> tuple:
+    y = torch.as_tensor(y)
+    if y.is_floating_point() and y.dim() == 1:
+        y = y.unsqueeze(1)  # regression targets as (n, 1), the shape a model with one output gives
+    return x, y
+
+
+class DataTask(Task):
+    """A task around user datasets or loaders: a ``(input, target)`` per sample, a loss chosen from
+    the targets (class ids: cross entropy, floats: MSE) unless given, metrics only when given."""
+
+    def __init__(self, name: str, splits: dict[str, Any], *, loss=None, metrics=None, kind: str | None = None):
+        self.name = name
+        self._splits, self._loss, self._metrics = splits, loss, metrics
+        sample = _first_sample(splits["train"])
+        try:
+            x, y = sample[0], sample[1]
+        except (TypeError, IndexError, KeyError):
+            raise TypeError(f"training data must give (input, target) pairs, got a sample of type "
+                            f"{type(sample).__name__}; pass a Task to describe other layouts") from None
+        x, y = torch.as_tensor(x), torch.as_tensor(y)
+        self.kind = kind or _infer_kind(y)
+        self._classes = not y.is_floating_point()
+        shape = tuple(x.shape[1:]) if isinstance(splits["train"], DataLoader) else tuple(x.shape)
+        y_shape = tuple(y.shape[1:]) if isinstance(splits["train"], DataLoader) else tuple(y.shape)
+        self.info = TaskInfo(kind=self.kind, input_shape=shape, output_dim=int(np.prod(y_shape)) if y_shape else 1)
+
+    def splits(self) -> dict[str, Any]:
+        return dict(self._splits)
+
+    def loss(self, output, batch):
+        target = self.targets(batch)
+        if self._loss is not None:
+            return self._loss(output, target)
+        if self._classes:
+            return cross_entropy(output, target)
+        if target.dim() == 1 and output.dim() == 2 and output.shape[1] == 1:
+            target = target.unsqueeze(1)
+        return mse(output, target.to(output.dtype))
+
+    def metrics(self) -> dict[str, Any]:
+        return self._metrics() if self._metrics is not None else {}
+
+
+def _first_sample(data):
+    if isinstance(data, DataLoader):
+        return next(iter(data))
+    if len(data) == 0:
+        raise ValueError("the training data is empty")
+    return data[0]
+
+
+def _as_split(value, what: str):
+    if isinstance(value, (Dataset, DataLoader, ArraySplit)):
+        return value
+    if _is_arrays(value):
+        return ArraySplit(*_arrays_split(*value))
+    raise TypeError(f"{what} must be arrays (inputs, targets), a torch Dataset or a DataLoader, "
+                    f"got {type(value).__name__}")
+
+
+def as_task(data: Any, *, task_options: dict | None = None, loss=None, metrics=None, val=None,
+            registry=None) -> Task:
+    """The `Task` behind what the caller passed to train/evaluate (see the module docstring)."""
+    if isinstance(data, Task):
+        if task_options:
+            raise ValueError("task_options apply to a task name; this task is already built")
+        return data
+    if isinstance(data, str):
+        from ..registry import default_registry
+
+        return (registry or default_registry()).get_task(data, **(task_options or {}))
+    if isinstance(data, dict):
+        unknown = set(data) - {"train", "val", "test"}
+        if unknown or "train" not in data:
+            raise ValueError(f"a dict of splits needs 'train' (and optionally 'val', 'test'), got {sorted(data)}")
+        if all(_is_arrays(v) for v in data.values()):
+            y = data["train"][1]
+            return ArrayTask("arrays", _infer_kind(y), {k: _arrays_split(*v) for k, v in data.items()},
+                             loss=loss, metrics=metrics)
+        splits = {k: _as_split(v, f"split {k!r}") for k, v in data.items()}
+        return DataTask("data", splits, loss=loss, metrics=metrics)
+    if _is_arrays(data):
+        splits = {"train": _arrays_split(*data)}
+        if val is not None:
+            splits["val"] = _arrays_split(*val) if _is_arrays(val) else val
+        if all(isinstance(v, tuple) for v in splits.values()):
+            return ArrayTask("arrays", _infer_kind(data[1]), splits, loss=loss, metrics=metrics)
+        return DataTask("data", {k: _as_split(v, k) for k, v in splits.items()}, loss=loss, metrics=metrics)
+    if isinstance(data, (Dataset, DataLoader)):
+        splits = {"train": data}
+        if val is not None:
+            splits["val"] = _as_split(val, "val")
+        return DataTask("data", splits, loss=loss, metrics=metrics)
+    raise ZooError(f"cannot train on {type(data).__name__}: pass a task name (see `zoo tasks`), a zoo Task, "
+                   f"arrays (inputs, targets), a dict of such splits, a torch Dataset or a DataLoader")
+
+
+class EpochBatchSampler(BatchSampler):
+    """Batches of indices in an order fixed by (seed, epoch); `skip` drops the first batches of the
+    next pass (to resume inside an epoch). A BatchSampler, so Accelerate shards it across processes."""
+
+    def __init__(self, length: int, batch_size: int, *, shuffle: bool, seed: int, drop_last: bool):
+        self.length, self.batch_size, self.shuffle, self.seed, self.drop_last = length, batch_size, shuffle, seed, drop_last
+        self.epoch, self.skip = 0, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def order(self) -> torch.Tensor:
+        if not self.shuffle:
+            return torch.arange(self.length)
+        seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
+        return torch.randperm(self.length, generator=torch.Generator().manual_seed(seed))
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.length, self.batch_size)
+        return full + (1 if rest and not self.drop_last else 0)
+
+    def __iter__(self):
+        order = self.order().tolist()
+        skip, self.skip = self.skip, 0
+        for start in range(skip * self.batch_size, self.length, self.batch_size):
+            batch = order[start:start + self.batch_size]
+            if len(batch) < self.batch_size and self.drop_last:
+                return
+            yield batch
+
+
+def _batched_indexing(dataset) -> bool:
+    """True when dataset[list_of_indices] returns a collated batch (one indexing call per batch)."""
+    if isinstance(dataset, Subset):
+        return _batched_indexing(dataset.dataset)
+    return isinstance(dataset, TensorDataset) or getattr(dataset, "batched_indexing", False)
+
+
+class _WholeBatches(Dataset):
+    """Fetches a batch with one fancy-indexing call (DataLoader's ``__getitems__`` protocol) instead
+    of one call per sample and a collate: the difference that matters for small models."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        return self.dataset[index]
+
+    def __getitems__(self, indices):
+        return self.dataset[torch.as_tensor(indices)]
+
+
+def _as_is(batch):
+    return batch
+
+
+def make_loader(data, batch_size: int, *, shuffle: bool, seed: int, drop_last: bool = False,
+                num_workers: int = 0) -> tuple[DataLoader, EpochBatchSampler | None]:
+    """A DataLoader over a split with an `EpochBatchSampler`; a DataLoader passed in is used as is."""
+    if isinstance(data, DataLoader):
+        return data, None
+    if len(data) == 0:
+        raise ValueError("cannot iterate an empty split")
+    sampler = EpochBatchSampler(len(data), batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    # a private generator: creating an iterator must not draw from the global RNG (exact resume)
+    common = dict(batch_sampler=sampler, num_workers=num_workers, generator=torch.Generator().manual_seed(seed))
+    if _batched_indexing(data):
+        return DataLoader(_WholeBatches(data), collate_fn=_as_is, **common), sampler
+    return DataLoader(data, **common), sampler

@@ -1,0 +1,744 @@
+"""`zoo.train` and `zoo.evaluate`: one loop for every model, on Hugging Face Accelerate.
+
+Accelerate chooses the device, runs mixed precision, accumulates gradients, compiles the model
+when asked, and shards data and wraps the model in DistributedDataParallel when the script runs
+under `accelerate launch` or `torchrun`. This module only drives the epochs: data order, the
+standard step (or the model's own `training_step`), evaluation, early stopping, checkpoints,
+callbacks and the report.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import warnings
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config import validate_config
+from ..errors import ZooError
+from ..tasks import Task
+from . import checkpoint as ckpt
+from .callbacks import Callbacks
+from .config import RESUME_MAY_CHANGE, TrainConfig
+from .data import as_task, make_loader
+from .report import write_report
+from .step import StepContext
+
+__all__ = ["train", "evaluate", "TrainResult", "NonFiniteLossError", "TaskMismatchError"]
+
+HIGHER_IS_BETTER = ("accuracy", "exact_match", "f1", "auc", "r2", "precision", "recall", "likelihood")
+
+
+class NonFiniteLossError(ZooError):
+    """The loss (or the parameters) became NaN or infinite; training stopped, checkpoints kept."""
+
+
+class TaskMismatchError(ZooError, ValueError):
+    """The model's inputs or outputs do not fit the task's data."""
+
+
+@dataclass
+class TrainResult:
+    """What `zoo.train` returns; the model itself is trained in place.
+
+    history: one dict per epoch (epoch, step, lr, train_loss, <split>_<metric> of evaluated splits).
+    final: metrics of every split after training (<split>_<metric>), as in metrics.json.
+    stopped: "completed", "early_stopping", "max_steps" or "callback".
+    """
+
+    history: list[dict]
+    final: dict[str, float]
+    epochs: int
+    steps: int
+    stopped: str
+    best_epoch: int | None = None
+    out_dir: Path | None = None
+    checkpoint: Path | None = None
+    callback_errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    samples_per_second: float = 0.0
+
+
+# --- devices and the accelerator -------------------------------------------------------------------
+
+_DEVICE_TYPES = ("cuda", "mps", "xpu", "npu", "mlu", "musa", "hpu")
+
+
+def _available(device_type: str) -> bool:
+    if device_type == "mps":
+        return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    backend = getattr(torch, device_type, None)
+    return bool(backend is not None and getattr(backend, "is_available", lambda: False)())
+
+
+def _device_type(device: str) -> str:
+    """The device type a run will use; ValueError for unknown or unavailable devices."""
+    if device == "auto":
+        return next((t for t in _DEVICE_TYPES if _available(t)), "cpu")
+    if device == "cpu":
+        return "cpu"
+    if device not in _DEVICE_TYPES:
+        raise ValueError(f"device must be 'auto', 'cpu' or one of {', '.join(_DEVICE_TYPES)}, got {device!r} "
+                         f"(to pick one GPU, set CUDA_VISIBLE_DEVICES)")
+    if not _available(device):
+        found = ", ".join(t for t in _DEVICE_TYPES if _available(t)) or "none"
+        raise ValueError(f"device {device!r} is not available on this machine (accelerators found: {found}); "
+                         f"use device='auto' or 'cpu'")
+    return device
+
+
+def _mixed_precision(precision: str, device_type: str) -> str:
+    """Accelerate's mixed_precision value for a requested precision on a device type."""
+    if precision == "fp32":
+        return "no"
+    if precision == "auto":
+        if device_type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if device_type in ("xpu", "npu", "hpu") else "no"
+    if precision == "fp16" and device_type == "cpu":
+        raise ValueError("precision='fp16' needs an accelerator (cuda, xpu, ...); on cpu use 'bf16' or 'fp32'")
+    if precision == "bf16" and device_type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ValueError("this GPU does not support bf16; use precision='fp16' or 'auto'")
+    return precision
+
+
+def _accelerator(config: TrainConfig):
+    """A fresh Accelerator for this run (Accelerate keeps its state process-wide; it is reset so
+    that runs with other devices or precisions can follow each other in one process)."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, GradientState
+    from accelerate.utils import DataLoaderConfiguration, TorchDynamoPlugin
+
+    device_type = _device_type(config.device)
+    mixed = _mixed_precision(config.precision, device_type)
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1  # torchrun / accelerate launch: keep the process group
+    AcceleratorState._reset_state(reset_partial_state=not launched)
+    GradientState._reset_state()
+    dynamo = None
+    if config.compile:
+        dynamo = TorchDynamoPlugin(backend="inductor" if config.compile is True else config.compile)
+    accelerator = Accelerator(
+        cpu=device_type == "cpu", mixed_precision=mixed, gradient_accumulation_steps=config.grad_accumulation,
+        dataloader_config=DataLoaderConfiguration(split_batches=True), rng_types=[],
+        step_scheduler_with_optimizer=False, dynamo_plugin=dynamo)
+    if accelerator.device.type != device_type and not launched:
+        raise ValueError(f"asked for device {config.device!r} ({device_type}) but Accelerate chose "
+                         f"{accelerator.device}; check its config (accelerate env)")
+    return accelerator
+
+
+# --- pieces of a run ---------------------------------------------------------------------------------
+
+
+def _model_label(model) -> str:
+    identity = getattr(model, "zoo_identity", None)
+    return identity.architecture if identity is not None else type(model).__name__
+
+
+def _shapes(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"{tuple(value.shape)} {str(value.dtype).removeprefix('torch.')}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_shapes(v) for v in value) + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_shapes(v)}" for k, v in value.items()) + "}"
+    return type(value).__name__
+
+
+def _check_fit(model, task: Task, split, device) -> None:
+    """Run the model on two training samples before training, so that a model that does not fit
+    the task fails at once, with an error that names both and the shapes involved."""
+    if callable(getattr(model, "training_step", None)):
+        return  # a model that trains itself reads batches its own way
+    loader, _ = make_loader(split, 2, shuffle=False, seed=0)
+    from accelerate.utils import send_to_device
+
+    batch = send_to_device(next(iter(loader)), device)
+    inputs = task.inputs(batch)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            output = model(*inputs)
+            problem = None
+            classes = task.info.num_classes if task.kind in ("classification", "sequence") else None
+            if classes and isinstance(output, torch.Tensor) and output.shape[-1] != classes:
+                problem = f"its output has {output.shape[-1]} values per position, the task has {classes} classes"
+            else:
+                task.loss(output, batch)
+    except NotImplementedError:
+        return  # a task without a loss: only models with training_step can train on it
+    except Exception as exc:  # noqa: BLE001 - turned into one clear error below
+        problem = f"{type(exc).__name__}: {exc}"
+        output = None
+    finally:
+        model.train(was_training)
+    if problem:
+        name = _model_label(model)
+        raise TaskMismatchError(
+            f"model {name!r} does not fit task {task.name!r} ({task.kind}): {problem}. The task gives inputs "
+            f"{_shapes(inputs)} and targets {_shapes(task.targets(batch))}"
+            + (f"; the model returned {_shapes(output)}" if output is not None else "")
+            + f". Size the model for the task, e.g. zoo.create({name!r}, task={task.name!r}).")
+
+
+def _optimizers(model, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+    if callable(getattr(model, "configure_optimizers", None)):
+        found = model.configure_optimizers(config.lr)
+        if isinstance(found, torch.optim.Optimizer):
+            found = {"main": found}
+        if not isinstance(found, dict) or not found or not all(
+                isinstance(k, str) and isinstance(v, torch.optim.Optimizer) for k, v in found.items()):
+            raise TypeError(f"{type(model).__name__}.configure_optimizers must return an optimizer or a dict "
+                            f"{{name: optimizer}}, got {found!r}")
+        return found
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"model {_model_label(model)!r} has no trainable parameters")
+    if config.optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    elif config.optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    elif config.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    else:  # the KAN paper's optimizer: full LBFGS steps with a strong-Wolfe line search, as pykan
+        opt = torch.optim.LBFGS(params, lr=config.lr, history_size=10, line_search_fn="strong_wolfe",
+                                tolerance_grad=1e-32, tolerance_change=1e-32)
+    return {"main": opt}
+
+
+def _schedule_factor(config: TrainConfig, total_steps: int):
+    warmup, kind = config.warmup_steps, config.schedule
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        if kind == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+        if kind == "linear":
+            return 1.0 - progress
+        return 1.0
+
+    return factor
+
+
+def _schedulers(optimizers: dict, config: TrainConfig, total_steps: int) -> dict[str, Any]:
+    if config.schedule == "constant" and config.warmup_steps == 0:
+        return {}
+    factor = _schedule_factor(config, total_steps)
+    return {name: torch.optim.lr_scheduler.LambdaLR(opt, factor) for name, opt in optimizers.items()}
+
+
+def _out_dir(out_dir) -> Path | None:
+    if out_dir is None:
+        return None
+    path = Path(out_dir).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ZooError(f"cannot write the run's output directory {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _resume_path(resume, out_dir: Path | None) -> Path | None:
+    if resume is False or resume is None:
+        return None
+    if resume is True:
+        if out_dir is None:
+            raise ValueError("resume=True continues the run in out_dir; pass out_dir (or resume=<checkpoint folder>)")
+        return ckpt.latest_checkpoint(out_dir)  # None: nothing written yet, start afresh
+    path = Path(resume)
+    if (path / ckpt.CHECKPOINTS).is_dir():
+        found = ckpt.latest_checkpoint(path)
+        if found is None:
+            raise ckpt.CheckpointError(f"run directory {path} has no complete checkpoint to resume from")
+        return found
+    if not path.exists():
+        raise ckpt.CheckpointError(f"no checkpoint at {path}: give a checkpoint folder, a run directory, or resume=True")
+    return path
+
+
+def _batch_size_of(batch) -> int:
+    if isinstance(batch, torch.Tensor):
+        return batch.shape[0]
+    if isinstance(batch, (list, tuple)) and batch:
+        return _batch_size_of(batch[0])
+    if isinstance(batch, dict) and batch:
+        return _batch_size_of(next(iter(batch.values())))
+    return 1
+
+
+def _scalar(value) -> float:
+    return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+
+
+def _metric_values(name: str, value) -> dict[str, float]:
+    if isinstance(value, dict):
+        return {f"{name}_{k}": _scalar(v) for k, v in value.items()}
+    if isinstance(value, torch.Tensor) and value.numel() != 1:
+        return {f"{name}_{i}": float(v) for i, v in enumerate(value.flatten())}
+    return {name: _scalar(value)}
+
+
+# --- evaluation ----------------------------------------------------------------------------------------
+
+
+def _evaluate_loader(model, raw_model, task: Task, loader, accelerator) -> dict[str, float]:
+    """Loss and metrics of the model over one prepared loader (every process sees all results)."""
+    metrics = task.metrics()
+    for metric in metrics.values():
+        metric.to(accelerator.device)
+        metric.sync_on_compute = False  # outputs are gathered below: no second sync
+    custom = callable(getattr(raw_model, "evaluation_step", None))
+    multi = accelerator.num_processes > 1
+    amp = accelerator.autocast() if accelerator.mixed_precision != "no" else nullcontext()
+    total = torch.zeros((), dtype=torch.float64, device=accelerator.device)
+    count, with_loss = 0, not custom
+    was_training = raw_model.training
+    model.eval()
+    try:
+        with torch.no_grad(), amp:
+            for batch in loader:
+                output = raw_model.evaluation_step(batch, task) if custom else model(*task.inputs(batch))
+                if multi:
+                    output, batch = accelerator.gather_for_metrics((output, batch))
+                n = _batch_size_of(batch)
+                if with_loss:
+                    try:
+                        total += task.loss(output, batch).detach().double() * n
+                    except NotImplementedError:
+                        with_loss = False
+                count += n
+                if metrics:
+                    target = task.targets(batch)
+                    for metric in metrics.values():
+                        metric.update(output, target)
+    finally:
+        model.train(was_training)
+    results = {"loss": float(total) / max(count, 1)} if with_loss else {}
+    for name, metric in metrics.items():
+        results.update(_metric_values(name, metric.compute()))
+    return results
+
+
+def _eval_loaders(task: Task, splits: dict, names, config: TrainConfig, accelerator) -> dict:
+    loaders = {}
+    for name in names:
+        if name not in splits:
+            raise ValueError(f"task {task.name!r} has no {name!r} split (it has {sorted(splits)})")
+        loader, _ = make_loader(splits[name], config.batch_size, shuffle=False, seed=config.seed,
+                                num_workers=config.num_workers)
+        loaders[name] = accelerator.prepare_data_loader(loader)
+    return loaders
+
+
+def evaluate(model, task, *, split: str = "test", batch_size: int = 256, device: str = "auto",
+             precision: str = "fp32", task_options: dict | None = None, loss=None, metrics=None) -> dict[str, float]:
+    """Loss and metrics of `model` on one split of `task` (name, Task, arrays, Dataset or DataLoader).
+
+    Returns {"loss": ..., <metric>: ...}. A model's `evaluation_step(batch, task)`, when defined,
+    replaces ``model(*task.inputs(batch))`` (and the loss is then not computed).
+    Under `accelerate launch` / `torchrun` the split is sharded and the results gathered.
+    """
+    config = validate_config(TrainConfig, {"batch_size": batch_size, "device": device, "precision": precision},
+                             "zoo.evaluate")
+    task = as_task(task, task_options=task_options, loss=loss, metrics=metrics)
+    if isinstance(task, Task) and split != "train" and split not in task.splits() and len(task.splits()) == 1:
+        split = "train"  # plain data given for evaluation: its only split
+    accelerator = _accelerator(config)
+    splits = task.splits()
+    raw_model = model.to(accelerator.device)
+    prepared = accelerator.prepare_model(raw_model, evaluation_mode=True)
+    loader = _eval_loaders(task, splits, [split], config, accelerator)[split]
+    return _evaluate_loader(prepared, raw_model, task, loader, accelerator)
+
+
+# --- training ------------------------------------------------------------------------------------------
+
+
+class _Run:
+    """The mutable state of one training run, and what a checkpoint restores."""
+
+    def __init__(self):
+        self.epoch = 0  # current epoch (0-based)
+        self.batch = 0  # batches done in the current epoch
+        self.global_step = 0
+        self.samples = 0
+        self.epoch_loss = 0.0
+        self.epoch_batches = 0
+        self.history: list[dict] = []
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self.bad_evals = 0
+        self.seconds = 0.0
+
+    def to_json(self) -> dict:
+        return dict(vars(self))
+
+    def load(self, data: dict) -> None:
+        for key in vars(self):
+            if key not in data:
+                raise ckpt.CheckpointError(f"checkpoint state lacks {key!r}; it was written by another version")
+            setattr(self, key, data[key])
+
+
+def _identity_dict(model) -> dict:
+    identity = getattr(model, "zoo_identity", None)
+    if identity is None:
+        return {"architecture": None, "config": None, "plugin": None, "variant": None}
+    return {"architecture": identity.architecture, "config": identity.config.to_dict(),
+            "plugin": identity.plugin, "variant": identity.variant}
+
+
+def _monitor(config: TrainConfig, eval_splits: list[str]) -> tuple[str, str]:
+    monitor = config.monitor or (f"{eval_splits[0]}_loss" if eval_splits else "train_loss")
+    mode = config.mode or ("max" if any(h in monitor for h in HIGHER_IS_BETTER) else "min")
+    return monitor, mode
+
+
+def _check_resume_compatible(saved: dict, config: TrainConfig, task: Task, model, path: Path) -> None:
+    problems = []
+    if saved.get("task") != task.name:
+        problems.append(f"task {saved.get('task')!r} (now {task.name!r})")
+    now = _identity_dict(model)
+    for key in ("architecture", "config"):
+        if saved.get(key) != now[key]:
+            problems.append(f"model {key} {saved.get(key)!r} (now {now[key]!r})")
+    before = saved.get("training", {})
+    for key, value in config.to_dict().items():
+        if key not in RESUME_MAY_CHANGE and before.get(key) != value:
+            problems.append(f"{key}={before.get(key)!r} (now {value!r})")
+    if problems:
+        raise ckpt.CheckpointError(f"checkpoint {path} belongs to another run: it has " + "; ".join(problems)
+                                   + f". Only {', '.join(sorted(RESUME_MAY_CHANGE))} may change on resume.")
+
+
+def _params_finite(model) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters() if p.is_floating_point())
+
+
+def _progress(config: TrainConfig, accelerator) -> bool:
+    if not accelerator.is_main_process:
+        return False
+    return sys.stderr.isatty() if config.progress is None else config.progress
+
+
+def train(model, task, *, out_dir=None, resume=False, callbacks=(), task_options: dict | None = None,
+          loss=None, metrics=None, val=None, **options) -> TrainResult:
+    """Train `model` on `task`, in place, and return a `TrainResult`.
+
+    model: an nn.Module (a zoo model or any other), or a catalog name, created after seeding and
+        sized for the task (``zoo.create(name, task=task)``).
+    task: a task name (see ``zoo.list_tasks()``), a `zoo.tasks.Task`, arrays ``(inputs, targets)``,
+        a dict of such splits, a torch Dataset of (input, target) pairs, or a DataLoader.
+    out_dir: where checkpoints (every epoch, and every `checkpoint_every` steps), metrics.json,
+        curves.png and the trained model (zoo.save format, loadable by zoo.load) are written.
+        None: nothing is written.
+    resume: True to continue the run in out_dir from its newest checkpoint (from scratch if it has
+        none), or a checkpoint folder / run directory. Ends bitwise identical, on CPU, to a run that
+        was never interrupted.
+    callbacks: objects with methods named like the training hooks (zoo.hookspecs: zoo_train_start,
+        zoo_train_batch_end, zoo_train_epoch_end, zoo_train_checkpoint, zoo_train_end).
+    task_options: options of a named task (e.g. {"seed": 1}). loss / metrics / val: for plain data,
+        the loss ``(output, target) -> scalar``, a ``() -> {name: torchmetrics.Metric}`` factory and
+        a validation split.
+    options: the hyperparameters of `TrainConfig` (epochs, batch_size, lr, optimizer, schedule,
+        device, precision, grad_accumulation, compile, seed, patience, ...).
+
+    A model may define ``training_step(batch, step)`` (and ``configure_optimizers(lr)``) to do its
+    own update, see zoo/tasks.py. A NaN or infinite loss stops training with NonFiniteLossError;
+    the checkpoints already written are kept.
+    """
+    from accelerate.utils import set_seed
+
+    config = validate_config(TrainConfig, options, "zoo.train")
+    out = _out_dir(out_dir)
+    resume_from = _resume_path(resume, out)
+    set_seed(config.seed)
+    task = as_task(task, task_options=task_options, loss=loss, metrics=metrics, val=val)
+    if isinstance(model, str):
+        from ..registry import default_registry
+
+        model = default_registry().create(model, task=task)
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module or a catalog name, got {type(model).__name__}")
+    hooks = Callbacks(callbacks)
+    accelerator = _accelerator(config)
+    splits = task.splits()
+    if "train" not in splits:
+        raise ValueError(f"task {task.name!r} has no 'train' split (it has {sorted(splits)})")
+    eval_names = config.eval_splits if config.eval_splits is not None else \
+        [s for s in ("val",) if s in splits] or [s for s in ("test",) if s in splits]
+    monitor, mode = _monitor(config, eval_names)
+    if config.patience is not None and monitor.startswith("test_"):
+        warnings.warn(f"early stopping watches {monitor!r}: the task has no validation split, so the test "
+                      f"split chooses the epoch; its final test metrics are then optimistic", stacklevel=2)
+    raw_model = model.to(accelerator.device)
+    _check_fit(raw_model, task, splits["train"], accelerator.device)
+    train_loader, sampler = make_loader(splits["train"], config.batch_size, shuffle=config.shuffle, seed=config.seed,
+                                        drop_last=config.drop_last, num_workers=config.num_workers)
+    if sampler is None:
+        warnings.warn("training from a DataLoader: its own sampler sets the data order, so a resume inside an "
+                      "epoch is exact only if that order is seeded", stacklevel=2)
+    steps_per_epoch = math.ceil(len(train_loader) / config.grad_accumulation)
+    total_steps = min(config.max_steps or sys.maxsize, config.epochs * steps_per_epoch)
+    optimizers = _optimizers(raw_model, config)
+    schedulers = _schedulers(optimizers, config, total_steps)
+    run = _Run()
+    rng = None
+    if resume_from is not None:
+        state, tensors = ckpt.read_checkpoint(resume_from)
+        _check_resume_compatible(state, config, task, raw_model, resume_from)
+        ckpt.load_model_weights(raw_model, resume_from)
+        run.load(state["run"])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(ckpt.unflatten_state(state["optimizers"][name], tensors))
+        for name, sched in schedulers.items():
+            sched.load_state_dict(ckpt.unflatten_state(state["schedulers"][name], tensors))
+        best = {k[len("best."):]: v for k, v in tensors.items() if k.startswith("best.")}
+        rng = ckpt.read_rng(resume_from, accelerator.process_index)
+    override = callable(getattr(raw_model, "training_step", None))
+    # a model that trains itself is not wrapped in DDP (it calls itself in its own way); StepContext
+    # averages its gradients across processes instead
+    model = raw_model if override else accelerator.prepare_model(raw_model)
+    optimizers = {name: accelerator.prepare_optimizer(opt) for name, opt in optimizers.items()}
+    train_loader = accelerator.prepare_data_loader(train_loader)
+    eval_loaders = _eval_loaders(task, splits, eval_names, config, accelerator)
+    if resume_from is not None:
+        scaler_state = state.get("scaler")
+        if scaler_state is not None and accelerator.scaler is not None:
+            accelerator.scaler.load_state_dict(ckpt.unflatten_state(scaler_state, tensors))
+        accelerator.step = state["accelerator_step"]
+    else:
+        best = {}
+    context = StepContext(task=task, model=raw_model, optimizers=optimizers, schedulers=schedulers,
+                          accelerator=accelerator, config=config, out_dir=out, history=run.history,
+                          _average_gradients=override)
+    root = out / ckpt.CHECKPOINTS if out is not None else None
+    if root is not None and accelerator.is_main_process:
+        ckpt.remove_partial(root)
+    last_checkpoint = resume_from
+
+    def save_checkpoint() -> Path:
+        name = ckpt.checkpoint_name(run.epoch, run.batch)
+        if not _params_finite(raw_model):
+            raise NonFiniteLossError(f"the parameters of {_model_label(raw_model)!r} became NaN or infinite by step "
+                                     f"{run.global_step}; this state was not checkpointed. "
+                                     + (f"Last good checkpoint: {last_checkpoint}" if last_checkpoint else "No checkpoint was written."))
+        staging = ckpt.begin_checkpoint(root, name) if accelerator.is_main_process else root / f".{name}.partial"
+        accelerator.wait_for_everyone()
+        ckpt.write_rng(staging, accelerator.process_index)
+        accelerator.wait_for_everyone()
+        final = root / name
+        if accelerator.is_main_process:
+            tensors: dict = {}
+            state = {
+                "task": task.name, **{k: v for k, v in _identity_dict(raw_model).items() if k in ("architecture", "config")},
+                "training": config.to_dict(), "run": run.to_json(), "accelerator_step": accelerator.step,
+                "optimizers": {n: ckpt.flatten_state(o.state_dict(), tensors, f"optimizer.{n}") for n, o in optimizers.items()},
+                "schedulers": {n: ckpt.flatten_state(s.state_dict(), tensors, f"scheduler.{n}") for n, s in schedulers.items()},
+                "scaler": (ckpt.flatten_state(accelerator.scaler.state_dict(), tensors, "scaler")
+                           if accelerator.scaler is not None else None),
+            }
+            tensors.update({f"best.{k}": v for k, v in best.items()})
+            ckpt.finish_checkpoint(staging, final, model=raw_model, state=state, tensors=tensors,
+                                   keep=config.keep_checkpoints)
+        accelerator.wait_for_everyone()
+        hooks.call("zoo_train_checkpoint", run=context, path=final)
+        return final
+
+    def stop_on_nonfinite(value: float) -> None:
+        where = f"epoch {run.epoch + 1}, batch {run.batch + 1} (step {run.global_step})"
+        kept = f"Last good checkpoint: {last_checkpoint}" if last_checkpoint else "No checkpoint had been written."
+        if out is not None and accelerator.is_main_process:
+            write_report(out, _report(stopped=f"non-finite loss ({value}) at {where}", final={}))
+        raise NonFiniteLossError(f"the training loss of {_model_label(raw_model)!r} on task {task.name!r} became "
+                                 f"{value} at {where}; training stopped. {kept}. Try a lower lr, clip_grad_norm, "
+                                 f"or precision='fp32'.")
+
+    def _report(stopped: str, final: dict) -> dict:
+        return {
+            "task": task.name, "task_kind": task.kind, **_identity_dict(raw_model),
+            "parameters": sum(p.numel() for p in raw_model.parameters()),
+            "training": config.to_dict(), "epochs": len(run.history), "steps": run.global_step,
+            "history": run.history, "final": final, "stopped": stopped, "best_epoch": run.best_epoch,
+            "monitor": monitor if config.patience is not None else None,
+            "device": str(accelerator.device), "processes": accelerator.num_processes,
+            "mixed_precision": accelerator.mixed_precision, "seconds": run.seconds,
+            "samples_per_second": run.samples / run.seconds if run.seconds > 0 else None,
+        }
+
+    show = _progress(config, accelerator)
+    amp = accelerator.autocast if accelerator.mixed_precision != "no" else nullcontext
+    accumulate = config.grad_accumulation > 1
+    multi = accelerator.num_processes > 1
+    main_opt = next(iter(optimizers.values()))
+    main_sched = next(iter(schedulers.values()), None)
+    lbfgs = isinstance(main_opt.optimizer, torch.optim.LBFGS)
+    want_batch_hook = hooks.wants("zoo_train_batch_end")
+    stopped = "completed"
+    if rng is not None:
+        ckpt.set_rng_state(*rng)  # last: nothing after this may draw random numbers before training
+    hooks.call("zoo_train_start", run=context)
+    started = time.perf_counter() - run.seconds
+    model.train()
+    while run.epoch < config.epochs and stopped == "completed":
+        if sampler is not None:
+            sampler.set_epoch(run.epoch)
+            sampler.skip = run.batch
+        train_loader.set_epoch(run.epoch)
+        context.epoch = run.epoch
+        bar = None
+        if show:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(train_loader), initial=run.batch, desc=f"epoch {run.epoch + 1}/{config.epochs}",
+                       leave=False, dynamic_ncols=True)
+        batches = train_loader
+        if sampler is None and run.batch:  # a user DataLoader resumed inside an epoch
+            batches = accelerator.skip_first_batches(train_loader, run.batch)
+        for batch in batches:
+            context.batch_index = run.batch
+            with accelerator.accumulate(model) if accumulate else nullcontext():
+                if override:
+                    with amp():
+                        logs = model.training_step(batch, context)
+                    if not isinstance(logs, dict) or "loss" not in logs:
+                        raise TypeError(f"{type(raw_model).__name__}.training_step must return a dict with 'loss', "
+                                        f"got {type(logs).__name__}")
+                    loss = logs["loss"]
+                elif lbfgs:
+                    def closure():
+                        main_opt.zero_grad(set_to_none=True)
+                        with amp():
+                            value = task.loss(model(*task.inputs(batch)), batch)
+                        accelerator.backward(value)
+                        return value
+
+                    loss = main_opt.optimizer.step(closure)  # the loss before the step
+                    main_opt.zero_grad(set_to_none=True)
+                    if main_sched is not None:
+                        main_sched.step()
+                else:
+                    with amp():
+                        loss = task.loss(model(*task.inputs(batch)), batch)
+                loss_value = float(accelerator.reduce(loss.detach(), "mean")) if multi else _scalar(loss)
+                if not math.isfinite(loss_value):
+                    if bar is not None:
+                        bar.close()
+                    stop_on_nonfinite(loss_value)
+                if not override and not lbfgs:
+                    accelerator.backward(loss)
+                    if config.clip_grad_norm is not None and accelerator.sync_gradients:
+                        accelerator.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+                    main_opt.step()
+                    if main_sched is not None and accelerator.sync_gradients and not main_opt.step_was_skipped:
+                        main_sched.step()
+                    main_opt.zero_grad(set_to_none=True)
+            run.batch += 1
+            run.epoch_loss += loss_value
+            run.epoch_batches += 1
+            run.samples += config.batch_size if sampler is not None else _batch_size_of(batch) * accelerator.num_processes
+            synced = accelerator.sync_gradients
+            if synced:
+                run.global_step += 1
+                context.global_step = run.global_step
+            if bar is not None:
+                bar.update(1)
+                if run.batch % 10 == 0:
+                    bar.set_postfix(loss=f"{loss_value:.4g}", refresh=False)
+            if want_batch_hook:
+                logs_out = {"loss": loss_value}
+                if override:
+                    logs_out.update({k: _scalar(v) for k, v in logs.items() if k != "loss"})
+                hooks.call("zoo_train_batch_end", run=context, logs=logs_out)
+            if config.max_steps is not None and run.global_step >= config.max_steps:
+                stopped = "max_steps"
+            elif context.should_stop:
+                stopped = "callback"
+            if root is not None and synced and config.checkpoint_every and run.global_step % config.checkpoint_every == 0 \
+                    and stopped == "completed":
+                run.seconds = time.perf_counter() - started
+                last_checkpoint = save_checkpoint()
+            if stopped != "completed":
+                break
+        if bar is not None:
+            bar.close()
+        # --- end of epoch: evaluate, record, stop early, checkpoint
+        if not _params_finite(raw_model):
+            stop_on_nonfinite(float("nan"))
+        entry = {"epoch": run.epoch + 1, "step": run.global_step,
+                 "lr": float(main_opt.param_groups[0]["lr"]),
+                 "train_loss": run.epoch_loss / max(run.epoch_batches, 1)}
+        if (run.epoch + 1) % config.eval_every == 0 or run.epoch + 1 == config.epochs or stopped != "completed":
+            for split, loader in eval_loaders.items():
+                entry.update({f"{split}_{k}": v for k, v in _evaluate_loader(model, raw_model, task, loader, accelerator).items()})
+            if config.patience is not None:
+                if monitor not in entry:
+                    raise ValueError(f"monitor {monitor!r} is not among the metrics {sorted(entry)}; "
+                                     f"set monitor= to one of them")
+                value = entry[monitor]
+                better = run.best_value is None or (value < run.best_value if mode == "min" else value > run.best_value)
+                if better:
+                    run.best_value, run.best_epoch, run.bad_evals = value, run.epoch + 1, 0
+                    if config.restore_best:
+                        best = {k: v.detach().to("cpu", copy=True) for k, v in raw_model.state_dict().items()}
+                else:
+                    run.bad_evals += 1
+                    if run.bad_evals >= config.patience and stopped == "completed":
+                        stopped = "early_stopping"
+        run.history.append(entry)
+        if show:
+            from tqdm.auto import tqdm
+
+            tqdm.write(f"epoch {entry['epoch']}: " + "  ".join(f"{k}={v:.4g}" for k, v in entry.items()
+                                                               if k not in ("epoch", "step")))
+        hooks.call("zoo_train_epoch_end", run=context, metrics=entry)
+        if context.should_stop and stopped == "completed":
+            stopped = "callback"
+        run.epoch += 1
+        run.batch = 0
+        run.epoch_loss, run.epoch_batches = 0.0, 0
+        run.seconds = time.perf_counter() - started
+        if root is not None:
+            last_checkpoint = save_checkpoint()
+    run.seconds = time.perf_counter() - started
+    if stopped == "early_stopping" and config.restore_best and best:
+        raw_model.load_state_dict(best)
+    final = {}
+    final_loaders = _eval_loaders(task, splits, [s for s in ("train", "val", "test") if s in splits], config, accelerator)
+    for split, loader in final_loaders.items():
+        final.update({f"{split}_{k}": v for k, v in _evaluate_loader(model, raw_model, task, loader, accelerator).items()})
+    result = TrainResult(history=run.history, final=final, epochs=len(run.history), steps=run.global_step,
+                         stopped=stopped, best_epoch=run.best_epoch, out_dir=out, checkpoint=last_checkpoint,
+                         callback_errors=hooks.errors, seconds=run.seconds,
+                         samples_per_second=run.samples / run.seconds if run.seconds > 0 else 0.0)
+    if out is not None and accelerator.is_main_process:
+        write_report(out, _report(stopped, final))
+        _save_model(raw_model, out)
+    accelerator.wait_for_everyone()
+    hooks.call("zoo_train_end", run=context, result=result)
+    return result
+
+
+def _save_model(model, out: Path) -> None:
+    """The trained model in out_dir: a zoo repo (zoo.load(out_dir)) for zoo models, else safetensors."""
+    if getattr(model, "zoo_identity", None) is not None:
+        from ..weights import save
+
+        save(model, out, run=out)
+    else:
+        from safetensors.torch import save_model
+
+        save_model(model, str(out / "model.safetensors"), metadata={"format": "pt"})
