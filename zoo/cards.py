@@ -58,11 +58,12 @@ def training_summary(run=None, metrics: dict | None = None) -> TrainingSummary |
         curves = png if png.is_file() else None
     else:
         raise TypeError(f"run must be a run directory, a metrics.json path or its dict, got {type(run).__name__}")
-    final = dict(data.get("final") or {})
-    final.update(metrics or {})
-    for name, value in final.items():
+    for name, value in (metrics or {}).items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise WeightsError(f"metric {name!r} must be a finite number, got {value!r}")
+    # a run records a metric that went NaN or infinite as null; the card shows it as n/a
+    final = {k: v for k, v in (data.get("final") or {}).items() if v is None or isinstance(v, (int, float))}
+    final.update(metrics or {})
     epochs = data.get("epochs")
     return TrainingSummary({**data, "final": final}, final, data.get("task"),
                            epochs if isinstance(epochs, int) else None, curves)
@@ -83,6 +84,8 @@ def citation(paper, key: str) -> str:
 
 
 def _value(value: Any) -> str:
+    if value is None:
+        return "n/a"
     if isinstance(value, float):
         return f"{value:.6g}"
     return json.dumps(value) if not isinstance(value, str) else value
