@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import random
 
-from zoo.tasks import Task, TaskInfo
+import numpy as np
+
+from zoo.tasks import ArraySplit, Task, TaskInfo
 
 __all__ = ["BabiTask", "VOCABULARY", "generate_story"]
 
@@ -138,10 +140,7 @@ class BabiTask(Task):
                                     "sentence_size": SENTENCE_SIZE, "vocabulary": list(VOCABULARY)})
         self._splits = None
 
-    def _make(self, count: int, seed: int):
-        import torch
-        from torch.utils.data import TensorDataset
-
+    def _make(self, count: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rng = random.Random(seed * 10 + self.qa)
         stories, queries, answers = [], [], []
         for _ in range(count):
@@ -151,17 +150,15 @@ class BabiTask(Task):
             stories.append(rows + [[0] * SENTENCE_SIZE] * (self.memory_size - len(rows)))
             queries.append(_encode(question, SENTENCE_SIZE))
             answers.append(WORD_ID[answer])
-        return TensorDataset(torch.tensor(stories), torch.tensor(queries), torch.tensor(answers))
+        return np.array(stories), np.array(queries), np.array(answers)
 
     def splits(self) -> dict:
         if self._splits is None:
-            from torch.utils.data import Subset
-
             train = self._make(self.train_size, self.seed)
             held_out = self.train_size // 10  # the paper holds out 10% of training for validation
-            self._splits = {"train": Subset(train, range(held_out, self.train_size)),
-                            "val": Subset(train, range(held_out)),
-                            "test": self._make(self.test_size, self.seed + 1)}
+            self._splits = {"train": ArraySplit(*(a[held_out:] for a in train)),
+                            "val": ArraySplit(*(a[:held_out] for a in train)),
+                            "test": ArraySplit(*self._make(self.test_size, self.seed + 1))}
         return self._splits
 
     def inputs(self, batch) -> tuple:

@@ -94,7 +94,7 @@ class NBeatsBlock(nn.Module):
 
 
 class NBeats(nn.Module):
-    """N-BEATS. forward(x: (B, input_size) lookback) -> (B, horizon) point forecast."""
+    """N-BEATS. forward(x: (B, input_size) or (B, input_size, 1) lookback) -> (B, horizon) point forecast."""
 
     def __init__(self, config: NBeatsConfig | None = None):
         super().__init__()
@@ -116,8 +116,10 @@ class NBeats(nn.Module):
     def decompose(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Each stack's partial forecast (B, H); they sum to the forecast (trend, seasonality for N-BEATS-I)."""
         L = self.config.input_size
+        if x.dim() == 3 and x.shape[-1] == 1:
+            x = x.squeeze(-1)  # a univariate series given with a feature axis
         if x.dim() != 2 or x.shape[1] != L:
-            raise ValueError(f"NBeats expects a lookback window of shape (batch, {L}), got {tuple(x.shape)}")
+            raise ValueError(f"NBeats expects a lookback window of shape (batch, {L}) or (batch, {L}, 1), got {tuple(x.shape)}")
         if not x.is_floating_point():
             raise TypeError(f"NBeats expects a floating-point series, got {x.dtype}")
         residual, parts = x, []

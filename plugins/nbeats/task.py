@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoo.tasks import Task, TaskInfo
+from zoo.tasks import ArraySplit, Task, TaskInfo
 
 __all__ = ["M4LikeTask", "generate_series", "SEASON"]
 
@@ -67,9 +67,6 @@ class M4LikeTask(Task):
     def splits(self) -> dict:
         if self._splits is not None:
             return self._splits
-        import torch
-        from torch.utils.data import TensorDataset
-
         H, L = self.horizon, self.input_size
         parts = {"train": ([], []), "val": ([], []), "test": ([], [])}
         for series in generate_series(self.num_series, np.random.default_rng(self.seed), self.min_length, self.max_length):
@@ -80,9 +77,7 @@ class M4LikeTask(Task):
                 x, y = self._windows(series, ends)
                 parts[name][0].append(x)
                 parts[name][1].append(y)
-        self._splits = {name: TensorDataset(torch.tensor(np.concatenate(x), dtype=torch.float32),
-                                            torch.tensor(np.concatenate(y), dtype=torch.float32))
-                        for name, (x, y) in parts.items()}
+        self._splits = {name: ArraySplit(np.concatenate(x), np.concatenate(y)) for name, (x, y) in parts.items()}
         return self._splits
 
     def loss(self, output, batch):

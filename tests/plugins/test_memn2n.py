@@ -92,8 +92,7 @@ def test_a_few_training_steps_lower_the_loss():
     torch.manual_seed(0)
     task = zoo.get_task("memn2n/babi-qa1", train_size=200, test_size=10, memory_size=10)
     model = zoo.create("memn2n", task=task)
-    train = task.splits()["train"]
-    batch = tuple(t[list(train.indices)] for t in train.dataset.tensors)
+    batch = task.splits()["train"].tensors
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(40):

@@ -90,3 +90,20 @@ def test_a_few_training_steps_lower_the_loss():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.9 * losses[0]
+
+
+def test_hull_targets_agree_with_qhull():
+    from scipy.spatial import ConvexHull
+
+    from zoo_plugins.pointer_net.task import hull_targets
+
+    rng = np.random.default_rng(0)
+    for n in (3, 10, 25):
+        points = rng.random((20, n, 2))
+        targets = hull_targets(points)
+        for k in range(20):
+            qhull = list(ConvexHull(points[k]).vertices)  # counter-clockwise
+            start = qhull.index(min(qhull))
+            expected = [i + 1 for i in qhull[start:] + qhull[:start]] + [0]
+            assert targets[k, : len(expected)].tolist() == expected
+            assert (targets[k, len(expected):] == -100).all()
