@@ -121,18 +121,18 @@ def register(sub) -> None:
     p = sub.add_parser("download", help="fetch and verify catalog weights or Hub repos into the local cache")
     p.add_argument("names", nargs="+", metavar="NAME", help="'arch.tag', 'arch' (its first weights) or "
                                                               "'hf-hub:org/name[@revision]'")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print what was fetched (and what failed) as JSON")
     p.set_defaults(func=cmd_download)
 
     p = sub.add_parser("push", help="upload a folder written by zoo.save to a Hub repo (token: HF_TOKEN)")
-    p.add_argument("directory", metavar="DIR")
+    p.add_argument("directory", metavar="DIR", help="a folder written by zoo.save (a zoo.train out_dir is one)")
     p.add_argument("repo_id", metavar="REPO", help="org/name; created if it does not exist")
     p.add_argument("--revision", help="branch to commit to (default: main)")
     p.add_argument("--private", action="store_true", help="create the repo private")
     p.add_argument("--message", help="commit message")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print repo, commit and the hf-hub: reference as JSON")
     p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("cache", help="what the Hugging Face cache holds, and how big it is")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the cache directory, total size and repos as JSON")
     p.set_defaults(func=cmd_cache)
