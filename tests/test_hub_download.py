@@ -66,6 +66,14 @@ def test_pinned_commit_loads_from_the_cache_with_the_endpoint_gone(published, hu
     assert _same(zoo.load(f"hf-hub:{REPO}@{commit}"), model)
 
 
+def test_a_branch_falls_back_to_its_cached_commit_when_the_endpoint_is_gone(published, hub_env, monkeypatch):
+    model, _, commit = published
+    zoo.load(f"hf-hub:{REPO}")
+    monkeypatch.setenv("HF_ENDPOINT", dead_endpoint())
+    with pytest.warns(UserWarning, match=rf"unreachable.*using the cached copy from commit {commit}"):
+        assert _same(zoo.load(f"hf-hub:{REPO}"), model)
+
+
 def test_a_new_commit_is_seen_on_the_branch_while_the_old_pin_still_loads(olah, hub_env):
     torch.manual_seed(1)
     first = zoo.create("kan", width=[2, 2])

@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,6 +196,11 @@ def fetch_file(repo_id: str, filename: str, revision: str | None = None, *, sha2
         path = hf_hub_download(repo_id, filename, revision=revision, cache_dir=str(settings.cache_dir),
                                endpoint=settings.endpoint, token=token)
     except Exception as exc:
+        if isinstance(cached, str) and _is_transport_error(exc):
+            # the branch cannot be re-resolved: use the commit it pointed to when last online
+            warnings.warn(f"{where}: {settings.endpoint} is unreachable ({type(exc).__name__}); using the cached "
+                          f"copy from commit {snapshot_commit(Path(cached), filename)}", stacklevel=3)
+            return _verified(Path(cached), sha256, where)
         raise _hub_error(exc, where, settings) from exc
     return _verified(Path(path), sha256, where)
 
