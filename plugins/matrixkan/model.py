@@ -27,6 +27,7 @@ Departures from the paper:
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -142,12 +143,14 @@ class MatrixKANLayer(KANLayer):
             flat = interval.clamp(0, n_intervals - 1) + torch.arange(self.in_features, device=x.device) * grid.shape[1]
             left, right = grid.flatten()[flat], grid.flatten()[flat + 1]
             matrices = self.interval_matrices.flatten(0, 1)[flat - torch.arange(self.in_features, device=x.device)]
-            local = (_power_basis((x - left) / (right - left), k).unsqueeze(-2) @ matrices.to(x.dtype)).squeeze(-2)
-        inside = (interval >= 0) & (interval < n_intervals)  # B-splines vanish outside the extended grid
-        local = local * inside.unsqueeze(-1)
-        columns = interval.clamp(0, n_intervals - 1).unsqueeze(-1) + torch.arange(k + 1, device=x.device)
-        padded = x.new_zeros(*x.shape, n_intervals + k).scatter(-1, columns, local)
-        return padded[..., k : n_intervals]  # drop the k padding columns on each side
+            u = ((x - left) / (right - left)).clamp(0, 1)  # outside the grid: finite values, dropped below
+            local = (_power_basis(u, k).unsqueeze(-2) @ matrices.to(x.dtype)).squeeze(-2)
+        # column 2k+1+m holds B_m; inputs outside the extended grid (where every B-spline vanishes)
+        # write their k+1 values into spare columns on either side, which are dropped
+        slot = interval.clamp(-(k + 1), n_intervals) + (k + 1)
+        columns = slot.unsqueeze(-1) + torch.arange(k + 1, device=x.device)
+        padded = x.new_zeros(*x.shape, n_intervals + 2 * k + 2).scatter(-1, columns, local)
+        return padded[..., 2 * k + 1 : n_intervals + k + 1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         spline = self.basis(x).flatten(1) @ self.spline_weight()
@@ -156,17 +159,35 @@ class MatrixKANLayer(KANLayer):
     def spline(self, x: torch.Tensor) -> torch.Tensor:
         return torch.einsum("bim,iom->bio", self.basis(x), self.coef)
 
+    def activations(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-edge activations phi_ji(x_i) (batch, in, out), masked (for the KAN toolkit)."""
+        return (F.silu(x).unsqueeze(-1) * self.scale_base + self.scale_sp * self.spline(x)) * self.mask
+
+    @contextlib.contextmanager
+    def _grid_updates_kept_uniform(self):
+        """In 'uniform' mode, grid updates place equally spaced knots (grid_eps = 1) so that
+        Psi^k keeps describing them."""
+        grid_eps = self.grid_eps
+        if self.basis_matrix == "uniform":
+            self.grid_eps = 1.0
+        try:
+            yield
+        finally:
+            self.grid_eps = grid_eps
+
     @torch.no_grad()
     def update_grid(self, x: torch.Tensor) -> None:
-        if self.basis_matrix == "uniform":  # knots stay equally spaced so Psi^k keeps describing them
-            grid_eps, self.grid_eps = self.grid_eps, 1.0
-            try:
-                super().update_grid(x)
-            finally:
-                self.grid_eps = grid_eps
-        else:
+        with self._grid_updates_kept_uniform():
             super().update_grid(x)
         self._grid_changed()
+
+    @torch.no_grad()
+    def refined(self, grid_size: int, x: torch.Tensor | None = None) -> MatrixKANLayer:
+        """Grid extension (KAN paper Sec. 2.4) onto `grid_size` intervals, as a MatrixKANLayer."""
+        with self._grid_updates_kept_uniform():
+            layer = MatrixKANLayer.from_kan_layer(super().refined(grid_size, x), self.basis_matrix)
+        layer.grid_eps = self.grid_eps
+        return layer
 
 
 class MatrixKAN(KAN):
@@ -181,7 +202,22 @@ class MatrixKAN(KAN):
     @classmethod
     def from_kan(cls, kan: KAN, basis_matrix: str = "uniform") -> MatrixKAN:
         """A MatrixKAN computing the same function as a (trained) KAN, with a copy of its weights."""
-        config = MatrixKANConfig(**kan.config.model_dump(), basis_matrix=basis_matrix)
+        config = MatrixKANConfig(**{**kan.config.model_dump(), "basis_matrix": basis_matrix})
         model = cls(config).to(next(kan.parameters()).device)
         model.load_state_dict(kan.state_dict())
         return model
+
+    def _as_matrix_kan(self, kan: KAN) -> MatrixKAN:
+        """The KAN toolkit builds plain KANs; give the result back as a MatrixKAN."""
+        model = MatrixKAN.from_kan(kan, self.config.basis_matrix).train(kan.training)
+        if hasattr(kan, "zoo_identity"):
+            model.zoo_identity = kan.zoo_identity
+        return model
+
+    def refine(self, grid: int, x: torch.Tensor | None = None) -> MatrixKAN:
+        """Grid extension (KAN paper Sec. 2.4), as a MatrixKAN of the same basis_matrix mode."""
+        return self._as_matrix_kan(super().refine(grid, x))
+
+    def prune(self, x: torch.Tensor, threshold: float = 1e-2, edge_threshold: float | None = None) -> MatrixKAN:
+        """Node pruning (KAN paper Sec. 2.5.1), as a MatrixKAN of the same basis_matrix mode."""
+        return self._as_matrix_kan(super().prune(x, threshold, edge_threshold))

@@ -116,3 +116,16 @@ def test_training_steps_lower_the_loss():
     before = zoo.evaluate(model, "toy/exp-sin")["rmse"]
     zoo.train(model, "toy/exp-sin", epochs=4, batch_size=128, lr=1e-2, progress=False)
     assert zoo.evaluate(model, "toy/exp-sin")["rmse"] < 0.5 * before
+
+
+@pytest.mark.parametrize("mode", ["uniform", "per-interval"])
+def test_kan_toolkit_gives_back_matrixkans(mode):
+    model = zoo.create("matrixkan", width=[2, 3, 1], basis_matrix=mode)
+    x = torch.rand(200, 2) * 2 - 1
+    refined = model.refine(10, x)  # grid extension
+    assert type(refined) is MatrixKAN and refined.config.grid == 10 and refined.config.basis_matrix == mode
+    assert all(is_uniform_grid(layer.grid) for layer in refined.layers) == (mode == "uniform")
+    assert torch.allclose(refined(x), model(x), atol=0.05)
+    pruned = model.prune(x, threshold=0.0)
+    assert type(pruned) is MatrixKAN and torch.allclose(pruned(x), model(x), atol=1e-6)
+    assert torch.isfinite(model.regularization(x))
