@@ -1,12 +1,14 @@
 """Loading a ~100 MB zoo checkpoint from a local directory, as a same-run ratio (issue: weights).
 
 Target: `zoo.load(directory)` costs at most 1.2x the baseline, which is what any loader must do
-anyway: build the model (`zoo.create` with the same config) and read the file with
+anyway: build the model (`zoo.create` with the same config) and open the file with
 `safetensors.torch.load_file`. The zoo's extra work is reading config.json, building through the
-registry, the strict key/shape/dtype check and copying the tensors into the model.
+registry, and the strict key/shape/dtype check. safetensors' `load_file` memory-maps the file
+(pages are read when first touched), and `zoo.load` keeps those mapped tensors in the freshly
+built model (copy on write) rather than copying them, so the comparison is like for like.
 
-Rounds are interleaved (baseline, zoo, baseline, zoo, ...) so load on the shared machine hits
-both alike; the file is in the OS page cache for both after a warm-up round. Also measured, for
+Rounds are interleaved (baseline, zoo, baseline, zoo, ...) so load on the shared machine hits both
+alike; the file is in the OS page cache for both after a warm-up round. Also measured, for
 information: `zoo.load(..., verify=True)`, which adds the sha256 of the file (what Hub and catalog
 weights always pay).
 
@@ -39,6 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     width = [int(w) for w in args.width.split(",")]
 
+    import safetensors
     import torch
     from safetensors.torch import load_file
 
@@ -87,7 +90,9 @@ def main() -> None:
                  f"(median of per-round ratios {paired:.2f}; target <= {TARGET}). Checking the file's sha256 as "
                  f"well, as Hub and catalog weights always do, gives {verified:.2f}."),
         setup=f"One process, file in the OS page cache, {args.rounds} interleaved rounds after a warm-up, "
-              f"default torch threads, CPU.",
+              f"default torch threads, CPU. `load_file` (safetensors {safetensors.__version__}) maps the file "
+              f"and reads pages on first touch; `zoo.load` keeps those mapped tensors (copy on write) in the "
+              f"freshly built model instead of copying them, so neither side reads the 100 MB up front.",
         command="python -m benchmarks.perf.load_checkpoint",
         table={"columns": ["path", "median ms", "ratio to baseline"],
                "rows": [["zoo.create + safetensors load_file (baseline)", f"{med['baseline']*1e3:.1f}", "1.00"],
