@@ -44,7 +44,7 @@ def corrupt(patterns: torch.Tensor, noise: str, gen: torch.Generator) -> torch.T
 def retrieval(n: int, beta: float, noise: str, seed: int) -> float:
     gen = torch.Generator().manual_seed(seed)
     patterns = torch.randint(0, 2, (n, D), generator=gen).float() * 2 - 1
-    targets = patterns[torch.randperm(n, generator=gen)[: min(QUERIES, n)]]
+    targets = patterns[torch.randint(0, n, (QUERIES,), generator=gen)]  # with replacement: QUERIES at every N
     new = hopfield_update(patterns, corrupt(targets, noise, gen), beta=beta, steps=1)
     return float((torch.sign(new) == targets).all(1).float().mean())
 
@@ -55,7 +55,7 @@ def classical_capacity(n: int, noise: str, seed: int) -> float:
     patterns = torch.randint(0, 2, (n, D), generator=gen).float() * 2 - 1
     weights = patterns.T @ patterns
     weights.fill_diagonal_(0)
-    targets = patterns[torch.randperm(n, generator=gen)[: min(QUERIES, n)]]
+    targets = patterns[torch.randint(0, n, (QUERIES,), generator=gen)]
     new = torch.sign(corrupt(targets, noise, gen) @ weights)
     return float((new == targets).all(1).float().mean())
 

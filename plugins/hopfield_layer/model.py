@@ -72,9 +72,10 @@ class _Association(nn.Module):
         q, k, v = self.split(q), self.split(k), self.split(v)
         for _ in range(self.steps - 1):
             q = torch.softmax(self.beta * q @ k.transpose(-1, -2), dim=-1) @ k
-        attn = torch.softmax(self.beta * q @ k.transpose(-1, -2), dim=-1)
-        attn = F.dropout(attn, self.dropout, self.training)
-        return (attn @ v).transpose(-3, -2).flatten(-2)  # (B, L, heads * d_v)
+        # the last update reads out the values: torch's fused attention with scale = beta
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0,
+                                             scale=self.beta)
+        return out.transpose(-3, -2).flatten(-2)  # (B, L, heads * d_v)
 
 
 class Hopfield(nn.Module):

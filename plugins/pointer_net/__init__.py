@@ -1,7 +1,7 @@
 """PaperZoo plugin for Pointer Networks (Vinyals, Fortunato and Jaitly, 2015, arXiv:1506.03134).
 
 Provides the model `pointer-net` (Ptr-Net and the paper's seq2seq+attention baseline as a variant)
-and the generated task `pointer-net/convex-hull`. Importing this module is cheap; torch is
+and the generated tasks `pointer-net/convex-hull` and `pointer-net/sort`. Importing this module is cheap; torch is
 imported when a model or task is first built.
 """
 
@@ -35,6 +35,12 @@ def _convex_hull(**options):
     return ConvexHullTask(**options)
 
 
+def _sort(**options):
+    from .task import SortTask
+
+    return SortTask(**options)
+
+
 @hookimpl
 def zoo_models() -> list[ModelSpec]:
     from .config import PointerNetConfig
@@ -44,4 +50,4 @@ def zoo_models() -> list[ModelSpec]:
 
 @hookimpl
 def zoo_tasks() -> list[TaskSpec]:
-    return [TaskSpec("pointer-net/convex-hull", _convex_hull)]
+    return [TaskSpec("pointer-net/convex-hull", _convex_hull), TaskSpec("pointer-net/sort", _sort)]

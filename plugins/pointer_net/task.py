@@ -1,4 +1,4 @@
-"""The planar convex hull task of the Pointer Networks paper (Sec. 4.2), generated in code.
+"""The planar convex hull task of the Pointer Networks paper (Sec. 4.2), and sorting, generated in code.
 
 Points are uniform in [0, 1]^2. The target is the hull's vertices in counter-clockwise order,
 starting from the vertex with the lowest index (the paper's canonical order), as output positions
@@ -16,7 +16,7 @@ import numpy as np
 
 from zoo.tasks import ArraySplit, Task, TaskInfo
 
-__all__ = ["ConvexHullTask", "hull_targets", "polygon_area", "is_simple_polygon"]
+__all__ = ["ConvexHullTask", "SortTask", "hull_targets", "polygon_area", "is_simple_polygon"]
 
 IGNORE = -100
 
@@ -177,3 +177,60 @@ class ConvexHullTask(Task):
 
     def metrics(self) -> dict:
         return _metrics()
+
+
+def _sort_metrics():
+    import torch
+    from torchmetrics import Metric
+
+    class SortMetric(Metric):
+        """`accuracy`: the whole order exact; `valid`: the output is a permutation of all inputs."""
+
+        full_state_update = False
+
+        def __init__(self, kind: str):
+            super().__init__()
+            self.kind = kind
+            self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+            self.add_state("count", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+
+        def update(self, output, target) -> None:
+            _, order = target
+            pred = output["indices"].detach().cpu()
+            n = order.shape[1] - 1
+            steps = min(pred.shape[1], n + 1)
+            head = torch.full_like(order, -1)
+            head[:, :steps] = pred[:, :steps]
+            if self.kind == "accuracy":
+                ok = (head == order.cpu()).all(1)
+            else:
+                ok = (head[:, n] == 0) & (torch.sort(head[:, :n], 1).values == torch.arange(1, n + 1)).all(1)
+            self.total += ok.double().sum()
+            self.count += len(ok)
+
+        def compute(self):
+            return (self.total / self.count).float()
+
+    return {"accuracy": SortMetric("accuracy"), "valid": SortMetric("valid")}
+
+
+class SortTask(ConvexHullTask):
+    """`pointer-net/sort`: output the positions of n uniform numbers in increasing order, then end.
+
+    Options: n_points (numbers per instance), train_size, test_size, seed. Metrics: `accuracy`
+    (exact order) and `valid` (a permutation of every position, then the end symbol).
+    """
+
+    def __init__(self, n_points: int = 10, train_size: int = 100_000, test_size: int = 1000, seed: int = 0):
+        super().__init__(n_points, train_size, test_size, seed)
+        self.name = "pointer-net/sort"
+        self.info = TaskInfo(kind=self.kind, input_shape=(n_points, 1), output_dim=n_points + 1,
+                             extra={"n_points": n_points, "max_steps": n_points + 1, "end_position": 0})
+
+    def _make(self, count: int, seed: int):
+        values = np.random.default_rng(seed).random((count, self.n_points, 1)).astype(np.float32)
+        order = np.argsort(values[..., 0], axis=1) + 1
+        return ArraySplit(values, np.concatenate([order, np.zeros((count, 1), dtype=np.int64)], axis=1))
+
+    def metrics(self) -> dict:
+        return _sort_metrics()

@@ -107,3 +107,19 @@ def test_hull_targets_agree_with_qhull():
             expected = [i + 1 for i in qhull[start:] + qhull[:start]] + [0]
             assert targets[k, : len(expected)].tolist() == expected
             assert (targets[k, len(expected):] == -100).all()
+
+
+def test_sort_task_targets_and_metrics():
+    task = zoo.get_task("pointer-net/sort", n_points=4, train_size=8, test_size=8)
+    values, order = task.splits()["test"][[0]]
+    assert torch.all(values[0, order[0, :4] - 1, 0].diff() > 0) and order[0, 4] == 0
+    model = zoo.create("pointer-net", task=task, hidden_size=8)
+    assert model.config.input_dim == 1
+    metrics = task.metrics()
+    exact = {"indices": order.clone()}
+    repeated = {"indices": torch.tensor([[1, 1, 2, 3, 0]])}
+    for m in metrics.values():
+        m.update(exact, (values, order))
+        m.update(repeated, (values, order))
+    assert float(metrics["valid"].compute()) == 0.5
+    assert float(metrics["accuracy"].compute()) <= 0.5
