@@ -120,7 +120,12 @@ def render_card(repo, entry, *, parameters: int, summary: TrainingSummary | None
               f"{paper_ref}.", ""]
     if entry.summary:
         lines += [entry.summary, ""]
-    lines += ["## Use", "", "```python", "import zoo", "", f'model = zoo.load("{source}")', "```", "",
+    catalog = entry.weights.get(repo.weights) if repo.weights else None
+    if catalog is not None and catalog.description:
+        lines += [catalog.description.rstrip(".") + ".", ""]
+    usage = [f'model = zoo.create("{repo.architecture}.{repo.weights}", pretrained=True)  # shipped or cached, '
+             f'sha256-checked'] if catalog is not None else []
+    lines += ["## Use", "", "```python", "import zoo", "", *usage, f'model = zoo.load("{source}")', "```", "",
               f"The architecture is built by the installed `{repo.plugin}` plugin of `{install}` "
               f"(`pip install {install}`); no code is ever loaded from this repo. The weights are safetensors.", ""]
     model_rows = [("architecture", f"`{repo.architecture}`"), ("variant", repo.variant or "-"),
@@ -145,6 +150,11 @@ def render_card(repo, entry, *, parameters: int, summary: TrainingSummary | None
         if curves:
             lines += [f"![training curve]({curves})", ""]
         lines += ["The full per-epoch history is in `metrics.json`.", ""]
+    if catalog is not None and catalog.recipe:
+        recipe = ", ".join(f"{k}={_value(v)}" for k, v in catalog.recipe.items())
+        lines += ["## Reproduce", "", f"These are catalog weights: `python -m zoo.reference "
+                  f"{repo.architecture}.{repo.weights}` retrains them on `{catalog.task}` with `zoo.train` "
+                  f"({recipe}) and writes this folder again.", ""]
     lines += ["## License", "", f"The weights are released under `{license}`." if license else
               "No license was given for these weights; ask their author before reusing them.", ""]
     key = f"arxiv{paper.arxiv}" if paper.arxiv else repo.architecture

@@ -103,7 +103,8 @@ def catalog_block(build: ReferenceBuild, *, registry=None, repo_id: str | None =
         or {k: float(f"{v:.6g}") for k, v in build.metrics.items()}
     if repo_id:
         fields.update(repo_id=repo_id, revision=revision)
-    kept = {k: v for k, v in fields.items() if v not in (None, "", {}, [])}
+    defaults = {f.name: f.default for f in dataclasses.fields(weights) if f.default is not dataclasses.MISSING}
+    kept = {k: v for k, v in fields.items() if v not in (None, "", {}, []) and v != defaults.get(k, object())}
     return yaml.safe_dump({build.name.split(".", 1)[1]: kept}, sort_keys=False, width=100)
 
 
