@@ -19,7 +19,7 @@ from .errors import ZooError
 __all__ = ["main", "COMMAND_MODULES"]
 
 # modules with a `register(subparsers)` function; each adds its subcommands
-COMMAND_MODULES = ["zoo.cli", "zoo.hub_cli", "zoo.training.cli"]
+COMMAND_MODULES = ["zoo.cli", "zoo.hub_cli", "zoo.training.cli", "zoo_plugins.kan.cli"]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT = 0, 1, 2
 

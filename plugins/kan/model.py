@@ -13,13 +13,22 @@ activations that reach them (Sec. 2.2, "Update of spline grids"): `update_grid` 
 sample quantiles, blended with a uniform grid by `grid_eps` as in the authors' pykan, and refits the
 coefficients by least squares so the function is kept.
 
-Departures from the paper: none in the maths. Parameters use pykan's layout and names (`coef`
-(in, out, G+k), `scale_base`, `scale_sp`, per-input `grid`, `mask`) so results can be compared edge
-by edge. pykan's symbolic branch is not part of the layer (it is a separate tool, not the network).
+The paper's toolkit lives here too: grid extension (`KAN.refine`, Sec. 2.4), the sparsification
+regulariser (`KAN.regularization`, Sec. 2.5.1), and pruning (`KAN.prune`, Sec. 2.5.1). Symbolic
+snapping is in `symbolic.py`, plots in `plot.py`.
+
+Departures from the paper, none in the maths:
+- The layer is evaluated as one GEMM over per-interval polynomial B-splines (`spline.py`), equal
+  to the Cox-de Boor recursion within float rounding; the recursion is kept as the oracle.
+- Parameters use pykan's layout and names (`coef` (in, out, G+k), `scale_base`, `scale_sp`,
+  per-input `grid`, `mask`) so results can be compared edge by edge with the authors' code.
+- pykan's symbolic branch is not part of the layer; snapping builds a `SymbolicKAN` instead, so a
+  plain KAN's state dict holds only the spline network.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -27,97 +36,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import KANConfig
+from .spline import SplineTables, b_spline_basis, extend_grid, kan_linear, uniform_grid
 
-__all__ = ["KAN", "KANLayer", "b_spline_basis", "extend_grid", "uniform_grid"]
-
-
-def uniform_grid(in_features: int, grid_size: int, grid_range: tuple[float, float], k: int) -> torch.Tensor:
-    """Knots of G uniform intervals over `grid_range`, extended by k knots per side: (in, G + 2k + 1)."""
-    low, high = grid_range
-    h = (high - low) / grid_size
-    knots = torch.arange(-k, grid_size + k + 1, dtype=torch.float32) * h + low
-    return knots.expand(in_features, -1).contiguous()
-
-
-def extend_grid(grid: torch.Tensor, k: int) -> torch.Tensor:
-    """Add k knots on each side of a (in, G + 1) grid, continuing its end spacing."""
-    h_low = grid[:, 1:2] - grid[:, 0:1]
-    h_high = grid[:, -1:] - grid[:, -2:-1]
-    steps = torch.arange(1, k + 1, dtype=grid.dtype, device=grid.device)
-    left = grid[:, 0:1] - h_low * steps.flip(0)
-    right = grid[:, -1:] + h_high * steps
-    return torch.cat([left, grid, right], dim=1)
-
-
-def b_spline_basis(x: torch.Tensor, grid: torch.Tensor, k: int) -> torch.Tensor:
-    """Order-k B-spline basis by the Cox-de Boor recursion.
-
-    x: (batch, in); grid: (in, G + 2k + 1) knots. Returns (batch, in, G + k). Bases are zero
-    outside the extended grid, as in the paper's definition.
-    """
-    x = x.unsqueeze(-1)
-    bases = ((x >= grid[:, :-1]) & (x < grid[:, 1:])).to(x.dtype)
-    for p in range(1, k + 1):
-        left = (x - grid[:, : -(p + 1)]) / (grid[:, p:-1] - grid[:, : -(p + 1)])
-        right = (grid[:, p + 1 :] - x) / (grid[:, p + 1 :] - grid[:, 1:-p])
-        bases = left * bases[..., :-1] + right * bases[..., 1:]
-    return bases
-
-
-class KANLayer(nn.Module):
-    """One KAN layer: in_features x out_features learnable activations, summed per output node."""
-
-    def __init__(self, in_features: int, out_features: int, grid_size: int = 5, k: int = 3,
-                 grid_range: tuple[float, float] = (-1.0, 1.0), noise_scale: float = 0.1,
-                 grid_eps: float = 0.02):
-        super().__init__()
-        self.in_features, self.out_features = in_features, out_features
-        self.grid_size, self.k, self.grid_eps = grid_size, k, grid_eps
-        self.register_buffer("grid", uniform_grid(in_features, grid_size, grid_range, k))
-        self.coef = nn.Parameter(torch.randn(in_features, out_features, grid_size + k) * noise_scale)
-        bound = math.sqrt(6.0 / (in_features + out_features))  # Xavier uniform
-        self.scale_base = nn.Parameter(torch.empty(in_features, out_features).uniform_(-bound, bound))
-        self.scale_sp = nn.Parameter(torch.ones(in_features, out_features))
-        self.register_buffer("mask", torch.ones(in_features, out_features))
-
-    def spline_weight(self) -> torch.Tensor:
-        """(in * (G+k), out) matrix so that the spline part is basis.flatten(1) @ W."""
-        w = (self.scale_sp * self.mask).unsqueeze(-1) * self.coef  # (in, out, G+k)
-        return w.permute(0, 2, 1).reshape(-1, self.out_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        basis = b_spline_basis(x, self.grid, self.k)  # (batch, in, G+k)
-        spline = basis.flatten(1) @ self.spline_weight()
-        base = F.silu(x) @ (self.scale_base * self.mask)
-        return base + spline
-
-    def spline(self, x: torch.Tensor) -> torch.Tensor:
-        """Per-edge spline values sum_m c_ji,m B_m(x_i): (batch, in, out)."""
-        return torch.einsum("bim,iom->bio", b_spline_basis(x, self.grid, self.k), self.coef)
-
-    @torch.no_grad()
-    def update_grid(self, x: torch.Tensor) -> None:
-        """Move the knots to the sample quantiles of x (batch, in) and refit the coefficients so
-        each spline keeps its values at the samples (least squares, in float64)."""
-        if x.dim() != 2 or x.shape[1] != self.in_features:
-            raise ValueError(f"update_grid expects samples of shape (batch, {self.in_features}), got {tuple(x.shape)}")
-        if not torch.isfinite(x).all():
-            raise ValueError("update_grid samples contain NaN or inf; grids can only follow finite activations")
-        batch = x.shape[0]
-        if batch < 2:
-            raise ValueError(f"update_grid needs at least 2 samples, got {batch}")
-        x_sorted = torch.sort(x, dim=0).values
-        old = self.spline(x_sorted).double()  # (batch, in, out)
-        ids = [int(batch / self.grid_size * i) for i in range(self.grid_size)] + [-1]
-        adaptive = x_sorted[ids, :].T  # (in, G+1)
-        span = (adaptive[:, -1:] - adaptive[:, :1]).clamp_min(1e-4)  # a constant input still gets a grid
-        uniform = adaptive[:, :1] + span / self.grid_size * torch.arange(
-            self.grid_size + 1, dtype=x.dtype, device=x.device)
-        knots = self.grid_eps * uniform + (1 - self.grid_eps) * adaptive
-        # tied samples would give zero-width intervals (0/0 in Cox-de Boor): keep knots distinct
-        knots = knots + torch.arange(self.grid_size + 1, device=x.device, dtype=x.dtype) * 1e-6
-        self.grid.copy_(extend_grid(knots, self.k))
-        self.coef.copy_(fit_coefficients(x_sorted, old, self.grid, self.k).to(self.coef.dtype))
+__all__ = ["KAN", "KANLayer", "b_spline_basis", "extend_grid", "uniform_grid", "fit_coefficients"]
 
 
 def fit_coefficients(x: torch.Tensor, y: torch.Tensor, grid: torch.Tensor, k: int,
@@ -127,9 +48,137 @@ def fit_coefficients(x: torch.Tensor, y: torch.Tensor, grid: torch.Tensor, k: in
     basis = b_spline_basis(x.double(), grid.double(), k).permute(1, 0, 2)  # (in, batch, G+k)
     gram = basis.transpose(1, 2) @ basis  # (in, G+k, G+k)
     eye = torch.eye(gram.shape[-1], dtype=gram.dtype, device=gram.device)
+    scale = gram.diagonal(dim1=1, dim2=2).mean(-1).clamp_min(1e-30)[:, None, None]
     rhs = basis.transpose(1, 2) @ y.double().permute(1, 0, 2)  # (in, G+k, out)
-    coef = torch.linalg.solve(gram + ridge * eye, rhs)  # (in, G+k, out)
+    coef = torch.linalg.solve(gram + ridge * scale * eye, rhs)  # (in, G+k, out)
     return coef.permute(0, 2, 1)
+
+
+def _check_samples(x: torch.Tensor, n_in: int, what: str) -> None:
+    if x.dim() != 2 or x.shape[1] != n_in:
+        raise ValueError(f"{what} expects samples of shape (batch, {n_in}), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{what} expects floating-point samples, got {x.dtype}")
+    if not torch.isfinite(x).all():
+        bad = int((~torch.isfinite(x)).any(1).sum())
+        raise ValueError(f"{what}: {bad} sample(s) contain NaN or inf; grids can only follow finite activations")
+    if x.shape[0] < 2:
+        raise ValueError(f"{what} needs at least 2 samples, got {x.shape[0]}")
+
+
+class KANLayer(nn.Module):
+    """One KAN layer: in_features x out_features learnable activations, summed per output node."""
+
+    def __init__(self, in_features: int, out_features: int, grid_size: int = 5, k: int = 3,
+                 grid_range: tuple[float, float] = (-1.0, 1.0), noise_scale: float = 0.1,
+                 grid_eps: float = 0.02):
+        super().__init__()
+        for name, value, low in (("in_features", in_features, 1), ("out_features", out_features, 1),
+                                 ("grid_size", grid_size, 1), ("k", k, 0)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"KANLayer {name} must be an integer >= {low}, got {value!r}")
+        if not grid_range[0] < grid_range[1]:
+            raise ValueError(f"KANLayer grid_range must be (low, high) with low < high, got {grid_range}")
+        self.in_features, self.out_features = in_features, out_features
+        self.grid_size, self.k, self.grid_eps = grid_size, k, grid_eps
+        self.register_buffer("grid", uniform_grid(in_features, grid_size, grid_range, k))
+        self.coef = nn.Parameter(torch.randn(in_features, out_features, grid_size + k) * noise_scale)
+        bound = math.sqrt(6.0 / (in_features + out_features))  # Xavier uniform
+        self.scale_base = nn.Parameter(torch.empty(in_features, out_features).uniform_(-bound, bound))
+        self.scale_sp = nn.Parameter(torch.ones(in_features, out_features))
+        self.register_buffer("mask", torch.ones(in_features, out_features))
+        self._tables_cache: tuple | None = None
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features} -> {self.out_features}, grid={self.grid_size}, k={self.k}"
+
+    def tables(self, dtype: torch.dtype) -> SplineTables:
+        """Per-interval polynomial tables of the current grid (rebuilt when the grid changes)."""
+        key = (self.grid.data_ptr(), self.grid._version, self.grid.device, dtype)
+        if self._tables_cache is None or self._tables_cache[0] != key:
+            self._tables_cache = (key, SplineTables(self.grid, self.k, dtype))
+        return self._tables_cache[1]
+
+    def weight(self) -> torch.Tensor:
+        """The layer's GEMM weight ((G+k+1) * in, out): row block 0 = scale_base, block 1+m =
+        scale_sp * coef[:, :, m], every edge multiplied by its mask."""
+        spline = (self.coef * (self.scale_sp * self.mask).unsqueeze(-1)).permute(2, 0, 1)  # (G+k, in, out)
+        return torch.cat([(self.scale_base * self.mask).unsqueeze(0), spline], 0).reshape(-1, self.out_features)
+
+    def spline_weight(self) -> torch.Tensor:
+        """(in * (G+k), out) matrix so that the spline part is b_spline_basis(x).flatten(1) @ W."""
+        w = (self.scale_sp * self.mask).unsqueeze(-1) * self.coef  # (in, out, G+k)
+        return w.permute(0, 2, 1).reshape(-1, self.out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 2 or x.shape[1] != self.in_features:
+            raise ValueError(f"KANLayer expects input of shape (batch, {self.in_features}), got {tuple(x.shape)}")
+        if x.dtype != self.coef.dtype:
+            raise TypeError(f"KANLayer input dtype {x.dtype} differs from its parameters' {self.coef.dtype}")
+        return kan_linear(x, self.weight(), self.tables(x.dtype))
+
+    def spline(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-edge spline values sum_m c_ji,m B_m(x_i): (batch, in, out)."""
+        return torch.einsum("bim,iom->bio", b_spline_basis(x, self.grid, self.k), self.coef)
+
+    def activations(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-edge activations phi_ji(x_i) (batch, in, out), masked, as summed by forward.
+
+        Materialises a (batch, in, out) tensor: for the toolkit (regulariser, pruning, plots)."""
+        spline = torch.einsum("bim,iom->bio", b_spline_basis(x, self.grid, self.k), self.coef)
+        base = F.silu(x).unsqueeze(-1) * self.scale_base
+        return (base + self.scale_sp * spline) * self.mask
+
+    @torch.no_grad()
+    def update_grid(self, x: torch.Tensor) -> None:
+        """Move the knots to the sample quantiles of x (batch, in) and refit the coefficients so
+        each spline keeps its values at the samples (least squares, in float64)."""
+        _check_samples(x, self.in_features, "update_grid")
+        x_sorted = torch.sort(x, dim=0).values
+        old = self.spline(x_sorted)
+        self.grid.copy_(self._adaptive_grid(x_sorted, self.grid_size))
+        self.coef.copy_(fit_coefficients(x_sorted, old, self.grid, self.k).to(self.coef.dtype))
+
+    def _adaptive_grid(self, x_sorted: torch.Tensor, grid_size: int) -> torch.Tensor:
+        """Knots at sample quantiles blended with a uniform grid by grid_eps, extended by k per side."""
+        batch = x_sorted.shape[0]
+        ids = [int(batch / grid_size * i) for i in range(grid_size)] + [-1]
+        adaptive = x_sorted[ids, :].T  # (in, G+1)
+        span = (adaptive[:, -1:] - adaptive[:, :1]).clamp_min(1e-4)  # a constant input still gets a grid
+        steps = torch.arange(grid_size + 1, dtype=x_sorted.dtype, device=x_sorted.device)
+        uniform = adaptive[:, :1] + span / grid_size * steps
+        knots = self.grid_eps * uniform + (1 - self.grid_eps) * adaptive
+        # tied samples would give zero-width intervals: keep knots strictly increasing
+        knots = knots + 1e-6 * span * steps / grid_size
+        return extend_grid(knots, self.k).to(self.grid.dtype)
+
+    @torch.no_grad()
+    def refined(self, grid_size: int, x: torch.Tensor | None = None) -> "KANLayer":
+        """This layer on a grid of `grid_size` intervals, fitted to reproduce its activations
+        (grid extension, paper Sec. 2.4, Eq. 2.16). Knots follow x's quantiles (blended by
+        grid_eps) when samples are given, else are uniform over the current grid's range."""
+        new = KANLayer(self.in_features, self.out_features, grid_size, self.k, (-1.0, 1.0), 0.0, self.grid_eps)
+        new = new.to(device=self.coef.device, dtype=self.coef.dtype)
+        low, high = self.grid[:, self.k], self.grid[:, -self.k - 1]
+        if x is not None:
+            _check_samples(x, self.in_features, "refine")
+            knots = self._adaptive_grid(torch.sort(x, dim=0).values, grid_size)
+        else:
+            steps = torch.linspace(0, 1, grid_size + 1, dtype=self.grid.dtype, device=self.grid.device)
+            knots = extend_grid(low[:, None] + (high - low)[:, None] * steps, self.k)
+        new.grid.copy_(knots)
+        # least squares on dense points over the new grid's range, where its bases are complete
+        lo, hi = new.grid[:, self.k], new.grid[:, -self.k - 1]
+        points = max(8 * (grid_size + self.k), 64)
+        t = torch.linspace(0, 1, points, dtype=self.grid.dtype, device=self.grid.device)
+        samples = (lo[None, :] + (hi - lo)[None, :] * t[:, None])
+        if x is not None:
+            samples = torch.cat([samples, x.to(samples.dtype)])
+        new.coef.copy_(fit_coefficients(samples, self.spline(samples), new.grid, self.k).to(self.coef.dtype))
+        new.scale_base.copy_(self.scale_base)
+        new.scale_sp.copy_(self.scale_sp)
+        new.mask.copy_(self.mask)
+        return new
 
 
 class KAN(nn.Module):
@@ -155,6 +204,15 @@ class KAN(nn.Module):
             x = layer(x)
         return x.reshape(*lead, x.shape[-1])
 
+    def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The input of every layer for a batch x: [x, x_1, ..., x_{L-1}]."""
+        x = x.reshape(-1, self.config.width[0])
+        inputs = []
+        for layer in self.layers:
+            inputs.append(x)
+            x = layer(x)
+        return inputs
+
     @torch.no_grad()
     def update_grid(self, x: torch.Tensor) -> None:
         """Adapt every layer's grid to the activations that x produces there (paper Sec. 2.2)."""
@@ -162,3 +220,95 @@ class KAN(nn.Module):
         for layer in self.layers:
             layer.update_grid(x)
             x = layer(x)
+
+    # --- the paper's toolkit -------------------------------------------------------------------
+
+    def edge_scores(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """|phi|_1 of every edge, the mean absolute activation over the batch (paper Eq. 2.17):
+        one (in, out) tensor per layer, differentiable."""
+        return [layer.activations(h).abs().mean(0) for layer, h in zip(self.layers, self.layer_inputs(x))]
+
+    def regularization(self, x: torch.Tensor, mu_1: float = 1.0, mu_2: float = 1.0) -> torch.Tensor:
+        """The paper's sparsification penalty (Eq. 2.17-2.20): sum over layers of
+        mu_1 |Phi|_1 + mu_2 S(Phi), with |Phi|_1 the sum of edge L1 norms and S the entropy of the
+        normalised edge norms. Training loss = prediction loss + lambda * regularization(x)."""
+        total = torch.zeros((), dtype=self.layers[0].coef.dtype, device=self.layers[0].coef.device)
+        for scores in self.edge_scores(x):
+            l1 = scores.sum()
+            p = scores / l1.clamp_min(1e-12)
+            entropy = -(p * torch.log(p.clamp_min(1e-12))).sum()
+            total = total + mu_1 * l1 + mu_2 * entropy
+        return total
+
+    def _derived(self, config: KANConfig, layers: list[KANLayer]) -> "KAN":
+        """A new KAN with `config` and `layers`, keeping the zoo identity (with the new config)."""
+        model = KAN(config)
+        model.layers = nn.ModuleList(layers)
+        identity = getattr(self, "zoo_identity", None)
+        if identity is not None:
+            model.zoo_identity = dataclasses.replace(identity, config=config, weights=None, variant=None)
+        return model.train(self.training)
+
+    def refine(self, grid: int, x: torch.Tensor | None = None) -> "KAN":
+        """Grid extension (paper Sec. 2.4): a new KAN whose splines have `grid` intervals, fitted by
+        least squares to this one's activations; continue training it. x (batch, in) optionally
+        places the new knots at the activations' quantiles, as update_grid does."""
+        if not isinstance(grid, int) or grid < 1 or grid > 1000:
+            raise ValueError(f"refine needs a grid size between 1 and 1000, got {grid!r}")
+        inputs = self.layer_inputs(x) if x is not None else [None] * len(self.layers)
+        with torch.no_grad():
+            layers = [layer.refined(grid, h) for layer, h in zip(self.layers, inputs)]
+        return self._derived(self.config.model_copy(update={"grid": grid}), layers)
+
+    @torch.no_grad()
+    def prune_edges(self, x: torch.Tensor, threshold: float = 1e-2) -> int:
+        """Mask every edge whose |phi|_1 on x is below threshold; returns how many were masked."""
+        masked = 0
+        for layer, scores in zip(self.layers, self.edge_scores(x)):
+            weak = (scores < threshold) & (layer.mask > 0)
+            masked += int(weak.sum())
+            layer.mask[weak] = 0.0
+        return masked
+
+    @torch.no_grad()
+    def node_scores(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(incoming, outgoing) score of every hidden node (paper Sec. 2.5.1, "Pruning"):
+        I = max over incoming edges of |phi|_1, O = max over outgoing edges."""
+        scores = self.edge_scores(x)
+        return [(scores[l].max(0).values, scores[l + 1].max(1).values) for l in range(len(scores) - 1)]
+
+    def prune(self, x: torch.Tensor, threshold: float = 1e-2, edge_threshold: float | None = None) -> "KAN":
+        """Node pruning (paper Sec. 2.5.1): a smaller KAN keeping the hidden nodes whose incoming
+        and outgoing scores both exceed threshold; then, if edge_threshold is given, edges below it
+        are masked. Raises ValueError when a hidden layer would lose every node."""
+        if not threshold >= 0:
+            raise ValueError(f"prune threshold must be >= 0, got {threshold!r}")
+        keep = []
+        for l, (incoming, outgoing) in enumerate(self.node_scores(x)):
+            alive = ((incoming > threshold) & (outgoing > threshold)).nonzero().flatten()
+            if alive.numel() == 0:
+                best = torch.minimum(incoming, outgoing).max().item()
+                raise ValueError(
+                    f"pruning at threshold {threshold:g} would remove every node of hidden layer {l + 1} "
+                    f"(width {self.config.width[l + 1]}; its strongest node scores {best:.3g}): nothing would "
+                    f"remain to compute the output. Use a threshold below {best:.3g} or train longer "
+                    f"with the sparsity regulariser first.")
+            keep.append(alive)
+        ins = [torch.arange(self.config.width[0], device=x.device)] + keep
+        outs = keep + [torch.arange(self.config.width[-1], device=x.device)]
+        layers = []
+        with torch.no_grad():
+            for layer, i, o in zip(self.layers, ins, outs):
+                new = KANLayer(len(i), len(o), layer.grid_size, layer.k, (-1.0, 1.0), 0.0, layer.grid_eps)
+                new = new.to(device=layer.coef.device, dtype=layer.coef.dtype)
+                new.grid.copy_(layer.grid[i])
+                new.coef.copy_(layer.coef[i][:, o])
+                new.scale_base.copy_(layer.scale_base[i][:, o])
+                new.scale_sp.copy_(layer.scale_sp[i][:, o])
+                new.mask.copy_(layer.mask[i][:, o])
+                layers.append(new)
+        width = [self.config.width[0]] + [len(k) for k in keep] + [self.config.width[-1]]
+        pruned = self._derived(self.config.model_copy(update={"width": width}), layers)
+        if edge_threshold is not None:
+            pruned.prune_edges(x, edge_threshold)
+        return pruned
