@@ -1,13 +1,16 @@
 """Checkpoints that are never pickled: tensors as safetensors, everything else as JSON, written into
-a temporary folder that is renamed into place only when complete.
+a staging folder that is renamed into place only when complete.
 
     <out_dir>/checkpoints/epoch-00003-batch-000000/
-        model.safetensors   the model's state dict
-        state.safetensors   tensors of the optimizer and scheduler states and the torch RNG states
-        state.json          positions, counters, history, configs, and those states' other values
-                            (python/numpy RNG as JSON); tensors appear as {"__tensor__": key}
+        model.safetensors       the model's state dict
+        state.safetensors       tensors of the optimizer, scheduler and loss-scaler states (and the
+                                best weights, for early stopping)
+        state.json              position, counters, history, configs, and those states' other values;
+                                tensors appear as {"__tensor__": key}
+        rng-rank<r>.json        python and numpy RNG states of process r
+        rng-rank<r>.safetensors torch RNG states of process r (uint8 tensors)
 
-A folder whose name starts with "." is an unfinished write and is ignored (and cleaned up).
+A folder whose name starts with "." is an unfinished write: it is ignored, and removed by the next run.
 """
 
 from __future__ import annotations

@@ -128,10 +128,14 @@ def as_task(data: Any, *, task_options: dict | None = None, loss=None, metrics=N
 
 class EpochBatchSampler(BatchSampler):
     """Batches of indices in an order fixed by (seed, epoch); `skip` drops the first batches of the
-    next pass (to resume inside an epoch). A BatchSampler, so Accelerate shards it across processes."""
+    next pass (to resume inside an epoch). A BatchSampler, so Accelerate shards it across processes.
+    Batches are lists, or with `as_tensors` index tensors, and slices when not shuffled (cheaper to
+    index with: a slice of a tensor is a view, not a copy; Accelerate's sharding needs lists)."""
 
-    def __init__(self, length: int, batch_size: int, *, shuffle: bool, seed: int, drop_last: bool):
+    def __init__(self, length: int, batch_size: int, *, shuffle: bool, seed: int, drop_last: bool,
+                 as_tensors: bool = False):
         self.length, self.batch_size, self.shuffle, self.seed, self.drop_last = length, batch_size, shuffle, seed, drop_last
+        self.as_tensors = as_tensors
         self.epoch, self.skip = 0, 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -148,13 +152,14 @@ class EpochBatchSampler(BatchSampler):
         return full + (1 if rest and not self.drop_last else 0)
 
     def __iter__(self):
-        order = self.order().tolist()
         skip, self.skip = self.skip, 0
+        ranges = not self.shuffle and self.as_tensors
+        order = None if ranges else self.order() if self.as_tensors else self.order().tolist()
         for start in range(skip * self.batch_size, self.length, self.batch_size):
-            batch = order[start:start + self.batch_size]
-            if len(batch) < self.batch_size and self.drop_last:
+            stop = min(start + self.batch_size, self.length)
+            if stop - start < self.batch_size and self.drop_last:
                 return
-            yield batch
+            yield slice(start, stop) if ranges else order[start:stop]
 
 
 def _batched_indexing(dataset) -> bool:
@@ -166,10 +171,15 @@ def _batched_indexing(dataset) -> bool:
 
 class _WholeBatches(Dataset):
     """Fetches a batch with one fancy-indexing call (DataLoader's ``__getitems__`` protocol) instead
-    of one call per sample and a collate: the difference that matters for small models."""
+    of one call per sample and a collate: the difference that matters for small models. Subsets are
+    indexed through to their base dataset."""
 
     def __init__(self, dataset):
-        self.dataset = dataset
+        self.dataset, self.base, self.mapping = dataset, dataset, None
+        while isinstance(self.base, Subset):
+            indices = torch.as_tensor(self.base.indices)
+            self.mapping = indices if self.mapping is None else indices[self.mapping]
+            self.base = self.base.dataset
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -178,7 +188,8 @@ class _WholeBatches(Dataset):
         return self.dataset[index]
 
     def __getitems__(self, indices):
-        return self.dataset[torch.as_tensor(indices)]
+        index = indices if isinstance(indices, slice) else torch.as_tensor(indices)
+        return self.base[index if self.mapping is None else self.mapping[index]]
 
 
 def _as_is(batch):
@@ -186,15 +197,18 @@ def _as_is(batch):
 
 
 def make_loader(data, batch_size: int, *, shuffle: bool, seed: int, drop_last: bool = False,
-                num_workers: int = 0) -> tuple[DataLoader, EpochBatchSampler | None]:
-    """A DataLoader over a split with an `EpochBatchSampler`; a DataLoader passed in is used as is."""
+                num_workers: int = 0, sharded: bool = False) -> tuple[DataLoader, EpochBatchSampler | None]:
+    """A DataLoader over a split with an `EpochBatchSampler`; a DataLoader passed in is used as is.
+    sharded: Accelerate will split its batches across processes."""
     if isinstance(data, DataLoader):
         return data, None
     if len(data) == 0:
         raise ValueError("cannot iterate an empty split")
-    sampler = EpochBatchSampler(len(data), batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    batched = _batched_indexing(data)
+    sampler = EpochBatchSampler(len(data), batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
+                                as_tensors=batched and not sharded)
     # a private generator: creating an iterator must not draw from the global RNG (exact resume)
     common = dict(batch_sampler=sampler, num_workers=num_workers, generator=torch.Generator().manual_seed(seed))
-    if _batched_indexing(data):
+    if batched:
         return DataLoader(_WholeBatches(data), collate_fn=_as_is, **common), sampler
     return DataLoader(data, **common), sampler

@@ -338,7 +338,7 @@ def _eval_loaders(task: Task, splits: dict, names, config: TrainConfig, accelera
         if name not in splits:
             raise ValueError(f"task {task.name!r} has no {name!r} split (it has {sorted(splits)})")
         loader, _ = make_loader(splits[name], config.batch_size, shuffle=False, seed=config.seed,
-                                num_workers=config.num_workers)
+                                num_workers=config.num_workers, sharded=accelerator.num_processes > 1)
         loaders[name] = accelerator.prepare_data_loader(loader)
     return loaders
 
@@ -487,7 +487,8 @@ def train(model, task, *, out_dir=None, resume=False, callbacks=(), task_options
     raw_model = model.to(accelerator.device)
     _check_fit(raw_model, task, splits["train"], accelerator.device)
     train_loader, sampler = make_loader(splits["train"], config.batch_size, shuffle=config.shuffle, seed=config.seed,
-                                        drop_last=config.drop_last, num_workers=config.num_workers)
+                                        drop_last=config.drop_last, num_workers=config.num_workers,
+                                        sharded=accelerator.num_processes > 1)
     if sampler is None:
         warnings.warn("training from a DataLoader: its own sampler sets the data order, so a resume inside an "
                       "epoch is exact only if that order is seeded", stacklevel=2)
@@ -586,6 +587,12 @@ def train(model, task, *, out_dir=None, resume=False, callbacks=(), task_options
     main_opt = next(iter(optimizers.values()))
     main_sched = next(iter(schedulers.values()), None)
     lbfgs = isinstance(main_opt.optimizer, torch.optim.LBFGS)
+    # Accelerate's optimizer wrapper looks up optional packages and signatures on every step; with no
+    # loss scaler and no XLA its step is exactly this, done directly (it matters for small models)
+    from accelerate.utils import DistributedType
+
+    direct = accelerator.scaler is None and accelerator.distributed_type != DistributedType.XLA
+    inner_opt = main_opt.optimizer
     want_batch_hook = hooks.wants("zoo_train_batch_end")
     stopped = "completed"
     if rng is not None:
@@ -642,10 +649,17 @@ def train(model, task, *, out_dir=None, resume=False, callbacks=(), task_options
                     accelerator.backward(loss)
                     if config.clip_grad_norm is not None and accelerator.sync_gradients:
                         accelerator.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
-                    main_opt.step()
-                    if main_sched is not None and accelerator.sync_gradients and not main_opt.step_was_skipped:
-                        main_sched.step()
-                    main_opt.zero_grad(set_to_none=True)
+                    if direct:
+                        if accelerator.sync_gradients:
+                            inner_opt.step()
+                            inner_opt.zero_grad(set_to_none=True)
+                            if main_sched is not None:
+                                main_sched.step()
+                    else:
+                        main_opt.step()
+                        if main_sched is not None and accelerator.sync_gradients and not main_opt.step_was_skipped:
+                            main_sched.step()
+                        main_opt.zero_grad(set_to_none=True)
             run.batch += 1
             run.epoch_loss += loss_value
             run.epoch_batches += 1
