@@ -406,3 +406,27 @@ def test_bad_hyperparameters_and_paths(tmp_path):
         train(mlp(), (x, y), resume=True)
     with pytest.raises(TypeError, match="nn.Module"):
         train(np.zeros(3), (x, y))
+
+
+def test_evaluate_inside_a_callback_shares_the_run():
+    x, y = regression_data(64)
+    scores = []
+
+    class Evaluate:
+        def zoo_train_epoch_end(self, run):
+            scores.append(evaluate(run.model, (x, y))["rmse"])
+
+    plain, watched = mlp(), mlp()
+    options = dict(epochs=2, batch_size=8, grad_accumulation=2, lr=0.05)
+    train(plain, (x, y), **options)
+    result = train(watched, (x, y), callbacks=[Evaluate()], **options)
+    assert not result.callback_errors and len(scores) == 2
+    assert same_weights(plain, watched)  # the nested evaluation changed nothing in the run
+    assert scores[-1] == pytest.approx(result.final["train_rmse"], rel=1e-6)
+
+    class Nest:
+        def zoo_train_start(self):
+            train(mlp(), (x, y), epochs=1)
+
+    result = train(mlp(), (x, y), epochs=1, callbacks=[Nest()])
+    assert "cannot nest" in result.callback_errors[0]

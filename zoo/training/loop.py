@@ -68,6 +68,10 @@ class TrainResult:
 
 # --- devices and the accelerator -------------------------------------------------------------------
 
+# Accelerate keeps its state per process: the accelerators of the runs now in progress (a callback may
+# evaluate; it then shares its run's accelerator instead of resetting that state)
+_RUNNING: list = []
+
 _DEVICE_TYPES = ("cuda", "mps", "xpu", "npu", "mlu", "musa", "hpu")
 
 
@@ -354,9 +358,9 @@ def evaluate(model, task, *, split: str = "test", batch_size: int = 256, device:
     config = validate_config(TrainConfig, {"batch_size": batch_size, "device": device, "precision": precision},
                              "zoo.evaluate")
     task = as_task(task, task_options=task_options, loss=loss, metrics=metrics)
-    if isinstance(task, Task) and split != "train" and split not in task.splits() and len(task.splits()) == 1:
+    if split != "train" and split not in task.splits() and len(task.splits()) == 1:
         split = "train"  # plain data given for evaluation: its only split
-    accelerator = _accelerator(config)
+    accelerator = _RUNNING[-1] if _RUNNING else _accelerator(config)
     splits = task.splits()
     raw_model = model.to(accelerator.device)
     prepared = accelerator.prepare_model(raw_model, evaluation_mode=True)
@@ -474,7 +478,19 @@ def train(model, task, *, out_dir=None, resume=False, callbacks=(), task_options
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module or a catalog name, got {type(model).__name__}")
     hooks = Callbacks(callbacks)
+    if _RUNNING:
+        raise RuntimeError("zoo.train was called while another zoo.train runs in this process (from a "
+                           "callback?); Accelerate's state is per process, so runs cannot nest")
     accelerator = _accelerator(config)
+    _RUNNING.append(accelerator)
+    try:
+        return _train(model, task, config, accelerator, hooks, out, resume_from)
+    finally:
+        _RUNNING.remove(accelerator)
+
+
+def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks, out: Path | None,
+           resume_from: Path | None) -> TrainResult:
     splits = task.splits()
     if "train" not in splits:
         raise ValueError(f"task {task.name!r} has no 'train' split (it has {sorted(splits)})")
@@ -483,7 +499,7 @@ def train(model, task, *, out_dir=None, resume=False, callbacks=(), task_options
     monitor, mode = _monitor(config, eval_names)
     if config.patience is not None and monitor.startswith("test_"):
         warnings.warn(f"early stopping watches {monitor!r}: the task has no validation split, so the test "
-                      f"split chooses the epoch; its final test metrics are then optimistic", stacklevel=2)
+                      f"split chooses the epoch; its final test metrics are then optimistic", stacklevel=3)
     raw_model = model.to(accelerator.device)
     _check_fit(raw_model, task, splits["train"], accelerator.device)
     train_loader, sampler = make_loader(splits["train"], config.batch_size, shuffle=config.shuffle, seed=config.seed,
@@ -491,7 +507,7 @@ def train(model, task, *, out_dir=None, resume=False, callbacks=(), task_options
                                         sharded=accelerator.num_processes > 1)
     if sampler is None:
         warnings.warn("training from a DataLoader: its own sampler sets the data order, so a resume inside an "
-                      "epoch is exact only if that order is seeded", stacklevel=2)
+                      "epoch is exact only if that order is seeded", stacklevel=3)
     steps_per_epoch = math.ceil(len(train_loader) / config.grad_accumulation)
     total_steps = min(config.max_steps or sys.maxsize, config.epochs * steps_per_epoch)
     optimizers = _optimizers(raw_model, config)
