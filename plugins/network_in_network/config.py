@@ -21,6 +21,9 @@ class NINConfig(Config):
     pool_size: int = Field(3, ge=1, le=64, description="max-pooling window after every mlpconv but the last")
     pool_stride: int = Field(2, ge=1, le=64, description="max-pooling stride (2 halves the maps)")
     dropout: float = Field(0.5, ge=0.0, lt=1.0, description="dropout on the output of every mlpconv but the last")
+    relu_on_class_maps: bool = Field(
+        True, description="ReLU on the class maps too, as Eq. 2 and the release do; False leaves them linear, "
+                          "which keeps a class from dying (all-zero map, no gradient) in small networks")
 
     @model_validator(mode="after")
     def _layers_agree(self) -> "NINConfig":

@@ -5,13 +5,20 @@ An mlpconv layer slides a small multilayer perceptron over the input instead of 
 pixel is an MLP of its receptive field ("cross channel parametric pooling"). Three mlpconv layers
 are stacked, with max pooling (stride 2) and dropout between them; the last mlpconv produces one
 feature map per class and global average pooling turns each map into that class's score (Sec.
-3.2), so there is no fully-connected layer to overfit.
+3.2), so there is no fully-connected layer to overfit. As in Eq. 2 and the release, the class maps
+go through ReLU like every other layer (`relu_on_class_maps`).
 
 The defaults are the paper's CIFAR-10 network as the authors released it: mlpconv widths
 192-160-96, 192-192-192 and 192-192-10 with kernels 5, 5 and 3.
 
 Departures from the paper:
-- Weights start from PyTorch's default initialisation, not the Caffe Gaussians of the release.
+- Weights start from He-normal initialisation (zero biases), not the fixed-std Gaussians of the
+  Caffe release: with PyTorch's default init the signal shrinks through the nine layers, the ReLU'd
+  class maps die and training stalls at chance (seen on digits with SGD and Adam).
+- `relu_on_class_maps=False` is an option the paper does not have: with ReLU'd class maps a class
+  whose map turns negative everywhere gets no gradient again; in the 8x8-digits network this
+  happened within the first epochs and capped accuracy (benchmarks/repro/network_in_network.py
+  measures both).
 - Max pooling uses ceil mode with no padding, as Caffe did, so an 8x8 input pools to 4x4 and 2x2;
   the paper's text and its release disagree on the second pooling (max in the text, average in the
   release); this follows the text.
@@ -29,13 +36,16 @@ __all__ = ["NetworkInNetwork", "MlpConv"]
 
 
 class MlpConv(nn.Sequential):
-    """One mlpconv layer: a k x k convolution and 1x1 convolutions, each followed by ReLU."""
+    """One mlpconv layer: a k x k convolution and 1x1 convolutions, each followed by ReLU (the last
+    one optionally not)."""
 
-    def __init__(self, in_channels: int, widths: list[int], kernel_size: int):
+    def __init__(self, in_channels: int, widths: list[int], kernel_size: int, last_relu: bool = True):
         layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], kernel_size, padding=kernel_size // 2),
                                    nn.ReLU(inplace=True)]
         for w_in, w_out in zip(widths, widths[1:]):
             layers += [nn.Conv2d(w_in, w_out, 1), nn.ReLU(inplace=True)]
+        if not last_relu:
+            layers.pop()
         super().__init__(*layers)
 
 
@@ -50,12 +60,16 @@ class NetworkInNetwork(nn.Module):
         last = len(config.channels) - 1
         for i, (widths, kernel) in enumerate(zip(config.channels, config.kernel_sizes)):
             widths = list(widths) + ([config.num_classes] if i == last else [])
-            layers.append(MlpConv(in_channels, widths, kernel))
+            layers.append(MlpConv(in_channels, widths, kernel, last_relu=i < last or config.relu_on_class_maps))
             if i < last:
                 layers += [nn.MaxPool2d(config.pool_size, config.pool_stride, ceil_mode=True),
                            nn.Dropout(config.dropout)]
             in_channels = widths[-1]
         self.features = nn.Sequential(*layers)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                nn.init.zeros_(module.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         channels = self.config.in_chans

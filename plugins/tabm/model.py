@@ -31,7 +31,7 @@ import torch
 
 from .config import TabMConfig
 
-__all__ = ["TabM"]
+__all__ = ["TabM", "ensemble_prediction"]
 
 
 class TabM(tabm.TabM):
@@ -59,3 +59,25 @@ class TabM(tabm.TabM):
         if x.dim() != 2 or x.shape[1] != self.config.d_in:
             raise ValueError(f"tabm expects features of shape {expected}, got {tuple(x.shape)}")
         return super().forward(x_num=x)
+
+    def training_step(self, batch, step) -> dict:
+        """The paper's objective: the mean of the k members' losses, all trained on the same batch."""
+        members = self(*step.task.inputs(batch))
+        loss = torch.stack([step.task.loss(members[:, i], batch) for i in range(self.k)]).mean()
+        step.backward(loss)
+        step.step()
+        return {"loss": loss}
+
+    def evaluation_step(self, batch, task) -> torch.Tensor:
+        """The ensemble's prediction: mean of the members' class probabilities (returned as log
+        probabilities, so argmax and cross entropy read them as logits) or of their regression outputs."""
+        return ensemble_prediction(self(*task.inputs(batch)), task.kind)
+
+
+def ensemble_prediction(members: torch.Tensor, kind: str) -> torch.Tensor:
+    """(batch, k, d_out) member outputs -> (batch, d_out) ensemble output for a task kind."""
+    if kind == "classification":
+        return members.softmax(dim=-1).mean(dim=1).log()
+    if kind == "regression":
+        return members.mean(dim=1)
+    raise ValueError(f"tabm predicts for classification or regression tasks, got a {kind!r} task")
