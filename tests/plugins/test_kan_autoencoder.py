@@ -1,5 +1,5 @@
 """kan-autoencoder: conformance, the paper's encoder/decoder structure, bad input, the
-reconstruction task, and a few training steps that lower the loss."""
+reconstruction task, and training through zoo.train."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """karat: conformance (blockwise and universal), the Fourier-KArAt operator against its formula,
-only the softmax replaced in timm's ViT, bad input, and a few training steps that lower the loss."""
+only the softmax replaced in timm's ViT, bad input, and training through zoo.train."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """mlp-kan: conformance, the mixture of MLP and KAN experts with its router, bad input, task
-sizing, and a few training steps that lower the loss."""
+sizing, and training through zoo.train."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """tkan: conformance, the paper's cell equations checked step by step, bad input, the task, and
-a few training steps that lower the loss."""
+training through zoo.train."""
 
 from __future__ import annotations
 
