@@ -31,7 +31,7 @@ SLUG = "neural-ode"
 TOLERANCES = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6]
 MEMORY_TOLERANCES = [1e-2, 1e-3, 1e-4, 1e-5]
 DEPTHS = [1.0, 2.0, 4.0, 8.0]
-TRAIN = dict(epochs=6, batch_size=64, lr=3e-3, optimizer="adam", schedule="cosine", progress=False,
+TRAIN = dict(epochs=5, batch_size=64, lr=3e-3, optimizer="adam", schedule="cosine", progress=False,
              eval_splits=["val"], eval_every=100, seed=0)
 
 

@@ -15,7 +15,7 @@ test sets of n = 5 ... 40 with the paper's metrics:
 
 Scaled down from the paper (1M training examples, 256/512 units, SGD lr 1.0) to fit a shared
 2-core CPU: 64 units, Adam lr 3e-3, batch 128, gradient norm clipped at 2 (the paper's value),
-1500 steps on hulls and 600 on sorting.
+1000 steps on hulls and 400 on sorting.
 
 Run: .venv/bin/python -m benchmarks.repro.pointer_net
 """
@@ -36,8 +36,8 @@ TEST_NS = [5, 10, 15, 20, 30, 40]
 HIDDEN = 64
 MODELS = {"Ptr-Net": "default", "seq2seq+attention": "seq2seq-attention"}
 EXPERIMENTS = {
-    "convex_hull": (ConvexHullTask, 1500, ("accuracy", "area_coverage", "valid")),
-    "sort": (SortTask, 600, ("accuracy", "valid")),
+    "convex_hull": (ConvexHullTask, 1000, ("accuracy", "area_coverage", "valid")),
+    "sort": (SortTask, 400, ("accuracy", "valid")),
 }
 
 

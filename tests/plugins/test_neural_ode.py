@@ -76,29 +76,36 @@ def test_adjoint_gradients_match_backprop_through_the_solver():
     assert torch.allclose(grads[0], grads[1], rtol=1e-3, atol=1e-5)
 
 
-def test_spirals_task_and_latent_ode_training_lowers_the_loss():
+def test_spirals_task_shapes_loss_and_metrics():
     task = zoo.get_task("neural-ode/spirals", num_spirals=100)
-    obs, times, clean = task.splits()["train"][list(range(32))]
-    assert obs.shape == (32, 40, 2) and times.shape == (32, 60) and clean.shape == (32, 60, 2)
+    obs, times, clean = task.splits()["train"][list(range(16))]
+    assert obs.shape == (16, 40, 2) and times.shape == (16, 60) and clean.shape == (16, 60, 2)
+    model = zoo.create("latent-ode", task=task).eval()
+    with torch.no_grad():
+        out = model(*task.inputs((obs, times, clean)))
+    assert out["trajectory"].shape == (16, 60, 2)
+    assert torch.isfinite(task.loss(out, (obs, times, clean)))
+    metrics = task.metrics()
+    for m in metrics.values():
+        m.update(out, clean)
+    assert all(torch.isfinite(m.compute()) for m in metrics.values())
+
+
+@pytest.mark.slow
+def test_latent_ode_training_lowers_the_elbo():
+    task = zoo.get_task("neural-ode/spirals", num_spirals=100)
+    batch = task.splits()["train"][list(range(32))]
     torch.manual_seed(0)
     model = zoo.create("latent-ode", task=task)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    batch = (obs, times, clean)
     losses = []
-    for _ in range(15):
+    for _ in range(25):
         loss = task.loss(model(*task.inputs(batch)), batch)
         opt.zero_grad()
         loss.backward()
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.8 * losses[0]
-    metrics = task.metrics()
-    model.eval()
-    with torch.no_grad():
-        out = model(*task.inputs(batch))
-    for m in metrics.values():
-        m.update(out, clean)
-    assert all(torch.isfinite(m.compute()) for m in metrics.values())
 
 
 def test_odenet_on_digits_a_few_steps_lower_the_loss():
@@ -107,10 +114,10 @@ def test_odenet_on_digits_a_few_steps_lower_the_loss():
     # 64 channels as in the paper: GroupNorm's 32 groups then hold 2 channels each
     model = zoo.create("neural-ode", task=task, adjoint=False)
     assert model.config.downsample_steps == 1  # 8x8 -> 6x6 stem -> 3x3 maps
-    x, y = task.splits()["train"][list(range(64))]
+    x, y = task.splits()["train"][list(range(32))]
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
-    for _ in range(10):
+    for _ in range(8):
         loss = task.loss(model(x), (x, y))
         opt.zero_grad()
         loss.backward()
