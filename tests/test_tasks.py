@@ -210,3 +210,17 @@ def test_array_task_from_numpy_with_standard_metrics():
         ArraySplit(np.zeros((3, 2)), np.zeros(4))
     with pytest.raises(ValueError, match="'train' split"):
         ArrayTask("t", "regression", {"test": (x, y)})
+
+
+def test_padding_targets_are_left_out_of_the_metrics():
+    y = torch.tensor([[1, 1, -100], [0, -100, -100]])
+    task = ArrayTask("pad", "sequence", {"train": (torch.zeros(2, 3, dtype=torch.long), y)}, num_classes=2)
+    metrics = task.metrics()
+    out = torch.zeros(2, 3, 2)
+    out[0, :2, 1] = 1  # right on both real positions of the first sequence
+    out[1, 0, 1] = 1  # wrong on the only real position of the second
+    for metric in metrics.values():
+        metric.update(out, y)
+    assert float(metrics["accuracy"].compute()) == pytest.approx(2 / 3)
+    assert float(metrics["exact_match"].compute()) == pytest.approx(1 / 2)
+    assert float(task.loss(out, (None, y))) == pytest.approx(float(cross_entropy(out[y != -100], y[y != -100])))

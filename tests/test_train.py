@@ -130,7 +130,9 @@ def test_resume_refuses_another_run_and_corrupt_checkpoints(tmp_path):
     (latest / "state.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="corrupt"):
         train(mlp(), (x, y), epochs=2, batch_size=16, out_dir=tmp_path, resume=True)
-    train(mlp(), (x, y), epochs=1, batch_size=16, out_dir=tmp_path)  # a good checkpoint again
+    with pytest.raises(ZooError, match="already holds the checkpoints of a run"):
+        train(mlp(), (x, y), epochs=1, batch_size=16, out_dir=tmp_path)
+    train(mlp(), (x, y), epochs=1, batch_size=16, out_dir=tmp_path, overwrite=True)  # a good checkpoint again
     latest = latest_checkpoint(tmp_path)
     data = (latest / "state.safetensors").read_bytes()
     (latest / "state.safetensors").write_bytes(data[: len(data) // 2])
@@ -428,5 +430,6 @@ def test_evaluate_inside_a_callback_shares_the_run():
         def zoo_train_start(self):
             train(mlp(), (x, y), epochs=1)
 
-    result = train(mlp(), (x, y), epochs=1, callbacks=[Nest()])
+    with pytest.warns(CallbackWarning, match="cannot nest"):
+        result = train(mlp(), (x, y), epochs=1, callbacks=[Nest()])
     assert "cannot nest" in result.callback_errors[0]

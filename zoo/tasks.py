@@ -168,22 +168,29 @@ def _classes_second(t):
     return t.movedim(-1, 1) if t.dim() > 2 else t
 
 
-def standard_metrics(kind: str, num_classes: int | None = None, ignore_index: int | None = None) -> dict[str, Any]:
-    """Fresh torchmetrics objects for a task kind.
+def standard_metrics(kind: str, num_classes: int | None = None, ignore_index: int | None = None,
+                     positions: bool = False) -> dict[str, Any]:
+    """Fresh torchmetrics objects for a task kind (without per-update argument checks: the loss has
+    already checked the shapes, and the checks cost as much as the update).
 
-    classification / sequence (class ids): ``accuracy`` (and ``exact_match`` of whole sequences when
-    outputs have a position axis, added by `ArrayTask` for sequence tasks); regression: ``rmse``,
-    ``mae``; forecasting: ``mse``, ``mae``.
+    classification / sequence (class ids): ``accuracy``; with ``positions`` (outputs (batch,
+    positions, classes)) per position, and ``exact_match`` of whole sequences. regression: ``rmse``,
+    ``mae``; forecasting: ``mse``, ``mae``. ignore_index: a target value (padding) left out.
     """
     if kind in ("classification", "sequence"):
-        from torchmetrics.classification import MulticlassAccuracy
+        from torchmetrics.classification import MulticlassAccuracy, MulticlassExactMatch
         from torchmetrics.wrappers import LambdaInputTransformer
 
         if not num_classes:
             raise ValueError(f"{kind} metrics need num_classes, got {num_classes!r}")
         accuracy = MulticlassAccuracy(num_classes, average="micro", multidim_average="global",
-                                      ignore_index=ignore_index)
-        return {"accuracy": LambdaInputTransformer(accuracy, transform_pred=_classes_second)}
+                                      ignore_index=ignore_index, validate_args=False)
+        if not positions:
+            return {"accuracy": accuracy}
+        exact = MulticlassExactMatch(num_classes, multidim_average="global", ignore_index=ignore_index,
+                                     validate_args=False)
+        return {"accuracy": LambdaInputTransformer(accuracy, transform_pred=_classes_second),
+                "exact_match": LambdaInputTransformer(exact, transform_pred=_classes_second)}
     if kind == "regression":
         from torchmetrics import MeanAbsoluteError, MeanSquaredError
 
@@ -248,13 +255,8 @@ class ArrayTask(Task):
         if self._metrics is not None:
             return self._metrics()
         if self._classes:
-            found = standard_metrics("classification", self.info.num_classes, self.ignore_index)
-            if self._splits["train"].tensors[1].dim() > 1:  # a position axis: score whole sequences too
-                from torchmetrics.classification import MulticlassExactMatch
-                from torchmetrics.wrappers import LambdaInputTransformer
-
-                exact = MulticlassExactMatch(self.info.num_classes, multidim_average="global",
-                                             ignore_index=self.ignore_index)
-                found["exact_match"] = LambdaInputTransformer(exact, transform_pred=_classes_second)
-            return found
+            targets = [split.tensors[1] for split in self._splits.values()]
+            padded = any(bool((t == self.ignore_index).any()) for t in targets)
+            return standard_metrics("classification", self.info.num_classes,
+                                    self.ignore_index if padded else None, positions=targets[0].dim() > 1)
         return standard_metrics(self.kind)

@@ -72,7 +72,7 @@ def cmd_train(args) -> int:
         "checkpoint_every": args.checkpoint_every, "progress": args.progress, "eval_every": args.eval_every,
     }.items() if v is not None}
     try:
-        result = train(model, task, out_dir=out, resume=args.resume, **options)
+        result = train(model, task, out_dir=out, resume=args.resume, overwrite=args.overwrite, **options)
     except NonFiniteLossError as exc:
         from rich.console import Console
         from rich.markup import escape
@@ -135,6 +135,7 @@ def register(sub) -> None:
     p.add_argument("--pretrained", action="store_true", help="start from the catalog weights")
     p.add_argument("--out", help="run directory (default: runs/<name>-<task>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start afresh even if --out holds a run's checkpoints")
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", type=int)
     p.add_argument("--batch-size", type=int)

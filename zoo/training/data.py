@@ -16,7 +16,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, Subset, TensorDa
 from ..errors import ZooError
 from ..tasks import ArraySplit, ArrayTask, Task, TaskInfo, cross_entropy, mse, standard_metrics
 
-__all__ = ["as_task", "EpochBatchSampler", "make_loader", "DataTask"]
+__all__ = ["as_task", "EpochBatchSampler", "make_loader", "DataTask", "InMemoryBatches", "direct_batches"]
 
 
 def _is_arrays(data: Any) -> bool:
@@ -212,3 +212,37 @@ def make_loader(data, batch_size: int, *, shuffle: bool, seed: int, drop_last: b
     if batched:
         return DataLoader(_WholeBatches(data), collate_fn=_as_is, **common), sampler
     return DataLoader(data, **common), sampler
+
+
+class InMemoryBatches:
+    """Batches of an in-memory split read straight from its tensors, for one process: what a
+    DataLoader does for such a split, without its per-batch machinery. Multi-process runs, worker
+    processes and gradient accumulation (which needs Accelerate's end-of-data signal) use the
+    DataLoader that Accelerate prepares instead."""
+
+    def __init__(self, data, sampler: EpochBatchSampler, device: torch.device):
+        self.fetch = _WholeBatches(data).__getitems__
+        self.sampler, self.device = sampler, device
+        self.move = device.type != "cpu"
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def __iter__(self):
+        for index in self.sampler:
+            batch = self.fetch(index)
+            if self.move:
+                batch = [t.to(self.device, non_blocking=True) if isinstance(t, torch.Tensor) else t for t in batch]
+            yield batch
+
+
+def direct_batches(loader: DataLoader, sampler: EpochBatchSampler | None, accelerator,
+                   grad_accumulation: int = 1) -> InMemoryBatches | None:
+    """`InMemoryBatches` for a loader that can go without its DataLoader, else None."""
+    if (sampler is None or not sampler.as_tensors or accelerator.num_processes != 1 or grad_accumulation != 1
+            or loader.num_workers != 0 or not isinstance(loader.dataset, _WholeBatches)):
+        return None
+    return InMemoryBatches(loader.dataset.dataset, sampler, accelerator.device)

@@ -27,7 +27,7 @@ from ..tasks import Task
 from . import checkpoint as ckpt
 from .callbacks import Callbacks
 from .config import RESUME_MAY_CHANGE, TrainConfig
-from .data import as_task, make_loader
+from .data import as_task, direct_batches, make_loader
 from .report import write_report
 from .step import StepContext
 
@@ -341,9 +341,9 @@ def _eval_loaders(task: Task, splits: dict, names, config: TrainConfig, accelera
     for name in names:
         if name not in splits:
             raise ValueError(f"task {task.name!r} has no {name!r} split (it has {sorted(splits)})")
-        loader, _ = make_loader(splits[name], config.batch_size, shuffle=False, seed=config.seed,
-                                num_workers=config.num_workers, sharded=accelerator.num_processes > 1)
-        loaders[name] = accelerator.prepare_data_loader(loader)
+        loader, sampler = make_loader(splits[name], config.batch_size, shuffle=False, seed=config.seed,
+                                      num_workers=config.num_workers, sharded=accelerator.num_processes > 1)
+        loaders[name] = direct_batches(loader, sampler, accelerator) or accelerator.prepare_data_loader(loader)
     return loaders
 
 
@@ -438,8 +438,8 @@ def _progress(config: TrainConfig, accelerator) -> bool:
     return sys.stderr.isatty() if config.progress is None else config.progress
 
 
-def train(model, task, *, out_dir=None, resume=False, callbacks=(), task_options: dict | None = None,
-          loss=None, metrics=None, val=None, **options) -> TrainResult:
+def train(model, task, *, out_dir=None, resume=False, overwrite: bool = False, callbacks=(),
+          task_options: dict | None = None, loss=None, metrics=None, val=None, **options) -> TrainResult:
     """Train `model` on `task`, in place, and return a `TrainResult`.
 
     model: an nn.Module (a zoo model or any other), or a catalog name, created after seeding and
@@ -452,6 +452,8 @@ def train(model, task, *, out_dir=None, resume=False, callbacks=(), task_options
     resume: True to continue the run in out_dir from its newest checkpoint (from scratch if it has
         none), or a checkpoint folder / run directory. Ends bitwise identical, on CPU, to a run that
         was never interrupted.
+    overwrite: start afresh in an out_dir that holds another run's checkpoints (they are deleted);
+        without it (and without resume) that is an error, so no run is lost by accident.
     callbacks: objects with methods named like the training hooks (zoo.hookspecs: zoo_train_start,
         zoo_train_batch_end, zoo_train_epoch_end, zoo_train_checkpoint, zoo_train_end).
     task_options: options of a named task (e.g. {"seed": 1}). loss / metrics / val: for plain data,
@@ -469,6 +471,14 @@ def train(model, task, *, out_dir=None, resume=False, callbacks=(), task_options
     config = validate_config(TrainConfig, options, "zoo.train")
     out = _out_dir(out_dir)
     resume_from = _resume_path(resume, out)
+    if out is not None and not resume and ckpt.latest_checkpoint(out) is not None:
+        if not overwrite:
+            raise ZooError(f"{out} already holds the checkpoints of a run: continue it with resume=True "
+                           f"(zoo train --resume), start over with overwrite=True (--overwrite), or choose "
+                           f"another output directory")
+        import shutil
+
+        shutil.rmtree(out / ckpt.CHECKPOINTS)
     set_seed(config.seed)
     task = as_task(task, task_options=task_options, loss=loss, metrics=metrics, val=val)
     if isinstance(model, str):
@@ -530,7 +540,8 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
     # averages its gradients across processes instead
     model = raw_model if override else accelerator.prepare_model(raw_model)
     optimizers = {name: accelerator.prepare_optimizer(opt) for name, opt in optimizers.items()}
-    train_loader = accelerator.prepare_data_loader(train_loader)
+    train_loader = direct_batches(train_loader, sampler, accelerator, config.grad_accumulation) or \
+        accelerator.prepare_data_loader(train_loader)
     eval_loaders = _eval_loaders(task, splits, eval_names, config, accelerator)
     if resume_from is not None:
         scaler_state = state.get("scaler")
@@ -679,7 +690,7 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
             run.batch += 1
             run.epoch_loss += loss_value
             run.epoch_batches += 1
-            run.samples += config.batch_size if sampler is not None else _batch_size_of(batch) * accelerator.num_processes
+            run.samples += _batch_size_of(batch) * accelerator.num_processes
             synced = accelerator.sync_gradients
             if synced:
                 run.global_step += 1
