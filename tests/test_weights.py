@@ -53,6 +53,10 @@ def test_round_trip_gives_the_same_model(model, saved):
     assert torch.equal(_outputs(loaded), _outputs(model))
 
 
+def test_saved_files_share_one_mode(saved):
+    assert len({p.stat().st_mode for p in saved.iterdir()}) == 1
+
+
 def test_config_json_names_architecture_config_plugin_distribution_and_version(model, saved):
     data = json.loads((saved / "config.json").read_text())
     assert data["format"] == "paperzoo" and data["format_version"] == 1

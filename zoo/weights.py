@@ -335,6 +335,7 @@ def save(model, directory: str | Path, *, run=None, metrics: dict | None = None,
         )
         (staging / CARD_NAME).write_text(card, encoding="utf-8")
         (staging / CONFIG_NAME).write_text(repo.to_json(), encoding="utf-8")
+        shutil.copymode(staging / CONFIG_NAME, staging / WEIGHTS_NAME)  # safetensors writes 0600; follow umask
         directory.mkdir(exist_ok=True)
         for name in [*written, CARD_NAME, CONFIG_NAME]:  # config.json last: it marks a complete repo
             os.replace(staging / name, directory / name)
