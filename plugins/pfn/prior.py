@@ -3,9 +3,9 @@ and the exact GP posterior predictive to compare them with.
 
 Each sample is one dataset of `num_points` points: x ~ U[0, 1]^x_dim, f ~ GP(0, k) with the RBF
 kernel k(x, x') = outputscale * exp(-|x - x'|^2 / (2 lengthscale^2)), y = f(x) + N(0, noise_std^2).
-The train split holds `train_draws` datasets, each generated on access from a seed fixed by
-(seed, index), so every training step sees new prior draws and a run is repeatable; val and test
-are drawn the same way from other seeds. Evaluation conditions on the first `eval_train_points`
+The train split holds `train_draws` datasets per epoch, generated on access (see `PriorDraws`),
+so every training step sees new prior draws and a run is repeatable; val and test are fixed
+draws from other seeds. Evaluation conditions on the first `eval_train_points`
 points of a dataset and scores the rest.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torchmetrics import Metric
 
-from zoo.tasks import Task, TaskInfo
+from zoo.tasks import ArraySplit, Task, TaskInfo
 
 __all__ = ["GPPrior", "GPPriorTask", "MeanOfOutputs", "gp_posterior_predictive"]
 
@@ -57,8 +57,10 @@ def gp_posterior_predictive(prior: GPPrior, x_train, y_train, x_query) -> tuple[
 
 
 class PriorDraws(torch.utils.data.Dataset):
-    """`length` datasets from a prior; item i is generated from a seed fixed by (seed, i).
-    Indexing with a list of indices returns the whole batch at once."""
+    """Datasets drawn from a prior on access. Indexing with a list, tensor or slice of indices
+    returns a whole batch, drawn at once from a generator seeded by (seed, the indices): a batch is
+    a pure function of its indices, and since the trainer reshuffles indices every epoch, every
+    step sees new draws."""
 
     batched_indexing = True
 
@@ -69,17 +71,15 @@ class PriorDraws(torch.utils.data.Dataset):
         return self.length
 
     def __getitem__(self, index):
-        indices = [int(i) for i in index] if isinstance(index, (list, tuple, torch.Tensor)) else [int(index)]
+        batched = isinstance(index, (list, tuple, slice, torch.Tensor))
+        if isinstance(index, slice):
+            index = range(*index.indices(self.length))
+        indices = [int(i) for i in index] if batched else [int(index)]
         if any(not 0 <= i < self.length for i in indices):
             raise IndexError(f"prior draw index out of range [0, {self.length})")
-        xs, ys = [], []
-        for i in indices:
-            seed = int(np.random.SeedSequence([self.seed, i]).generate_state(1)[0])
-            x, y = self.prior.sample(1, self.num_points, torch.Generator().manual_seed(seed))
-            xs.append(x)
-            ys.append(y)
-        x, y = torch.cat(xs), torch.cat(ys)
-        return (x, y) if isinstance(index, (list, tuple, torch.Tensor)) else (x[0], y[0])
+        seed = int(np.random.SeedSequence([self.seed, *indices]).generate_state(1)[0])
+        x, y = self.prior.sample(len(indices), self.num_points, torch.Generator().manual_seed(seed))
+        return (x, y) if batched else (x[0], y[0])
 
 
 class MeanOfOutputs(Metric):
@@ -109,7 +109,7 @@ class GPPriorTask(Task):
 
     def __init__(self, name: str = "gp-prior/rbf-1d", *, lengthscale: float = 0.2, outputscale: float = 1.0,
                  noise_std: float = 0.1, num_points: int = 30, eval_train_points: int = 20,
-                 train_draws: int = 2 ** 20, test_draws: int = 1000, seed: int = 0):
+                 train_draws: int = 8192, test_draws: int = 1000, seed: int = 0):
         if not 1 <= eval_train_points < num_points:
             raise ValueError(f"eval_train_points must lie in [1, num_points), got {eval_train_points} "
                              f"with num_points={num_points}")
@@ -121,10 +121,13 @@ class GPPriorTask(Task):
             "y_std": math.sqrt(outputscale + noise_std ** 2), "lengthscale": lengthscale,
             "outputscale": outputscale, "noise_std": noise_std})
 
-    def splits(self) -> dict[str, PriorDraws]:
-        return {split: PriorDraws(self.prior, self.num_points, n, seed=self.seed * 3 + offset)
-                for offset, (split, n) in enumerate((("train", self.train_draws), ("val", self.test_draws),
-                                                     ("test", self.test_draws)))}
+    def splits(self) -> dict:
+        """train: fresh draws on access; val and test: fixed draws (independent of batch size)."""
+        out = {"train": PriorDraws(self.prior, self.num_points, self.train_draws, seed=self.seed)}
+        for offset, split in enumerate(("val", "test"), start=1):
+            gen = torch.Generator().manual_seed(int(np.random.SeedSequence([self.seed, offset]).generate_state(1)[0]))
+            out[split] = ArraySplit(*self.prior.sample(self.test_draws, self.num_points, gen))
+        return out
 
     def inputs(self, batch) -> tuple:
         n = self.info.extra["eval_train_points"]
