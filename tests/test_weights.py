@@ -294,10 +294,11 @@ def test_card_includes_a_training_run_metrics_and_curve(model, tmp_path):
         "final": {"test_rmse": 0.0421}}))
     png = b"\x89PNG\r\n\x1a\nfake"
     (run / "curves.png").write_bytes(png)
-    repo = zoo.save(model, tmp_path / "repo", run=run, metrics={"test_r2": 0.9}, license="mit",
+    repo = zoo.save(model, tmp_path / "repo", run=run, metrics={"test_r2": 0.9}, license="MIT",
                     repo_id="someone/kan-demo")
     card = (repo / "README.md").read_text()
-    assert _front_matter(card)["license"] == "mit"
+    assert _front_matter(card)["license"] == "mit"  # the Hub's license id
+    assert "released under `MIT`" in card
     assert "task `toy/exp-sin`, 2 epochs" in card
     assert "| test_rmse | 0.0421 |" in card and "| test_r2 | 0.9 |" in card
     assert "![training curve](curves.png)" in card

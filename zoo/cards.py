@@ -106,7 +106,8 @@ def render_card(repo, entry, *, parameters: int, summary: TrainingSummary | None
 
     paper = entry.paper
     tags = [LIBRARY_NAME, repo.architecture] + ([f"arxiv:{paper.arxiv}"] if paper.arxiv else [])
-    front = ModelCardData(library_name=LIBRARY_NAME, license=license or None, tags=tags).to_yaml()
+    # the Hub knows licenses by lowercase id (mit, apache-2.0, cc-by-4.0)
+    front = ModelCardData(library_name=LIBRARY_NAME, license=license.lower() if license else None, tags=tags).to_yaml()
     source = f"hf-hub:{repo_id}" if repo_id else "path/to/this/folder"
     paper_ref = f"**{paper.title}**" + (f" ({paper.year})" if paper.year else "")
     if paper.arxiv:
