@@ -159,8 +159,9 @@ def test_feynman_without_physo_names_the_install_command(monkeypatch):
     feynman.feynman_equations.cache_clear()
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "physo" else real(name, *a))
-    with pytest.raises(ModuleNotFoundError, match=r'pip install "paperzoo\[data\]"'):
+    with pytest.raises(ModuleNotFoundError, match=r'pip install "paperzoo\[data\]"') as caught:
         build_task("feynman/I.6.2a")
+    assert isinstance(caught.value, zoo.ZooError)  # the CLI reports it as bad input, without a traceback
     monkeypatch.undo()
     feynman.feynman_equations.cache_clear()
 

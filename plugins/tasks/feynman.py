@@ -16,22 +16,27 @@ import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
+from zoo.errors import ZooError
 from zoo.tasks import ArrayTask
 
-__all__ = ["feynman_equations", "feynman_task", "INSTALL_HINT"]
+__all__ = ["feynman_equations", "feynman_task", "INSTALL_HINT", "MissingDataError"]
 
 INSTALL_HINT = 'pip install "paperzoo[data]"  (or: pip install --no-deps physo)'
 CSV_IN_PHYSO = "benchmark/FeynmanDataset/FeynmanEquations.csv"
 
 
+class MissingDataError(ZooError, ModuleNotFoundError):
+    """The optional package that holds a task's data is not installed (the message says how to)."""
+
+
 def _csv_path() -> Path:
     spec = importlib.util.find_spec("physo")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(f"the Feynman tasks read their equations from the 'physo' package, "
+        raise MissingDataError(f"the Feynman tasks read their equations from the 'physo' package, "
                                   f"which is not installed; install it with: {INSTALL_HINT}")
     path = Path(list(spec.submodule_search_locations)[0]) / CSV_IN_PHYSO
     if not path.is_file():
-        raise FileNotFoundError(f"physo is installed but has no {CSV_IN_PHYSO}; reinstall it with: {INSTALL_HINT}")
+        raise MissingDataError(f"physo is installed but has no {CSV_IN_PHYSO}; reinstall it with: {INSTALL_HINT}")
     return path
 
 
