@@ -11,8 +11,10 @@ trained from question-answer pairs only, with 1 and 3 hops, 2 seeds.
 The paper picks the best of several runs by validation; both the mean over seeds and the test
 accuracy of the best-by-validation seed are reported.
 
-Training departs from the paper (SGD 0.01 halved every 25 epochs, linear start): AdamW with a
-cosine schedule, 60 epochs of batch 64, gradient norm clipped at 40 (the paper's clip), through
+Training: the paper's linear start (memory softmaxes removed, lr 0.005) for the first 20 epochs,
+then the full model; it departs from the paper in using AdamW with a cosine schedule (the paper:
+SGD halved every 25 epochs) and a fixed linear-start length (the paper: until the validation loss
+stops falling); 60 epochs of batch 64, gradient norm clipped at 40 (the paper's clip), through
 zoo.train. qa1 (single supporting fact) is left out of this run for time: it needs one hop.
 
 Run: .venv/bin/python -m benchmarks.repro.memn2n
@@ -27,20 +29,22 @@ import torch
 
 import zoo
 from benchmarks.record import figure_path, save_result
+from zoo_plugins.memn2n.model import LinearStart
 
 SLUG = "memn2n"
 HOPS = [1, 3]
 SEEDS = [0, 1]
 # memory sized to each task's longest story (the paper keeps the most recent 50 sentences)
 TASKS = {"memn2n/babi-qa2": 30, "memn2n/babi-qa3": 50}
-TRAIN = dict(epochs=60, batch_size=64, lr=1e-2, schedule="cosine", clip_grad_norm=40.0, progress=False,
+LINEAR_START_EPOCHS = 20
+TRAIN = dict(epochs=60, batch_size=64, lr=5e-3, schedule="cosine", clip_grad_norm=40.0, progress=False,
              eval_splits=["val"], eval_every=60)
 
 
 def run(task, hops: int, seed: int) -> tuple[float, float]:
     torch.manual_seed(seed)
     model = zoo.create(SLUG, task=task, hops=hops)
-    zoo.train(model, task, seed=seed, **TRAIN)
+    zoo.train(model, task, seed=seed, callbacks=[LinearStart(LINEAR_START_EPOCHS)], **TRAIN)
     return zoo.evaluate(model, task, split="val")["accuracy"], zoo.evaluate(model, task, split="test")["accuracy"]
 
 
@@ -97,7 +101,8 @@ def main() -> None:
               "single hop, without supporting-fact supervision.",
         verdict=verdict, summary=summary,
         setup="Generated bAbI-style qa2, qa3 (900 train / 100 val / 1000 test questions), MemN2N adjacent tying, "
-              "PE + TE, d=20, memory 30/50; AdamW lr 1e-2 cosine, 60 epochs, batch 64, clip 40; seeds 0-1.",
+              "PE + TE, d=20, memory 30/50; linear start for 20 epochs, AdamW lr 5e-3 cosine, 60 epochs, batch 64, "
+              "clip 40; seeds 0-1.",
         command="python -m benchmarks.repro.memn2n",
         table={"columns": ["task", "hops", "test acc (mean)", "std", "test acc (best val seed)"], "rows": rows},
         paper={"source": "Sukhbaatar et al. 2015, Table 1 (bAbI 1k)",

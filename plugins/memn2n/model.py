@@ -15,7 +15,10 @@ T_C(i), learned vectors indexed by how recent memory i is (tied like A and C).
 Departures from the paper: empty memory slots (all-padding sentences, at the end of a story) are
 masked out of the softmax instead of taking part with only their temporal vector, so padding never
 changes an answer; linear start and random noise (training schedules of Sec. 4.2, not
-architecture) are left to the trainer. Weights are N(0, 0.1^2) as in the paper.
+architecture) are not config: linear start is the runtime flag `model.linear_start` (memory
+softmaxes removed), switched by the `LinearStart` training callback after a fixed number of epochs
+(the paper switches when the validation loss stops falling); random noise is not implemented.
+Weights are N(0, 0.1^2) as in the paper.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from torch import nn
 
 from .config import MemN2NConfig
 
-__all__ = ["MemN2N", "position_encoding"]
+__all__ = ["MemN2N", "LinearStart", "position_encoding"]
 
 
 def position_encoding(sentence_size: int, dim: int, device=None) -> torch.Tensor:
@@ -60,6 +63,7 @@ class MemN2N(nn.Module):
             self.temporal = nn.ParameterList(nn.Parameter(torch.empty(m, d)) for _ in range(count))
         for p in self.parameters():
             nn.init.normal_(p, 0.0, config.init_std)
+        self.linear_start = False  # a training phase, not architecture: see `LinearStart`
 
     def _memory_matrices(self, hop: int) -> tuple[int, int]:
         """Indices of (A^k, C^k) among self.embeddings for hop k (0-based)."""
@@ -108,8 +112,11 @@ class MemN2N(nn.Module):
         for hop in range(cfg.hops):
             a, c = self._memory_matrices(hop)
             m, out = memory(a), memory(c)
-            scores = (m @ u.unsqueeze(-1)).squeeze(-1).masked_fill(~present, float("-inf"))
-            p = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # a story with no sentences attends nowhere
+            scores = (m @ u.unsqueeze(-1)).squeeze(-1)
+            if self.linear_start:  # Sec. 4.2: no softmax in the memory layers early in training
+                p = scores.masked_fill(~present, 0.0)
+            else:
+                p = torch.softmax(scores.masked_fill(~present, float("-inf")), dim=-1).nan_to_num(0.0)
             o = (p.unsqueeze(-1) * out).sum(1)
             u = (self.hop_map(u) if cfg.weight_tying == "layer-wise" else u) + o
             probabilities.append(p)
@@ -121,3 +128,23 @@ class MemN2N(nn.Module):
 
     def forward(self, story: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
         return self.attention(story, query)[0]
+
+
+class LinearStart:
+    """zoo.train callback for the paper's linear start (Sec. 4.2): the memory softmaxes are removed
+    for the first `epochs` epochs, then put back.
+
+        zoo.train(model, task, callbacks=[LinearStart(20)], ...)
+    """
+
+    def __init__(self, epochs: int):
+        if epochs < 1:
+            raise ValueError(f"LinearStart needs epochs >= 1, got {epochs}")
+        self.epochs = epochs
+
+    def zoo_train_start(self, run) -> None:
+        run.model.linear_start = run.epoch < self.epochs
+
+    def zoo_train_epoch_end(self, run, metrics: dict) -> None:
+        if run.epoch + 1 >= self.epochs:
+            run.model.linear_start = False

@@ -102,3 +102,24 @@ def test_a_few_training_steps_lower_the_loss():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
+
+
+def test_linear_start_removes_the_memory_softmax_then_the_callback_restores_it():
+    from types import SimpleNamespace
+
+    from zoo_plugins.memn2n.model import LinearStart
+
+    model = zoo.create("memn2n", vocab_size=12, memory_size=4, hops=1, temporal_encoding=False)
+    story, query = torch.randint(1, 12, (2, 4, 3)), torch.randint(1, 12, (2, 3))
+    story[:, 3] = 0
+    callback = LinearStart(2)
+    run = SimpleNamespace(model=model, epoch=0)
+    callback.zoo_train_start(run)
+    _, (p,) = model.attention(story, query)
+    assert not torch.allclose(p.sum(-1), torch.ones(2)) and (p[:, 3] == 0).all()  # raw scores, padding off
+    for epoch in (0, 1):
+        run.epoch = epoch
+        callback.zoo_train_epoch_end(run, {})
+        assert model.linear_start == (epoch == 0)
+    _, (p,) = model.attention(story, query)
+    assert torch.allclose(p.sum(-1), torch.ones(2))
