@@ -142,10 +142,13 @@ def main() -> None:
     loose = next(r for r in rows if r["tol"] == 1e-1)
     tight = rows[-1]
     adj = [r["adjoint_bytes"] for r in mem["tolerance"] + mem["depth"]]
-    bp_depth = [r["backprop_bytes"] for r in mem["depth"]]
+    by_nfe = sorted(mem["tolerance"] + mem["depth"], key=lambda r: r["forward_nfe"])
     fewer_nfe = loose["nfe"] < base["nfe"] < tight["nfe"] or rows[1]["nfe"] < tight["nfe"]
     small_change = max(abs(r["accuracy"] - base["accuracy"]) for r in rows) <= 0.02
-    constant = max(adj) <= 1.05 * min(adj) and bp_depth[-1] > 2 * bp_depth[0]
+    # constant memory: the adjoint's bytes do not move while backprop's grow with every extra evaluation
+    grows = all(b["backprop_bytes"] > a["backprop_bytes"] for a, b in zip(by_nfe, by_nfe[1:])
+                if b["forward_nfe"] > a["forward_nfe"])
+    constant = max(adj) <= 1.05 * min(adj) and grows
     verdict = "reproduced" if fewer_nfe and small_change and constant else (
         "partially reproduced" if fewer_nfe and (small_change or constant) else "not reproduced")
     summary = (
