@@ -72,7 +72,7 @@ def test_bases_sum_to_one_inside_the_grid(non_uniform):
     assert torch.allclose(layer(x), torch.full((1000, 3), 5.0), atol=1e-5)
 
 
-def test_backward_saves_only_the_input_and_the_weight():
+def test_backward_saves_only_the_input_and_the_parameters():
     model = KAN(KANConfig(width=[16, 32, 4])).train()
     x = torch.randn(512, 16, requires_grad=True)
     saved = []

@@ -99,12 +99,6 @@ class KANLayer(nn.Module):
             self._tables_cache = (key, SplineTables(self.grid, self.k, dtype))
         return self._tables_cache[1]
 
-    def weight(self) -> torch.Tensor:
-        """The layer's GEMM weight ((G+k+1) * in, out): row block 0 = scale_base, block 1+m =
-        scale_sp * coef[:, :, m], every edge multiplied by its mask."""
-        spline = (self.coef * (self.scale_sp * self.mask).unsqueeze(-1)).permute(2, 0, 1)  # (G+k, in, out)
-        return torch.cat([(self.scale_base * self.mask).unsqueeze(0), spline], 0).reshape(-1, self.out_features)
-
     def spline_weight(self) -> torch.Tensor:
         """(in * (G+k), out) matrix so that the spline part is b_spline_basis(x).flatten(1) @ W."""
         w = (self.scale_sp * self.mask).unsqueeze(-1) * self.coef  # (in, out, G+k)
@@ -115,7 +109,7 @@ class KANLayer(nn.Module):
             raise ValueError(f"KANLayer expects input of shape (batch, {self.in_features}), got {tuple(x.shape)}")
         if x.dtype != self.coef.dtype:
             raise TypeError(f"KANLayer input dtype {x.dtype} differs from its parameters' {self.coef.dtype}")
-        return kan_linear(x, self.weight(), self.tables(x.dtype))
+        return kan_linear(x, self.coef, self.scale_base, self.scale_sp, self.mask, self.tables(x.dtype))
 
     def spline(self, x: torch.Tensor) -> torch.Tensor:
         """Per-edge spline values sum_m c_ji,m B_m(x_i): (batch, in, out)."""

@@ -15,10 +15,11 @@ the correctness oracle and is used where speed does not matter (least-squares re
    input i, laid out (batch, G + k + 1, in), times a (G + k + 1) * in x out weight that holds
    scale_base (row block 0) and scale_sp * coef (the other blocks). No (batch, in, out) tensor.
 
-`_KANLinear` is a custom autograd Function that keeps only x for the backward pass and
-recomputes the basis there (saved memory per layer: batch x in, as for an MLP). Its input
-gradient needs only the k + 1 active polynomials' derivatives, gathered from the gradient of the
-features. On CPU, large temporaries live in per-thread workspaces that are reused across calls:
+`_KANLinear` is a custom autograd Function that keeps only x and the parameters for the backward
+pass and recomputes the basis there (saved activations per layer: batch x in, as for an MLP). It
+also assembles the weight from coef, scale_base, scale_sp and mask itself and returns their
+gradients directly, which saves a dozen small autograd nodes per layer. The input gradient needs
+only the k + 1 active polynomials' derivatives, scattered like the features. On CPU, large temporaries live in per-thread workspaces that are reused across calls:
 allocating fresh multi-megabyte buffers on every step costs page faults that are as expensive as
 the arithmetic on small machines.
 """
@@ -116,7 +117,8 @@ class SplineTables:
         self.dpoly = (poly.permute(0, 2, 1)[1:] * powers).contiguous().to(dtype)  # d/du, (p - 1, r, in)
         self.scale = (1 / width).to(dtype)  # s = (x - t_0) / h: interval index + u
         self.shift = (-knots[:, 0] / width).to(dtype)
-        self.offsets = torch.arange(k + 1, device=knots.device).view(1, k + 1, 1)
+        top = k + 1  # see _feature_rows: interval i's bases go to rows i + 1 + top - k + r
+        self.row_offsets = (torch.arange(k + 1, device=knots.device) + 1 + top - k).view(1, k + 1, 1)
 
 
 class _Workspace:
@@ -166,20 +168,26 @@ def _feature_rows(tables: SplineTables) -> tuple[int, int]:
 
 
 def _locate_uniform(x: torch.Tensor, tables: SplineTables, ws: _Workspace) -> tuple[torch.Tensor, torch.Tensor]:
-    """Interval slot j = interval + 1, clamped to [0, n_int + 1], and local coordinate u in [0, 1)."""
-    shape = x.shape
-    s = torch.addcmul(tables.shift, x, tables.scale, out=ws.get("s", shape, x))
-    floor = torch.floor(s, out=ws.get("floor", shape, x))
+    """Feature rows j + top - k .. j + top of the k + 1 active bases (slot j = interval + 1, clamped
+    to [0, n_int + 1]) as (batch, k + 1, in) int64, and the local coordinate u in [0, 1)."""
+    batch, n_in = x.shape
+    top, _ = _feature_rows(tables)
+    s = torch.addcmul(tables.shift, x, tables.scale, out=ws.get("s", (batch, n_in), x))
+    floor = torch.floor(s, out=ws.get("floor", (batch, n_in), x))
     u = s.sub_(floor)
-    j = ws.get("slot", shape, x, torch.int64)
-    j.copy_(floor.clamp_(-1, tables.n_intervals))
-    return j.add_(1), u
+    floor.clamp_(-1, tables.n_intervals)
+    slot = ws.get("slot", (batch, n_in), x, torch.int64)
+    slot.copy_(floor)
+    positions = ws.get("positions", (batch, tables.k + 1, n_in), x, torch.int64)
+    return torch.add(slot.unsqueeze(1), tables.row_offsets, out=positions), u
 
 
 def _horner(poly: torch.Tensor, u: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """sum_p poly[p] u^p for poly (P, r, in) and u (batch, 1, in), into out (batch, r, in)."""
-    out.copy_(poly[-1].expand_as(out))
-    for p in range(poly.shape[0] - 2, -1, -1):
+    if poly.shape[0] == 1:
+        return out.copy_(poly[0].expand_as(out))
+    torch.addcmul(poly[-2], poly[-1], u, out=out)
+    for p in range(poly.shape[0] - 3, -1, -1):
         torch.addcmul(poly[p], out, u, out=out)
     return out
 
@@ -216,11 +224,9 @@ def _features(x: torch.Tensor, tables: SplineTables, ws: _Workspace):
     bases = buffer[:, top + 1:top + 1 + tables.n_bases]
     extra = None
     if tables.uniform:
-        j, u = _locate_uniform(x, tables, ws)
+        positions, u = _locate_uniform(x, tables, ws)
         u = u.unsqueeze(1)
         values = _horner(tables.poly, u, ws.get("values", (batch, k + 1, n_in), x))
-        positions = torch.add(j.unsqueeze(1), tables.offsets, out=ws.get("positions", values.shape, x, torch.int64))
-        positions.add_(top - k)
         bases.zero_()
         buffer.scatter_(1, positions, values)
         extra = (u, positions)
@@ -253,41 +259,59 @@ def _input_grad_recursion(grad_bases, x, tables, ws):
     return slope.mul_(grad_bases).sum(1).mul_(k)
 
 
+def _weight(coef, scale_base, scale_sp, mask) -> torch.Tensor:
+    """((G+k+1) * in, out): row block 0 = scale_base, block 1 + m = scale_sp * coef[:, :, m]; masked."""
+    spline = (coef * (scale_sp * mask).unsqueeze(-1)).permute(2, 0, 1)  # (G+k, in, out)
+    return torch.cat([(scale_base * mask).unsqueeze(0), spline], 0).reshape(-1, coef.shape[1])
+
+
 class _KANLinear(torch.autograd.Function):
+    """y = features(x) @ weight(coef, scale_base, scale_sp, mask); saves x and the parameters only."""
+
     @staticmethod
-    def forward(ctx, x, weight, tables):
+    def forward(ctx, x, coef, scale_base, scale_sp, mask, tables):
         features, _ = _features(x, tables, _workspace())
-        ctx.save_for_backward(x, weight)
+        weight = _weight(coef, scale_base, scale_sp, mask)
+        ctx.save_for_backward(x, coef, scale_base, scale_sp, mask, weight)
         ctx.tables = tables
         return features.reshape(x.shape[0], -1) @ weight
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, weight = ctx.saved_tensors
+        x, coef, scale_base, scale_sp, mask, weight = ctx.saved_tensors
         tables, ws = ctx.tables, _workspace()
         batch, n_in = x.shape
-        grad_x = grad_weight = None
+        grad_x = grad_coef = grad_base = grad_sp = None
         if ctx.needs_input_grad[0]:
             top, rows = _feature_rows(tables)
             grad_features = ws.get("grad_features", (batch, rows, n_in), x)
             torch.mm(grad_out, weight.T, out=grad_features[:, top:top + 1 + tables.n_bases].reshape(batch, -1))
             grad_x = torch.ops.aten.silu_backward(grad_features[:, top], x)
         features, extra = _features(x, tables, ws)
-        if ctx.needs_input_grad[1]:
-            grad_weight = features.reshape(batch, -1).T @ grad_out
+        if any(ctx.needs_input_grad[1:4]):
+            grad_weight = (features.reshape(batch, -1).T @ grad_out).view(-1, n_in, coef.shape[1])
+            grad_spline = grad_weight[1:].permute(1, 2, 0)  # (in, out, G+k)
+            if ctx.needs_input_grad[1]:
+                grad_coef = grad_spline * (scale_sp * mask).unsqueeze(-1)
+            if ctx.needs_input_grad[2]:
+                grad_base = grad_weight[0] * mask
+            if ctx.needs_input_grad[3]:
+                grad_sp = (grad_spline * coef).sum(-1) * mask
         if ctx.needs_input_grad[0] and tables.k > 0:
             grad_bases = grad_features[:, top + 1:top + 1 + tables.n_bases]
             if tables.uniform:
                 grad_x += _input_grad_uniform(grad_bases, x, tables, extra, ws)
             else:
                 grad_x += _input_grad_recursion(grad_bases, x, tables, ws)
-        return grad_x, grad_weight, None
+        return grad_x, grad_coef, grad_base, grad_sp, None, None
 
 
-def kan_linear(x: torch.Tensor, weight: torch.Tensor, tables: SplineTables) -> torch.Tensor:
+def kan_linear(x: torch.Tensor, coef: torch.Tensor, scale_base: torch.Tensor, scale_sp: torch.Tensor,
+               mask: torch.Tensor, tables: SplineTables) -> torch.Tensor:
     """One KAN layer as one GEMM: features(x) (batch, (G + k + 1) * in) @ weight -> (batch, out).
 
-    weight rows are ordered (feature row, input): row block 0 is the silu base, block 1 + m the
-    coefficient of B_m. x must be 2-D and of the tables' dtype.
+    The weight's rows are ordered (feature row, input): row block 0 is the silu base
+    (scale_base * mask), block 1 + m the coefficient of B_m (scale_sp * mask * coef[:, :, m]).
+    x must be 2-D and of the tables' dtype.
     """
-    return _KANLinear.apply(x.contiguous(), weight, tables)
+    return _KANLinear.apply(x.contiguous(), coef, scale_base, scale_sp, mask, tables)
