@@ -147,7 +147,7 @@ def main() -> None:
                f"(hidden 32, G=5, k=3) with latent {list(LATENTS)}; CNN autoencoder conv(8)-conv(16, stride 2)-"
                f"dense and mirror; MLP autoencoder = same layout with dense layers. Adam lr={LR}, batch {BATCH}, up "
                f"to {EPOCHS} epochs, early stopping on validation MSE (patience {PATIENCE}); seeds {list(SEEDS)}. "
-               "Plain PyTorch loop (zoo.train was not available when this ran)."),
+               "Plain PyTorch training loop, written before zoo.train existed."),
         command="python -m benchmarks.repro.kan_autoencoder",
         table={"columns": ["latent", "model", "params", "test MSE (mean)", "std", "seeds"], "rows": rows},
         paper={"source": "Moradi et al. 2024: MNIST, SVHN, CIFAR-10 (not available offline)",

@@ -163,7 +163,7 @@ def main() -> None:
                f"per block. AdamW lr={LR} wd=1e-4, cosine schedule, epochs/batch per task "
                f"{ {t: v[1:3] for t, v in TASKS.items()} }; seeds {list(SEEDS)}. Tolerance: accuracy within "
                f"{ACCURACY_TOLERANCE:.0%} points, RMSE within {RMSE_TOLERANCE}x of the better specialist. Plain "
-               "PyTorch loop (zoo.train was not available when this ran)."),
+               "PyTorch training loop, written before zoo.train existed."),
         command="python -m benchmarks.repro.mlp_kan",
         table={"columns": ["task", "model", "metric", "params", "mean", "std", "seeds"], "rows": rows},
         paper={"source": "MLP-KAN paper: Feynman equations (function learning, RMSE), CIFAR-10/100, mini-ImageNet, "
