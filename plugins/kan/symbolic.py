@@ -183,7 +183,7 @@ class SymbolicKAN(nn.Module):
                     continue
                 a, b, c, d = self.affine[self._key((l, i, j))]
                 contribution = c * LIBRARY[name][0](a * x[:, i] + b) + d
-                out = out + nn.functional.one_hot(torch.tensor(j), layer.out_features).to(out.dtype) * contribution[:, None]
+                out = out.index_add(1, torch.tensor([j], device=out.device), contribution[:, None])
             x = out
         return x
 
