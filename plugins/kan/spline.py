@@ -1,4 +1,4 @@
-"""B-spline evaluation for KAN layers: the Cox-de Boor oracle and the fast per-interval path.
+"""B-spline evaluation for KAN layers: the Cox-de Boor oracle and the fast one-GEMM path.
 
 `b_spline_basis` is the textbook Cox-de Boor recursion (the paper's B-splines, as in pykan); it is
 the correctness oracle and is used where speed does not matter (least-squares refits, plots).
@@ -6,11 +6,13 @@ the correctness oracle and is used where speed does not matter (least-squares re
 `kan_linear` is the hot path of a KAN layer. It rests on two facts:
 
 1. On each knot interval [t_j, t_j+1) only k + 1 B-splines are non-zero, and each is a polynomial
-   of degree k in the local coordinate u = (x - t_j) / (t_j+1 - t_j). `SplineTables` stores those
-   polynomials' coefficients, computed once per grid (in float64, by sampling the Cox-de Boor
-   oracle at k + 1 points per interval and solving the Vandermonde system), so non-uniform grids
-   after `update_grid` take the same path as uniform ones. Evaluating the basis is then: find the
-   interval, run Horner's rule k times, write k + 1 values.
+   of degree k in the local coordinate u = (x - t_j) / (t_j+1 - t_j). On a uniform grid (the
+   initial one) these k + 1 polynomials are the same on every interval; `SplineTables` computes
+   their coefficients once per grid (in float64, by sampling the Cox-de Boor oracle at k + 1
+   points and solving the Vandermonde system). Evaluating the basis is then: find the interval by
+   arithmetic, run Horner's rule k times, scatter k + 1 values. Non-uniform grids (after
+   `update_grid`) run the recursion itself, vectorised over inputs with precomputed reciprocal
+   knot spans, into the same feature layout.
 2. The whole layer is one GEMM: the features [silu(x_i), B_0(x_i), ..., B_G+k-1(x_i)] of every
    input i, laid out (batch, G + k + 1, in), times a (G + k + 1) * in x out weight that holds
    scale_base (row block 0) and scale_sp * coef (the other blocks). No (batch, in, out) tensor.
@@ -19,9 +21,10 @@ the correctness oracle and is used where speed does not matter (least-squares re
 pass and recomputes the basis there (saved activations per layer: batch x in, as for an MLP). It
 also assembles the weight from coef, scale_base, scale_sp and mask itself and returns their
 gradients directly, which saves a dozen small autograd nodes per layer. The input gradient needs
-only the k + 1 active polynomials' derivatives, scattered like the features. On CPU, large temporaries live in per-thread workspaces that are reused across calls:
-allocating fresh multi-megabyte buffers on every step costs page faults that are as expensive as
-the arithmetic on small machines.
+only the k + 1 active polynomials' derivatives, scattered like the features. On CPU, large
+temporaries live in per-thread workspaces that are reused across calls: allocating fresh
+multi-megabyte buffers on every step costs page faults that are as expensive as the arithmetic on
+small machines.
 """
 
 from __future__ import annotations
