@@ -64,10 +64,10 @@ def main() -> None:
     results, models = {}, {}
     for seed in (0, 1):
         results[("mixture2d/ring8", seed)], models[("ring8", seed)] = run(
-            "mixture2d/ring8", seed, steps=3000, lr=5e-4, batch=256, variant="toy2d")
+            "mixture2d/ring8", seed, steps=3000, lr=5e-4, batch=128, variant="toy2d")
         print("ring8", seed, results[("mixture2d/ring8", seed)], flush=True)
     results[("digits", 0)], models[("digits", 0)] = run(
-        "digits", 0, steps=4000, lr=2e-4, batch=100, latent_dim=100, generator_noise_hidden=64,
+        "digits", 0, steps=3000, lr=2e-4, batch=100, latent_dim=100, generator_noise_hidden=64,
         generator_label_hidden=256, generator_joint_hidden=256, discriminator_data_hidden=128,
         discriminator_label_hidden=16, discriminator_joint_hidden=128, optimizer="adam")
     print("digits", results[("digits", 0)], flush=True)
@@ -115,10 +115,10 @@ def main() -> None:
         claim="Feeding the class label to both generator and discriminator yields class-controllable samples (a "
               "separate classifier recognizes the requested label).",
         verdict=verdict, summary=summary,
-        setup="ring8: cgan variant toy2d, Adam lr 5e-4, batch 256, 3000 steps, seeds 0 and 1. digits (sklearn 8x8, "
+        setup="ring8: cgan variant toy2d, Adam lr 5e-4, batch 128, 3000 steps, seeds 0 and 1. digits (sklearn 8x8, "
               "built-in task): the paper's two-branch architecture with widths scaled down (G: z->64, y->256, "
               "joint 256; D: x->128x5 maxout, y->16x5, joint 128x4), dropout 0.5 in both, noise 100-d uniform, "
-              "Adam lr 2e-4, batch 100, 4000 steps. Classifier: sklearn MLPClassifier(128) on the real training split; "
+              "Adam lr 2e-4, batch 100, 3000 steps. Classifier: sklearn MLPClassifier(128) on the real training split; "
               f"{PER_CLASS} samples requested per class.",
         command="python -m benchmarks.repro.cgan",
         table={"columns": ["task", "seed", "mean accuracy on samples", "worst class", "per class (labels 0..K-1)",

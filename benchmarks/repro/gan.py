@@ -6,7 +6,7 @@ real and generated samples alike (Theorem 1's equilibrium).
 
 Setup: tasks `mixture2d/ring8` and `mixture2d/grid25`, variant `toy2d` (noise 16, generator 2x128
 ReLU, discriminator 2x128 maxout with 5 pieces, Adam), k = 1, non-saturating generator loss,
-trained with zoo.train (training_step override), two seeds. Metrics (VEEGAN's): a sample is high
+trained with zoo.train (training_step override), two seeds on ring8 and one on grid25. Metrics (VEEGAN's): a sample is high
 quality within 3 std of its nearest centre; a mode is covered when at least one high-quality
 sample falls nearest to it; we also count modes holding at least a quarter of their fair share of
 samples ("balanced"). D is read on 5000 real test points and 5000 samples. A digits run (sklearn
@@ -27,7 +27,7 @@ from benchmarks.record import figure_path, save_result
 from zoo_plugins.gan.mixture import nearest_mode
 
 SEEDS = (0, 1)
-STEPS, BATCH, LR = 4000, 256, 5e-4
+STEPS, BATCH, LR = 3000, 128, 5e-4
 
 
 def mode_report(samples: torch.Tensor, centres: torch.Tensor, std: float) -> dict:
@@ -64,7 +64,7 @@ def run_digits(seed: int = 0) -> tuple[dict, torch.Tensor]:
     torch.manual_seed(seed)
     model = zoo.create("gan", task=task, latent_dim=32, generator_hidden=[256, 256], discriminator_hidden=[128, 128],
                        optimizer="adam")
-    zoo.train(model, task, max_steps=3000, epochs=1000, batch_size=128, lr=2e-4, seed=seed, eval_splits=[])
+    zoo.train(model, task, max_steps=2000, epochs=1000, batch_size=128, lr=2e-4, seed=seed, eval_splits=[])
     real = task.splits()["test"].tensors[0]
     torch.manual_seed(1000 + seed)
     report = d_readout(model, real)
@@ -75,8 +75,8 @@ def main() -> None:
     torch.set_num_threads(1)
     start = time.time()
     results, shown = {}, {}
-    for task_name in ("mixture2d/ring8", "mixture2d/grid25"):
-        for seed in SEEDS:
+    for task_name, seeds in (("mixture2d/ring8", SEEDS), ("mixture2d/grid25", SEEDS[:1])):
+        for seed in seeds:
             report, samples, real = run_mixture(task_name, seed)
             results[(task_name, seed)] = report
             if seed == SEEDS[0]:
@@ -129,9 +129,9 @@ def main() -> None:
         verdict=verdict, summary=summary,
         setup=f"gan variant toy2d on mixture2d/ring8 (8 modes, radius 2, std 0.05) and mixture2d/grid25 (25 modes, "
               f"spacing 2, std 0.05); zoo.train with the model's training_step (Algorithm 1, k=1, non-saturating "
-              f"loss), Adam(lr {LR}, beta1 0.5), batch {BATCH}, {STEPS} steps, seeds {list(SEEDS)}. 5000 samples "
+              f"loss), Adam(lr {LR}, beta1 0.5), batch {BATCH}, {STEPS} steps, seeds {list(SEEDS)} (grid25: seed 0). 5000 samples "
               f"scored against 5000 test points. Digits: data_shape (1,8,8), sigmoid output, G 2x256, D 2x128 "
-              f"maxout, 3000 steps, lr 2e-4.",
+              f"maxout, 2000 steps, lr 2e-4.",
         command="python -m benchmarks.repro.gan",
         table={"columns": ["task", "seed", "modes covered", "modes balanced", "high quality", "mean D(real)",
                            "mean D(G(z))"], "rows": rows},

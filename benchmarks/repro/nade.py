@@ -7,7 +7,7 @@ model that is good under arbitrary orderings.
 Setup: task `digits-binarized` (1000 train / 300 val / 497 test, 64 binary pixels). Baselines fit
 in closed form / by EM, the number of mixture components chosen on val. NADE (one sigmoid layer of
 500 units, natural ordering) and DeepNADE (two ReLU layers of 500, masks, Eq. 29) trained with
-zoo.train (Adam, early stopping on val NLL), three seeds each. Test NLL in nats per image; for
+zoo.train (AdamW without decay, a fixed number of epochs), two seeds each. Test NLL in nats per image; for
 DeepNADE under the natural ordering, under 5 random orderings, and for their ensemble.
 
     .venv/bin/python -m benchmarks.repro.nade
@@ -26,7 +26,8 @@ from benchmarks.record import figure_path, save_result
 from zoo_plugins.nade.data import binarized_digit_arrays
 from zoo_plugins.nade.model import random_orderings
 
-SEEDS = (0, 1, 2)
+SEEDS = (0, 1)
+NADE_EPOCHS, DEEP_EPOCHS = 100, 200
 
 
 def bernoulli_nll(train: np.ndarray, test: np.ndarray, alpha: float = 1.0) -> float:
@@ -59,9 +60,8 @@ def mixture_nll(weights: np.ndarray, probs: np.ndarray, data: np.ndarray) -> flo
 def train_nade(variant: str, seed: int, epochs: int) -> tuple[torch.nn.Module, dict]:
     torch.manual_seed(seed)
     model = zoo.create("nade", variant=variant, task="digits-binarized")
-    result = zoo.train(model, "digits-binarized", epochs=epochs, batch_size=100, lr=1e-3, seed=seed,
-                       eval_splits=["val"], monitor="val_nll", mode="min", patience=30)
-    return model, {"epochs": result.epochs, "best_epoch": result.best_epoch, "seconds": result.seconds}
+    result = zoo.train(model, "digits-binarized", epochs=epochs, batch_size=100, lr=1e-3, seed=seed, eval_splits=[])
+    return model, {"epochs": result.epochs, "seconds": result.seconds, "final": result.final}
 
 
 def main() -> None:
@@ -85,11 +85,11 @@ def main() -> None:
     nade_nll, deep_natural, deep_orderings, deep_ensemble, runs = [], [], [], [], {}
     orderings = random_orderings(5, 64, seed=123)
     for seed in SEEDS:
-        model, info = train_nade("default", seed, epochs=400)
+        model, info = train_nade("default", seed, epochs=NADE_EPOCHS)
         runs[f"nade-seed{seed}"] = info
         with torch.no_grad():
             nade_nll.append(float(-model.eval().log_prob(test_x).mean()))
-        deep, info = train_nade("deepnade", seed, epochs=600)
+        deep, info = train_nade("deepnade", seed, epochs=DEEP_EPOCHS)
         runs[f"deepnade-seed{seed}"] = info
         deep.eval()
         with torch.no_grad():
@@ -103,11 +103,11 @@ def main() -> None:
     per_ordering = np.array(deep_orderings)  # (seeds, orderings)
     rows = [
         ["factorised Bernoulli", f"{factorised:.2f}", "closed form"],
-        [f"mixture of Bernoullis (K={best_k}, EM)", ms(mob_test), "K chosen on val, 3 restarts"],
-        ["NADE (500 sigmoid, natural order)", ms(nade_nll), "3 seeds"],
-        ["DeepNADE (2x500 ReLU), natural order", ms(deep_natural), "3 seeds"],
+        [f"mixture of Bernoullis (K={best_k}, EM)", ms(mob_test), f"K chosen on val, {len(SEEDS)} restarts"],
+        ["NADE (500 sigmoid, natural order)", ms(nade_nll), f"{len(SEEDS)} seeds"],
+        ["DeepNADE (2x500 ReLU), natural order", ms(deep_natural), f"{len(SEEDS)} seeds"],
         ["DeepNADE, 5 random orderings (each)", f"{per_ordering.mean():.2f} (range {per_ordering.min():.2f}-"
-                                                f"{per_ordering.max():.2f})", "3 seeds x 5 orderings"],
+                                                f"{per_ordering.max():.2f})", f"{len(SEEDS)} seeds x 5 orderings"],
         ["DeepNADE, ensemble of the 5 orderings", ms(deep_ensemble), "log-mean-exp of likelihoods"],
     ]
     best_baseline = min(factorised, float(np.mean(mob_test)))
@@ -147,9 +147,9 @@ def main() -> None:
               "of Bernoullis) on binary image data, and order-agnostic training supports arbitrary orderings.",
         verdict=verdict, summary=summary,
         setup="digits-binarized (sklearn 8x8 digits, pixel > 8 of 16): 1000 train / 300 val / 497 test. NADE: "
-              "hidden 500, sigmoid; DeepNADE: hidden [500, 500], ReLU, order-agnostic loss (Eq. 29). zoo.train, "
-              "Adam(lr 1e-3) via AdamW without decay, batch 100, early stopping on val NLL (patience 30 epochs), "
-              "seeds 0-2. Mixture of Bernoullis: EM (200 iterations, smoothed M step), K in {2,5,10,20,40} chosen "
+              f"hidden 500, sigmoid; DeepNADE: hidden [500, 500], ReLU, order-agnostic loss (Eq. 29). zoo.train, "
+              f"AdamW lr 1e-3 without decay, batch 100, {NADE_EPOCHS} epochs (NADE) / {DEEP_EPOCHS} (DeepNADE), "
+              f"seeds {list(SEEDS)}. Mixture of Bernoullis: EM (200 iterations, smoothed M step), K in {2,5,10,20,40} chosen "
               "on val. Exact NLL computed in closed form for all models (DeepNADE: 64 masked passes per ordering).",
         command="python -m benchmarks.repro.nade",
         table={"columns": ["model", "test NLL (nats)", "notes"], "rows": rows},
