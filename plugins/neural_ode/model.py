@@ -25,6 +25,8 @@ convolutions as leave maps of at least 3x3 (one for 8x8 digits: 3x3 maps; two fo
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -209,8 +211,6 @@ def negative_elbo(output: dict[str, torch.Tensor], observations: torch.Tensor, n
     """-E_q[log p(x | z)] + KL(q(z_0 | x) || N(0, I)) of a LatentODE output, averaged over the batch.
 
     The likelihood is Gaussian with std `noise_std` on the observed steps (one sample of z_0)."""
-    import math
-
     recon = output["trajectory"][:, : observations.shape[1]]
     var = noise_std**2
     log_lik = -0.5 * (((observations - recon) ** 2) / var + math.log(2 * math.pi * var)).sum((1, 2))
