@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+# Tests run tiny models, where threads buy nothing and oversubscribed cores (subprocess tests,
+# 2-process DDP, a busy machine) make OpenMP spin-waits cost up to 1000x: one thread per process.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 TESTS = Path(__file__).resolve().parent
 FIXTURE_PLUGINS = sorted(p for p in (TESTS / "fixtures" / "plugins").iterdir() if (p / "pyproject.toml").exists())
 EXAMPLE_PLUGIN = TESTS / "example_plugin"
