@@ -122,7 +122,7 @@ def main() -> None:
     reproduced = all(n >= 4 * D for n in largest.values())
     summary = (
         f"d={D}. With the best beta, one update retrieves the exact stored pattern from >= 95% of queries up to "
-        f"N = {', '.join(f'{n} ({n // D}d) for {k}' for k, n in largest.items())}. At N=16384 (256d): "
+        f"N = {', '.join(f'{n} ({n / D:g}d) for {k}' for k, n in largest.items())}. At N=16384 (256d): "
         f"{', '.join(f'{k} {v:.1%}' for k, v in at_max.items())}: with a quarter of the bits flipped, random "
         f"patterns start to come closer to the query than its own pattern, so capacity depends on the noise, "
         f"as the paper's separation condition says. The classical Hebbian Hopfield network already fails at "
