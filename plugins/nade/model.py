@@ -7,7 +7,8 @@ conditional with one hidden layer whose weights are shared across conditionals (
     h_d = sigm(c + W[:, o_<d] x_{o_<d}),    p(x_{o_d} = 1 | x_{o_<d}) = sigm(b_{o_d} + V[o_d] . h_d).
 
 Because h_{d+1}'s pre-activation is h_d's plus one column of W times x_{o_d}, all D conditionals
-of an example cost O(DH) (Algorithm 1): here a cumulative sum over dimensions. log p(x) is exact.
+of an example cost O(DH) (Algorithm 1): here a cumulative sum over blocks of dimensions. log p(x)
+is exact.
 
 DeepNADE (Sec. 5, "Orderless and deep NADE"): a deep feed-forward network reads the observed
 values x_{o_<d} (zeros elsewhere) together with the mask m_{o_<d} that says which dimensions are
@@ -36,6 +37,8 @@ from torch import nn
 from .config import NADEConfig
 
 __all__ = ["NADE", "random_orderings"]
+
+_CHUNK = 16  # dimensions per cumulative-sum block in NADE's forward pass
 
 
 def random_orderings(count: int, dim: int, seed: int = 0) -> torch.Tensor:
@@ -84,11 +87,18 @@ class NADE(nn.Module):
     # --- NADE ---------------------------------------------------------------------------------
 
     def nade_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of p(x_d = 1 | x_<d) for every d, (batch, D), in one O(DH) pass."""
-        contributions = x.unsqueeze(-1) * self.W.T  # (batch, D, H): W[:, d] x_d
-        before = torch.cumsum(contributions, dim=1) - contributions  # sum over k < d
-        hidden = self.activation(self.c + before)
-        return self.b + (hidden * self.V).sum(-1)
+        """Logits of p(x_d = 1 | x_<d) for every d, (batch, D), in O(DH): Algorithm 1's running
+        pre-activation, advanced `_CHUNK` dimensions at a time by a cumulative sum (a full-width
+        cumsum would materialise (batch, D, H) at once and is memory-bound)."""
+        running = self.c.expand(x.shape[0], -1)  # c + sum_{k < start} W[:, k] x_k
+        logits = []
+        for start in range(0, x.shape[1], _CHUNK):
+            block = slice(start, start + _CHUNK)
+            contributions = x[:, block].unsqueeze(-1) * self.W.T[block]  # (batch, chunk, H): W[:, d] x_d
+            before = running.unsqueeze(1) + torch.cumsum(contributions, dim=1) - contributions
+            logits.append(self.b[block] + (self.activation(before) * self.V[block]).sum(-1))
+            running = before[:, -1] + contributions[:, -1]
+        return torch.cat(logits, dim=1)
 
     # --- DeepNADE -----------------------------------------------------------------------------
 
