@@ -354,8 +354,8 @@ def test_cli_train_then_eval(tmp_path, capsys):
                  "--json"])
     assert code == 0
     assert json.loads(capsys.readouterr().out)["rmse"] == pytest.approx(printed["final"]["test_rmse"], rel=1e-6)
-    assert main(["eval", "kan", "--task", "toy/xy"]) == 2  # no pretrained weights: bad input, not a crash
-    assert "no pretrained weights" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "nothing-here"), "--task", "toy/xy"]) == 2  # bad input, not a crash
+    assert "not a directory either" in capsys.readouterr().err
 
 
 # --- devices and options ---------------------------------------------------------------------------------

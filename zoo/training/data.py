@@ -16,7 +16,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, Subset, TensorDa
 from ..errors import ZooError
 from ..tasks import ArraySplit, ArrayTask, Task, TaskInfo, cross_entropy, mse, standard_metrics
 
-__all__ = ["as_task", "EpochBatchSampler", "make_loader", "DataTask", "InMemoryBatches", "direct_batches"]
+__all__ = ["as_task", "EpochBatchSampler", "make_loader", "DataTask", "InMemoryBatches", "batches"]
 
 
 def _is_arrays(data: Any) -> bool:
@@ -239,10 +239,21 @@ class InMemoryBatches:
             yield batch
 
 
-def direct_batches(loader: DataLoader, sampler: EpochBatchSampler | None, accelerator,
-                   grad_accumulation: int = 1) -> InMemoryBatches | None:
-    """`InMemoryBatches` for a loader that can go without its DataLoader, else None."""
-    if (sampler is None or not sampler.as_tensors or accelerator.num_processes != 1 or grad_accumulation != 1
-            or loader.num_workers != 0 or not isinstance(loader.dataset, _WholeBatches)):
-        return None
-    return InMemoryBatches(loader.dataset.dataset, sampler, accelerator.device)
+def batches(data, batch_size: int, accelerator, *, shuffle: bool, seed: int, drop_last: bool = False,
+            num_workers: int = 0, grad_accumulation: int = 1) -> tuple[Any, EpochBatchSampler | None]:
+    """What a run iterates over a split, and its sampler (None for a DataLoader passed in).
+
+    One process, an in-memory split, no workers and no accumulation: `InMemoryBatches` (no
+    DataLoader is built). Otherwise a DataLoader prepared by Accelerate (device placement, and
+    sharding across processes)."""
+    sharded = accelerator.num_processes > 1
+    if (not isinstance(data, DataLoader) and not sharded and num_workers == 0 and grad_accumulation == 1
+            and _batched_indexing(data)):
+        if len(data) == 0:
+            raise ValueError("cannot iterate an empty split")
+        sampler = EpochBatchSampler(len(data), batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
+                                    as_tensors=True)
+        return InMemoryBatches(data, sampler, accelerator.device), sampler
+    loader, sampler = make_loader(data, batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
+                                  num_workers=num_workers, sharded=sharded)
+    return accelerator.prepare_data_loader(loader), sampler

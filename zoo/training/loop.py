@@ -27,7 +27,7 @@ from ..tasks import Task
 from . import checkpoint as ckpt
 from .callbacks import Callbacks
 from .config import RESUME_MAY_CHANGE, TrainConfig
-from .data import as_task, direct_batches, make_loader
+from .data import as_task, batches, make_loader
 from .report import write_report
 from .step import StepContext
 
@@ -113,9 +113,17 @@ def _mixed_precision(precision: str, device_type: str) -> str:
     return precision
 
 
-def _accelerator(config: TrainConfig):
+_EVAL_ACCELERATOR: list = []  # (settings, accelerator) of the last evaluate() on one process
+
+
+def _accelerator(config: TrainConfig, *, for_evaluation: bool = False):
     """A fresh Accelerator for this run (Accelerate keeps its state process-wide; it is reset so
-    that runs with other devices or precisions can follow each other in one process)."""
+    that runs with other devices or precisions can follow each other in one process).
+
+    for_evaluation: reuse the previous evaluation's accelerator on one process when the settings and
+    Accelerate's live state still match (building one costs milliseconds: evaluate() is often called
+    on small splits). Nothing is prepared with it, so it holds no references to models or data.
+    """
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState, GradientState
     from accelerate.utils import DataLoaderConfiguration, TorchDynamoPlugin
@@ -123,6 +131,12 @@ def _accelerator(config: TrainConfig):
     device_type = _device_type(config.device)
     mixed = _mixed_precision(config.precision, device_type)
     launched = int(os.environ.get("WORLD_SIZE", "1")) > 1  # torchrun / accelerate launch: keep the process group
+    settings = (device_type, mixed)
+    if for_evaluation and not launched and _EVAL_ACCELERATOR and _EVAL_ACCELERATOR[0][0] == settings:
+        cached = _EVAL_ACCELERATOR[0][1]
+        if AcceleratorState._shared_state and cached.mixed_precision == mixed and cached.device.type == device_type \
+                and cached.num_processes == 1:
+            return cached
     AcceleratorState._reset_state(reset_partial_state=not launched)
     GradientState._reset_state()
     dynamo = None
@@ -135,6 +149,7 @@ def _accelerator(config: TrainConfig):
     if accelerator.device.type != device_type and not launched:
         raise ValueError(f"asked for device {config.device!r} ({device_type}) but Accelerate chose "
                          f"{accelerator.device}; check its config (accelerate env)")
+    _EVAL_ACCELERATOR[:] = [(settings, accelerator)] if for_evaluation and not launched else []
     return accelerator
 
 
@@ -341,9 +356,8 @@ def _eval_loaders(task: Task, splits: dict, names, config: TrainConfig, accelera
     for name in names:
         if name not in splits:
             raise ValueError(f"task {task.name!r} has no {name!r} split (it has {sorted(splits)})")
-        loader, sampler = make_loader(splits[name], config.batch_size, shuffle=False, seed=config.seed,
-                                      num_workers=config.num_workers, sharded=accelerator.num_processes > 1)
-        loaders[name] = direct_batches(loader, sampler, accelerator) or accelerator.prepare_data_loader(loader)
+        loaders[name], _ = batches(splits[name], config.batch_size, accelerator, shuffle=False, seed=config.seed,
+                                   num_workers=config.num_workers)
     return loaders
 
 
@@ -360,10 +374,11 @@ def evaluate(model, task, *, split: str = "test", batch_size: int = 256, device:
     task = as_task(task, task_options=task_options, loss=loss, metrics=metrics)
     if split != "train" and split not in task.splits() and len(task.splits()) == 1:
         split = "train"  # plain data given for evaluation: its only split
-    accelerator = _RUNNING[-1] if _RUNNING else _accelerator(config)
+    accelerator = _RUNNING[-1] if _RUNNING else _accelerator(config, for_evaluation=True)
     splits = task.splits()
     raw_model = model.to(accelerator.device)
-    prepared = accelerator.prepare_model(raw_model, evaluation_mode=True)
+    # one process: nothing to wrap (the forward runs under the accelerator's autocast below)
+    prepared = raw_model if accelerator.num_processes == 1 else accelerator.prepare_model(raw_model, evaluation_mode=True)
     loader = _eval_loaders(task, splits, [split], config, accelerator)[split]
     return _evaluate_loader(prepared, raw_model, task, loader, accelerator)
 
@@ -512,9 +527,9 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
                       f"split chooses the epoch; its final test metrics are then optimistic", stacklevel=3)
     raw_model = model.to(accelerator.device)
     _check_fit(raw_model, task, splits["train"], accelerator.device)
-    train_loader, sampler = make_loader(splits["train"], config.batch_size, shuffle=config.shuffle, seed=config.seed,
-                                        drop_last=config.drop_last, num_workers=config.num_workers,
-                                        sharded=accelerator.num_processes > 1)
+    train_loader, sampler = batches(splits["train"], config.batch_size, accelerator, shuffle=config.shuffle,
+                                    seed=config.seed, drop_last=config.drop_last, num_workers=config.num_workers,
+                                    grad_accumulation=config.grad_accumulation)
     if sampler is None:
         warnings.warn("training from a DataLoader: its own sampler sets the data order, so a resume inside an "
                       "epoch is exact only if that order is seeded", stacklevel=3)
@@ -540,8 +555,6 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
     # averages its gradients across processes instead
     model = raw_model if override else accelerator.prepare_model(raw_model)
     optimizers = {name: accelerator.prepare_optimizer(opt) for name, opt in optimizers.items()}
-    train_loader = direct_batches(train_loader, sampler, accelerator, config.grad_accumulation) or \
-        accelerator.prepare_data_loader(train_loader)
     eval_loaders = _eval_loaders(task, splits, eval_names, config, accelerator)
     if resume_from is not None:
         scaler_state = state.get("scaler")
@@ -639,10 +652,10 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
 
             bar = tqdm(total=len(train_loader), initial=run.batch, desc=f"epoch {run.epoch + 1}/{config.epochs}",
                        leave=False, dynamic_ncols=True)
-        batches = train_loader
+        source = train_loader
         if sampler is None and run.batch:  # a user DataLoader resumed inside an epoch
-            batches = accelerator.skip_first_batches(train_loader, run.batch)
-        for batch in batches:
+            source = accelerator.skip_first_batches(train_loader, run.batch)
+        for batch in source:
             context.batch_index = run.batch
             with accelerator.accumulate(model) if accumulate else nullcontext():
                 if override:
