@@ -35,7 +35,8 @@ import threading
 import torch
 import torch.nn.functional as F
 
-__all__ = ["uniform_grid", "extend_grid", "b_spline_basis", "SplineTables", "kan_linear", "release_workspaces"]
+__all__ = ["uniform_grid", "extend_grid", "b_spline_basis", "SplineTables", "kan_linear", "release_workspaces",
+           "workspace_bytes"]
 
 
 def uniform_grid(in_features: int, grid_size: int, grid_range: tuple[float, float], k: int) -> torch.Tensor:
@@ -158,6 +159,12 @@ def release_workspaces() -> None:
     _local.workspace = None
 
 
+def workspace_bytes() -> int:
+    """Bytes held by this thread's scratch buffers."""
+    ws = getattr(_local, "workspace", None)
+    return sum(b.numel() * b.element_size() for b in ws.buffers.values()) if ws else 0
+
+
 def _feature_rows(tables: SplineTables) -> tuple[int, int]:
     """(row of the silu feature, rows of the buffer) in the (batch, rows, in) feature buffer.
 
@@ -245,7 +252,7 @@ def _input_grad_uniform(grad_bases, x, tables, extra, ws):
     u, positions = extra
     slopes = _horner(tables.dpoly, u, ws.get("slopes", positions.shape, x))
     top, rows = _feature_rows(tables)
-    dense = ws.get("slope_features", (x.shape[0], rows, x.shape[1]), x)
+    dense = ws.get("features", (x.shape[0], rows, x.shape[1]), x)  # the features are used up by now
     dense[:, top + 1:top + 1 + tables.n_bases].zero_()
     dense.scatter_(1, positions, slopes)
     chain = dense[:, top + 1:top + 1 + tables.n_bases].mul_(grad_bases).sum(1)
