@@ -303,13 +303,17 @@ def summarise(rows: list, raw: dict) -> None:
         claim="Issue target: faster than every peer B-spline KAN measured, at no more peak memory, on "
               "[64,128,128,10], grid 5, order 3, batch 256 and 4096; within 1.5x the equal-parameter MLP's time.",
         verdict="measured",
-        summary=" ".join(lines) + " Shared 2-core machine: ratios come from one process with models interleaved "
-                                  "step by step; absolute milliseconds are noisy.",
+        summary=" ".join(lines) + " Ours runs in eager mode; flashkan and inkan torch.compile their basis (cold "
+                                  "compiles of 2-40 s, not in the step times). Shared 2-core machine under heavy "
+                                  "load: ratios come from one process with models interleaved step by step; "
+                                  "absolute milliseconds are noisy.",
         setup=f"train step = zero grads + forward + mean-square loss + backward, float32, "
               f"{os.environ.get('KAN_BENCH_THREADS', '2')} torch thread(s) (KAN_BENCH_THREADS); peers in "
               "their default configuration (flashkan, inkan: torch.compile'd basis, warmed up first; pykan after "
               "model.speed()); inkan-eager = inkan with compile_basis=False. Peak memory = peak RSS during 3 steps "
-              "above the resident baseline after warm-up, one process per model.",
+              "above the resident baseline after warm-up, one process per model, plus our reused workspace "
+              "buffers (resident in the baseline); RSS does not see allocations served from memory the allocator "
+              "already holds, so small-batch figures (a few MB) are at its resolution.",
         command="python -m benchmarks.perf.kan_peers",
         table={"columns": ["model", "batch", "trainable params", "step ms (median)", "x ours", "x MLP",
                            "peak step MB", "max |output - ours|", "note"], "rows": rows},
