@@ -11,7 +11,7 @@ of weights, so their outputs are checked to agree first):
 The B-spline basis alone (input (1024, 128), forward + backward to the input) is timed too,
 matrix method against the recursion: that is the part of the layer the paper replaces.
 
-    .venv/bin/python -m benchmarks.perf.matrixkan [--rounds N] [--batch B]
+    .venv/bin/python -m benchmarks.perf.matrixkan [--rounds N] [--batch B] [--threads T]
 """
 
 from __future__ import annotations
@@ -144,8 +144,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--batch", type=int, default=1024)
+    # one thread by default: on the shared 2-core machine two OpenMP threads mostly wait for each other
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     results = measure(batch=args.batch, rounds=args.rounds)
     plot(results, figure_path("matrixkan", "perf_degree.png"))
     names = list(results[1]["step_s"])
@@ -174,7 +176,7 @@ def main() -> None:
         "matrixkan", "perf",
         claim="MatrixKAN's matrix evaluation of B-splines is faster than the Cox-de Boor recursion, more so at high degree",
         verdict="measured", summary=summary,
-        setup=f"width {WIDTH}, G=5, k=1..6, batch {args.batch}, float32, 2 threads, {args.rounds} interleaved rounds "
+        setup=f"width {WIDTH}, G=5, k=1..6, batch {args.batch}, float32, {args.threads} thread(s), {args.rounds} interleaved rounds "
               f"(median) after 2 warm-up rounds; basis timed on a (batch, 128) input",
         command="python -m benchmarks.perf.matrixkan",
         table={"columns": ["k", *(f"{n} step ms" for n in names), "cox-de boor / matrixkan",

@@ -140,11 +140,16 @@ class MatrixKANLayer(KANLayer):
             interval = interval.long()
         else:
             interval = torch.searchsorted(grid, x.T.contiguous(), right=True).T - 1
-            flat = interval.clamp(0, n_intervals - 1) + torch.arange(self.in_features, device=x.device) * grid.shape[1]
-            left, right = grid.flatten()[flat], grid.flatten()[flat + 1]
-            matrices = self.interval_matrices.flatten(0, 1)[flat - torch.arange(self.in_features, device=x.device)]
-            u = ((x - left) / (right - left)).clamp(0, 1)  # outside the grid: finite values, dropped below
-            local = (_power_basis(u, k).unsqueeze(-2) @ matrices.to(x.dtype)).squeeze(-2)
+            inputs = torch.arange(self.in_features, device=x.device)
+            row = interval.clamp(0, n_intervals - 1) + inputs * n_intervals  # (input, interval) row of the tables
+            knot = row + inputs  # the interval's left knot in the flattened grid
+            left, right = grid.flatten()[knot], grid.flatten()[knot + 1]
+            u = ((x - left) / (right - left)).clamp(0, 1).unsqueeze(-1)  # outside the grid: finite, dropped below
+            # [1, u, ..., u^k] @ matrix by Horner's rule over the matrix rows gathered for each input
+            tables = self.interval_matrices.flatten(0, 1).to(x.dtype)  # (in * n_intervals, k+1, k+1)
+            local = tables[row, k]
+            for power in range(k - 1, -1, -1):
+                local = local * u + tables[row, power]
         # column 2k+1+m holds B_m; inputs outside the extended grid (where every B-spline vanishes)
         # write their k+1 values into spare columns on either side, which are dropped
         slot = interval.clamp(-(k + 1), n_intervals) + (k + 1)
