@@ -7,8 +7,8 @@ non-zero there, and their values are one vector-matrix product
 
     [B_{j-k}(x), ..., B_j(x)] = [1, u, u^2, ..., u^k] @ Psi^k
 
-where Psi^k is the (k+1) x (k+1) uniform B-spline basis matrix, computed once per degree by the
-recursion the paper takes from Qin (2000). The k+1 values are then placed at columns j-k..j of the
+where Psi^k is the (k+1) x (k+1) uniform B-spline basis matrix, computed once per degree by a
+recursion on the spline order. The k+1 values are then placed at columns j-k..j of the
 (G+k)-wide basis ("gathered by interval"), and the spline contraction is the same matrix product as
 in KAN. The edge functions, parameters and initialisation are KAN's: a KAN's state dict loads
 unchanged into a MatrixKAN of the same config, and `MatrixKAN.from_kan` converts a trained KAN.
@@ -43,7 +43,7 @@ __all__ = ["MatrixKAN", "MatrixKANLayer", "uniform_basis_matrix", "interval_basi
 
 def uniform_basis_matrix(k: int) -> torch.Tensor:
     """Psi^k, (k+1, k+1) in float64: row p holds the u^p coefficients, column r the B-spline
-    B_{j-k+r} on interval j of a uniform grid. Built by Qin's recursion on the spline order:
+    B_{j-k+r} on interval j of a uniform grid. Built by recursion on the spline order:
     Psi_{n} = (pad_below(Psi_{n-1}) @ A_n + pad_above(Psi_{n-1}) @ D_n) / (n - 1)."""
     if k < 0:
         raise ValueError(f"spline degree k must be >= 0, got {k}")
