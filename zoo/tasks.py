@@ -190,14 +190,15 @@ def _accuracy_class():
             self.add_state("total", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
 
         def update(self, preds, target) -> None:
+            # in place: assigning a state goes through Metric.__setattr__, which costs more than the sum
             right = preds.argmax(-1) == target
             if self.ignore_index is None:
-                self.hits += right.sum()
-                self.total += target.numel()
+                self.hits.add_(right.sum())
+                self.total.add_(target.numel())
             else:
                 kept = target != self.ignore_index
-                self.hits += (right & kept).sum()
-                self.total += kept.sum()
+                self.hits.add_((right & kept).sum())
+                self.total.add_(kept.sum())
 
         def compute(self):
             return self.hits.double() / self.total if self.total > 0 else torch.tensor(float("nan"))
@@ -240,8 +241,8 @@ def _error_class():
                 raise ValueError(f"predictions of shape {tuple(preds.shape)} do not match targets of shape "
                                  f"{tuple(target.shape)}")
             diff = preds - target
-            self.total += (diff.abs() if self.kind == "mae" else diff * diff).sum()
-            self.count += diff.numel()
+            self.total.add_((diff.abs() if self.kind == "mae" else diff * diff).sum())  # in place: see Accuracy
+            self.count.add_(diff.numel())
 
         def compute(self):
             mean = self.total / self.count

@@ -335,7 +335,7 @@ def _evaluate_loader(model, raw_model, task: Task, loader, accelerator) -> dict[
                 n = _batch_size_of(batch)
                 if with_loss:
                     try:
-                        total += task.loss(output, batch).detach().double() * n
+                        total.add_(task.loss(output, batch).detach(), alpha=n)
                     except NotImplementedError:
                         with_loss = False
                 count += n
