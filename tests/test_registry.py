@@ -58,7 +58,7 @@ MODEL = """  {name}:
 WEIGHTS = """    weights:
       tiny-run:
         sha256: {sha}
-        file: weights/tiny.safetensors
+        file: "testnets_plugin:weights/tiny.safetensors"
         config: {{width: 8}}
         dataset: toy
 """
