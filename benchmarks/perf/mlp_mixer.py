@@ -2,7 +2,7 @@
 
 The zoo model is timm's `MlpMixer` configured from the typed config, plus an input check; timm's
 registered `mixer_s16_224` is the most direct alternative. Both get the same weights. Timed: the
-default variant (Mixer-S/16 at 224, batch 8) and the `digits` variant (batch 256).
+default variant (Mixer-S/16 at 224, batch 4) and the `digits` variant (batch 256).
 
     .venv/bin/python -m benchmarks.perf.mlp_mixer [--rounds N]
 """
@@ -50,18 +50,18 @@ def same_weights(ours, theirs):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)  # two OpenMP threads on the shared 2-core machine thrash
     torch.manual_seed(0)
     ours = zoo.create("mlp-mixer")
     default = compare(ours, same_weights(ours, timm.create_model("mixer_s16_224")),
-                      torch.rand(8, 3, 224, 224), args.rounds)
+                      torch.rand(4, 3, 224, 224), args.rounds)
     ours = zoo.create("mlp-mixer", variant="digits")
     reference = MlpMixer(num_classes=10, img_size=8, in_chans=1, patch_size=2, num_blocks=4, embed_dim=64)
     digits = compare(ours, same_weights(ours, reference), torch.rand(256, 1, 8, 8), args.rounds * 3)
     rows = [[label, round(r["zoo_ms"], 2), round(r["other_ms"], 2), round(r["ratio"], 3)]
-            for label, r in (("S/16 (default), batch 8 at 224", default), ("digits, batch 256 at 8", digits))]
+            for label, r in (("S/16 (default), batch 4 at 224", default), ("digits, batch 256 at 8", digits))]
     save_result(
         "mlp-mixer", "perf_forward_backward",
         claim="mlp-mixer forward+backward no more than 1.2x the time of timm's MlpMixer.",

@@ -3,7 +3,7 @@
 The zoo model is timm's `MlpMixer` with `ResBlock`/`Affine` configured from the typed config (the
 authors' initialisation, then an input check); timm's registered `resmlp_12_224` is the most
 direct alternative. Both get the same weights. Timed: the default variant (ResMLP-S12 at 224,
-batch 8) and the `digits` variant (batch 256).
+batch 4) and the `digits` variant (batch 256).
 
     .venv/bin/python -m benchmarks.perf.resmlp [--rounds N]
 """
@@ -24,19 +24,19 @@ from benchmarks.record import save_result
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)  # two OpenMP threads on the shared 2-core machine thrash
     torch.manual_seed(0)
     ours = zoo.create("resmlp")
     default = compare(ours, same_weights(ours, timm.create_model("resmlp_12_224")),
-                      torch.rand(8, 3, 224, 224), args.rounds)
+                      torch.rand(4, 3, 224, 224), args.rounds)
     reference = MlpMixer(num_classes=10, img_size=8, in_chans=1, patch_size=2, num_blocks=4, embed_dim=64,
                          mlp_ratio=4, block_layer=partial(ResBlock, init_values=0.1), norm_layer=Affine)
     ours = zoo.create("resmlp", variant="digits")
     digits = compare(ours, same_weights(ours, reference), torch.rand(256, 1, 8, 8), args.rounds * 3)
     rows = [[label, round(r["zoo_ms"], 2), round(r["other_ms"], 2), round(r["ratio"], 3)]
-            for label, r in (("S12 (default), batch 8 at 224", default), ("digits, batch 256 at 8", digits))]
+            for label, r in (("S12 (default), batch 4 at 224", default), ("digits, batch 256 at 8", digits))]
     save_result(
         "resmlp", "perf_forward_backward",
         claim="resmlp forward+backward no more than 1.2x the time of timm's ResMLP.",

@@ -19,9 +19,7 @@ Departures from the paper:
   whose map turns negative everywhere gets no gradient again; in the 8x8-digits network this
   happened within the first epochs and capped accuracy (benchmarks/repro/network_in_network.py
   measures both).
-- Max pooling uses ceil mode with no padding, as Caffe did, so an 8x8 input pools to 4x4 and 2x2;
-  the paper's text and its release disagree on the second pooling (max in the text, average in the
-  release); this follows the text.
+- Max pooling uses ceil mode with no padding, as Caffe does, so an 8x8 input pools to 4x4 and 2x2.
 - The `digits` variant (8x8 grey digits, widths 32/64/64, kernels 3) is this zoo's, sized for CPU.
 """
 
