@@ -225,3 +225,10 @@ def test_padding_targets_are_left_out_of_the_metrics():
     assert float(metrics["accuracy"].compute()) == pytest.approx(2 / 3)
     assert float(metrics["exact_match"].compute()) == pytest.approx(1 / 2)
     assert float(task.loss(out, (None, y))) == pytest.approx(float(cross_entropy(out[y != -100], y[y != -100])))
+
+
+def test_array_task_keeps_num_classes_given_for_class_conditional_generation():
+    images = np.zeros((12, 64), dtype=np.float32)
+    task = ArrayTask("conditional", "generation", {"train": (images, images)}, num_classes=3)
+    assert task.info.num_classes == 3 and task.info.output_dim == 64
+    assert ArrayTask("plain", "regression", {"train": (images, images)}).info.num_classes is None

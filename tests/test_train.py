@@ -57,6 +57,15 @@ def test_named_task_classification_reaches_good_accuracy():
     assert result.final["test_accuracy"] >= 0.85
 
 
+def test_final_splits_chooses_what_is_evaluated_after_training():
+    data = {"train": regression_data(), "test": regression_data(48, seed=1)}
+    only_test = train(mlp(), data, epochs=1, batch_size=16, final_splits=["test"])
+    assert set(only_test.final) == {"test_loss", "test_rmse", "test_mae"}
+    assert train(mlp(), data, epochs=1, batch_size=16, final_splits=[]).final == {}
+    with pytest.raises(ConfigError, match="final_splits must name train, val or test.*'tset'"):
+        train(mlp(), data, epochs=1, final_splits=["tset"])
+
+
 def test_dataset_and_dataloader_inputs():
     x, y = regression_data(64)
     model = mlp()

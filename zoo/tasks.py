@@ -298,8 +298,8 @@ class ArrayTask(Task):
     splits: {"train": (inputs, targets), "val": ... (optional), "test": ...}; arrays or `ArraySplit`s.
     kind: one of TASK_KINDS. Classification and sequence targets are class ids (int); regression
         and forecasting targets have shape (n, output_dim).
-    num_classes: classes (classification) or vocabulary of the output (sequence); inferred from the
-        training targets when omitted.
+    num_classes: classes (classification; also class-conditional generation) or vocabulary of the
+        output (sequence); inferred from integer training targets when omitted.
     loss: ``(output, target) -> scalar``; default: cross entropy for class ids, else MSE.
     metrics: ``() -> {name: torchmetrics.Metric}``; default: `standard_metrics` of the kind.
     ignore_index: target value skipped by the default loss and metrics (padding).
@@ -325,7 +325,7 @@ class ArrayTask(Task):
             output_dim = num_classes if classes else (y.shape[1] if y.dim() > 1 else 1)
         self._loss, self._metrics, self._classes = loss, metrics, classes
         self.info = TaskInfo(kind=kind, input_shape=tuple(x.shape[1:]), output_dim=int(output_dim),
-                             num_classes=num_classes if classes else None, extra=dict(extra or {}))
+                             num_classes=num_classes, extra=dict(extra or {}))
 
     def splits(self) -> dict[str, ArraySplit]:
         return dict(self._splits)

@@ -61,6 +61,9 @@ def cmd_train(args) -> int:
     config = _key_values(args.set, "--set")
     task_options = _key_values(args.task_option, "--task-option")
     task = zoo.get_task(args.task, **task_options)
+    from accelerate.utils import set_seed
+
+    set_seed(args.seed or 0)  # the model's initialisation follows --seed, like the data order
     model = zoo.create(args.name, pretrained=args.pretrained, variant=args.variant, task=task, **config)
     out = Path(args.out) if args.out else _default_out(args.name, args.task)
     options = {k: v for k, v in {
@@ -70,6 +73,7 @@ def cmd_train(args) -> int:
         "clip_grad_norm": args.clip_grad_norm, "device": args.device, "precision": args.precision,
         "compile": args.compile, "seed": args.seed, "patience": args.patience, "monitor": args.monitor,
         "checkpoint_every": args.checkpoint_every, "progress": args.progress, "eval_every": args.eval_every,
+        "final_splits": args.final_splits,
     }.items() if v is not None}
     try:
         result = train(model, task, out_dir=out, resume=args.resume, overwrite=args.overwrite, **options)
@@ -153,6 +157,8 @@ def register(sub) -> None:
     p.add_argument("--patience", type=int, help="early stopping after this many epochs without improvement")
     p.add_argument("--monitor", help="metric watched by early stopping, e.g. val_accuracy")
     p.add_argument("--eval-every", type=int)
+    p.add_argument("--final-splits", type=lambda text: [s for s in text.split(",") if s], metavar="SPLITS",
+                   help="comma-separated splits evaluated after training (default: all; '' for none)")
     p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N optimizer steps")
     p.add_argument("--progress", type=_optional_bool, metavar="BOOL", help="progress bars (default: on a terminal)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

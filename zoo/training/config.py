@@ -40,6 +40,9 @@ class TrainConfig(Config):
     eval_splits: list[str] | None = Field(
         None, description="splits evaluated after each epoch (default: val if the task has one, else test)")
     eval_every: int = Field(1, ge=1, description="evaluate every this many epochs")
+    final_splits: list[str] | None = Field(
+        None, description="splits evaluated once after training for `final` and metrics.json "
+                          "(default: every split the task has; [] skips the final evaluation)")
     patience: int | None = Field(None, ge=1, description="early stopping: epochs without improvement of `monitor`")
     monitor: str | None = Field(None, description="history key for early stopping (default: <first eval split>_loss)")
     mode: Literal["min", "max"] | None = Field(None, description="whether monitor improves down or up (default: by name)")
@@ -55,8 +58,8 @@ class TrainConfig(Config):
                              f"(grad_accumulation={self.grad_accumulation})")
         if self.optimizer == "lbfgs" and self.precision in ("fp16",):
             raise ValueError("lbfgs does not work with fp16 loss scaling; use precision='fp32' or 'bf16'")
-        if self.eval_splits is not None:
-            unknown = set(self.eval_splits) - {"train", "val", "test"}
+        for name in ("eval_splits", "final_splits"):
+            unknown = set(getattr(self, name) or ()) - {"train", "val", "test"}
             if unknown:
-                raise ValueError(f"eval_splits must name train, val or test, got {sorted(unknown)}")
+                raise ValueError(f"{name} must name train, val or test, got {sorted(unknown)}")
         return self

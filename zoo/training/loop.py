@@ -49,7 +49,8 @@ class TrainResult:
     """What `zoo.train` returns; the model itself is trained in place.
 
     history: one dict per epoch (epoch, step, lr, train_loss, <split>_<metric> of evaluated splits).
-    final: metrics of every split after training (<split>_<metric>), as in metrics.json.
+    final: metrics of the `final_splits` (default every split) after training (<split>_<metric>),
+        as in metrics.json.
     stopped: "completed", "early_stopping", "max_steps" or "callback".
     """
 
@@ -771,7 +772,9 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
     if stopped == "early_stopping" and config.restore_best and best:
         raw_model.load_state_dict(best)
     final = {}
-    final_loaders = _eval_loaders(task, splits, [s for s in ("train", "val", "test") if s in splits], config, accelerator)
+    final_names = [s for s in ("train", "val", "test") if s in splits and
+                   (config.final_splits is None or s in config.final_splits)]
+    final_loaders = _eval_loaders(task, splits, final_names, config, accelerator)
     for split, loader in final_loaders.items():
         final.update({f"{split}_{k}": v for k, v in _evaluate_loader(model, raw_model, task, loader, accelerator).items()})
     result = TrainResult(history=run.history, final=final, epochs=len(run.history), steps=run.global_step,
