@@ -59,6 +59,47 @@ def test_gradients_equal_autograd_through_the_oracle(k, dtype, non_uniform):
         assert torch.allclose(a.double(), b, atol=tol * float(b.abs().max()), rtol=0)
 
 
+@pytest.mark.parametrize("n_out", [3, 40])  # both GEMM orientations (narrow outputs run transposed)
+@pytest.mark.parametrize("non_uniform", [False, True])
+def test_batch_chunks_and_wide_outputs_match_the_oracle(n_out, non_uniform, monkeypatch):
+    """On CPU the batch runs in cache-sized chunks: with tiny chunks (uneven last one), forward and
+    every gradient still equal the oracle's."""
+    from zoo_plugins.kan import spline
+
+    monkeypatch.setattr(spline, "_CHUNK_ELEMENTS", 7 * 5 * 8)
+    torch.manual_seed(n_out)
+    layer = KANLayer(5, n_out, 4, 3).double()
+    layer.coef.data.normal_()
+    if non_uniform:
+        layer.update_grid(torch.randn(400, 5, dtype=torch.float64) * 0.5)
+    x = (torch.randn(45, 5, dtype=torch.float64) * 1.5).requires_grad_()
+    assert len(spline._chunks(x, layer.tables(x.dtype))) > 3
+    out = layer(x)
+    out.square().sum().backward()
+    ours = [out.detach(), x.grad.clone()] + [p.grad.clone() for p in layer.parameters()]
+    layer.zero_grad()
+    x_ref = x.detach().clone().requires_grad_()
+    reference = oracle_forward(layer, x_ref)
+    reference.square().sum().backward()
+    theirs = [reference.detach(), x_ref.grad] + [p.grad for p in layer.parameters()]
+    for a, b in zip(ours, theirs):
+        assert torch.allclose(a, b, atol=1e-10 * float(b.abs().max()), rtol=0)
+
+
+def test_huge_and_nan_inputs_stay_in_their_own_rows():
+    """Inputs far outside the grid (or NaN) must not write into other inputs' features."""
+    layer = make_layer(3, 5, False)
+    x = torch.rand(8, 5) * 2 - 1
+    clean = layer(x)
+    x_bad = x.clone()
+    x_bad[:, 0] = torch.tensor([1e30, -1e30, math.inf, -math.inf, math.nan, 1e9, -1e9, 0.5])
+    changed = layer(x_bad) - clean
+    contribution = oracle_forward(layer, x_bad) - oracle_forward(layer, x)  # only input 0's edges differ
+    finite = torch.isfinite(contribution).all(1)
+    assert finite[[0, 1, 5, 6, 7]].all()
+    assert torch.allclose(changed[finite], contribution[finite], atol=1e-4)
+
+
 @pytest.mark.parametrize("non_uniform", [False, True])
 def test_bases_sum_to_one_inside_the_grid(non_uniform):
     """Partition of unity through the fast path: with every coefficient 1 and no base, each output
