@@ -3,7 +3,11 @@
 The paper trains with LBFGS on the full training set, refits the spline grids to the activations
 during the first steps of each grid, and extends the grid (G = 3, 5, 10, 20, ...) by least squares
 every 200 steps. `train_kan` follows that schedule with fewer steps per grid so that a run fits this
-machine's budget; `train_mlp` gives the MLP baseline the same optimiser.
+machine's budget; `train_mlp` gives the MLP baseline the same optimiser. Both train through the
+zoo's uniform loop, `zoo.train` (optimizer="lbfgs": one full-batch LBFGS step of up to 20
+iterations, strong-Wolfe line search, history 10, per epoch); grid extension is `KAN.refine`
+between `zoo.train` calls and the grid updates are a callback (`GridUpdates`).
+`lbfgs_fit` is the hand-written loop kept for the symbolic-regression script.
 """
 
 from __future__ import annotations
@@ -51,23 +55,56 @@ def lbfgs_fit(model, x, y, steps: int, lamb: float = 0.0, update_grid_every: int
         optimizer.step(closure)
 
 
-def train_kan(width: list[int], data: dict, grids: list[int], steps_per_grid: int, seed: int = 0,
-              lamb: float = 0.0) -> tuple[KAN, list[dict]]:
+class GridUpdates:
+    """zoo.train callback: the paper's grid updates, `model.update_grid(x)` on the training inputs
+    before step 0 and after every `every`-th step while fewer than `until` steps are done."""
+
+    def __init__(self, model: KAN, x: torch.Tensor, every: int, until: int):
+        self.model, self.x, self.every, self.until = model, x, every, until
+
+    def zoo_train_start(self, run):
+        if self.until > 0:
+            self.model.update_grid(self.x)
+
+    def zoo_train_batch_end(self, run, logs):
+        if run.global_step < self.until and run.global_step % self.every == 0:
+            self.model.update_grid(self.x)
+
+
+def float64_mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return ((output - target) ** 2).mean()
+
+
+def fit(model, data: dict, steps: int, seed: int, callbacks=()) -> dict:
+    """`steps` full-batch LBFGS steps through zoo.train; the final train and test metrics. The task
+    keeps the data and the loss in float64 (the zoo's defaults are float32), as the paper's fits."""
+    import zoo
+    from zoo.tasks import ArraySplit, ArrayTask
+
+    splits = {name: ArraySplit(x, y, float_dtype=torch.float64) for name, (x, y) in data.items()}
+    task = ArrayTask("kan-repro", "regression", splits, loss=float64_mse)
+    result = zoo.train(model, task, optimizer="lbfgs", lr=1.0, batch_size=len(data["train"][0]), epochs=steps,
+                       shuffle=False, seed=seed, device="cpu", eval_splits=[], final_splits=["train", "test"],
+                       callbacks=callbacks, progress=False)
+    return result.final
+
+
+def train_kan(width: list[int], data: dict, grids: list[int], steps_per_grid: int, seed: int = 0
+              ) -> tuple[KAN, list[dict]]:
     """The paper's grid-extension schedule; returns the final model and one record per grid."""
     torch.manual_seed(seed)
-    x, y = data["train"]
-    xt, yt = data["test"]
+    x = data["train"][0]
     model = KAN(KANConfig(width=width, grid=grids[0], k=3)).double()
     history = []
     for i, grid in enumerate(grids):
         if i > 0:
             model = model.refine(grid, x)
+        updates = GridUpdates(model, x, every=max(1, steps_per_grid // 5), until=steps_per_grid // 2 if i == 0 else 0)
         start = time.perf_counter()
-        lbfgs_fit(model, x, y, steps_per_grid, lamb=lamb, update_grid_every=max(1, steps_per_grid // 5),
-                  update_grid_until=steps_per_grid // 2 if i == 0 else 0)
+        final = fit(model, data, steps_per_grid, seed, callbacks=[updates])
         params = sum(p.numel() for p in model.parameters())
-        history.append({"grid": grid, "params": params, "train_rmse": rmse(model, x, y),
-                        "test_rmse": rmse(model, xt, yt), "seconds": time.perf_counter() - start})
+        history.append({"grid": grid, "params": params, "train_rmse": final["train_rmse"],
+                        "test_rmse": final["test_rmse"], "seconds": time.perf_counter() - start})
         print(f"  G={grid:4d} params={params:6d} train {history[-1]['train_rmse']:.3e} "
               f"test {history[-1]['test_rmse']:.3e}", flush=True)
     return model, history
@@ -83,10 +120,9 @@ def mlp(widths: list[int], activation=nn.SiLU) -> nn.Module:
 def train_mlp(widths: list[int], data: dict, steps: int, seed: int = 0) -> tuple[nn.Module, dict]:
     torch.manual_seed(seed)
     model = mlp(widths)
-    x, y = data["train"]
-    lbfgs_fit(model, x, y, steps)
+    final = fit(model, data, steps, seed)
     params = sum(p.numel() for p in model.parameters())
-    return model, {"params": params, "train_rmse": rmse(model, x, y), "test_rmse": rmse(model, *data["test"])}
+    return model, {"params": params, "train_rmse": final["train_rmse"], "test_rmse": final["test_rmse"]}
 
 
 def fit_exponent(points: list[tuple[float, float]]) -> float:
