@@ -295,7 +295,9 @@ def _weight(coef, scale_base, scale_sp, mask) -> torch.Tensor:
     return weight.view(-1, n_out)
 
 
-# below this many outputs, BLAS is faster on the transposed products (out, batch) = W^T features^T
+# below this many outputs, BLAS is faster on the transposed forward product (out, batch) = W^T features^T;
+# the weight gradient is computed transposed, (out, features), at every width (never slower, much faster
+# for narrow layers)
 _NARROW = 32
 
 
@@ -330,7 +332,7 @@ class _KANLinear(torch.autograd.Function):
         grad_x = grad_coef = grad_base = grad_sp = None
         want_x, want_weight = ctx.needs_input_grad[0], any(ctx.needs_input_grad[1:4])
         grad_out = grad_out.contiguous()
-        grad_weight = x.new_empty(n_out, weight.shape[0]) if want_weight else None  # transposed: see _NARROW
+        grad_weight = x.new_empty(n_out, weight.shape[0]) if want_weight else None  # transposed, see _NARROW
         if want_x:
             grad_x = torch.empty_like(x)
         for start, stop in _chunks(x, tables):
