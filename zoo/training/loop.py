@@ -318,7 +318,8 @@ def _evaluate_loader(model, raw_model, task: Task, loader, accelerator) -> dict[
     """Loss and metrics of the model over one prepared loader (every process sees all results)."""
     metrics = task.metrics()
     for metric in metrics.values():
-        metric.to(accelerator.device)
+        if metric.device != accelerator.device:  # a no-op move still walks every state: skip it
+            metric.to(accelerator.device)
         metric.sync_on_compute = False  # outputs are gathered below: no second sync
     custom = callable(getattr(raw_model, "evaluation_step", None))
     multi = accelerator.num_processes > 1
