@@ -213,6 +213,26 @@ def test_early_stopping_restores_the_best_epoch():
     assert all(torch.equal(v, best[k]) for k, v in model.state_dict().items())
 
 
+def test_best_epoch_is_restored_when_all_epochs_ran():
+    x, y = regression_data(64)
+    noise = torch.randn(32, 1, generator=torch.Generator().manual_seed(5)) * 10
+    snapshots = {}
+
+    class Snapshot:
+        def zoo_train_epoch_end(self, run, metrics):
+            snapshots[metrics["epoch"]] = {k: v.clone() for k, v in run.model.state_dict().items()}
+
+    model = mlp()
+    result = train(model, {"train": (x, y), "val": (x[:32], noise)}, epochs=6, batch_size=16, lr=0.05,
+                   patience=100, callbacks=[Snapshot()])
+    assert result.stopped == "completed" and result.best_epoch < 6
+    assert all(torch.equal(v, snapshots[result.best_epoch][k]) for k, v in model.state_dict().items())
+    kept = mlp()
+    train(kept, {"train": (x, y), "val": (x[:32], noise)}, epochs=6, batch_size=16, lr=0.05, patience=100,
+          restore_best=False)
+    assert all(torch.equal(v, snapshots[6][k]) for k, v in kept.state_dict().items())
+
+
 def test_max_steps_and_lr_schedule():
     x, y = regression_data(64)
     result = train(mlp(), (x, y), epochs=10, batch_size=16, lr=0.1, schedule="linear", warmup_steps=4, max_steps=10)

@@ -46,7 +46,7 @@ class TrainConfig(Config):
     patience: int | None = Field(None, ge=1, description="early stopping: epochs without improvement of `monitor`")
     monitor: str | None = Field(None, description="history key for early stopping (default: <first eval split>_loss)")
     mode: Literal["min", "max"] | None = Field(None, description="whether monitor improves down or up (default: by name)")
-    restore_best: bool = Field(True, description="after early stopping, load the best epoch's weights")
+    restore_best: bool = Field(True, description="with patience set, end with the best epoch's weights (also when all epochs ran)")
     checkpoint_every: int | None = Field(None, ge=1, description="also checkpoint every this many optimizer steps")
     keep_checkpoints: int = Field(1, ge=1, description="checkpoints kept in <out_dir>/checkpoints")
     progress: bool | None = Field(None, description="progress bars (default: when stderr is a terminal)")

@@ -770,8 +770,8 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
         if root is not None:
             last_checkpoint = save_checkpoint()
     run.seconds = time.perf_counter() - started
-    if stopped == "early_stopping" and config.restore_best and best:
-        raw_model.load_state_dict(best)
+    if config.restore_best and best and run.best_epoch != len(run.history):
+        raw_model.load_state_dict(best)  # however the run ended: patience means model selection on `monitor`
     final = {}
     final_names = [s for s in ("train", "val", "test") if s in splits and
                    (config.final_splits is None or s in config.final_splits)]
