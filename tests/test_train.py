@@ -64,6 +64,8 @@ def test_final_splits_chooses_what_is_evaluated_after_training():
     assert train(mlp(), data, epochs=1, batch_size=16, final_splits=[]).final == {}
     with pytest.raises(ConfigError, match="final_splits must name train, val or test.*'tset'"):
         train(mlp(), data, epochs=1, final_splits=["tset"])
+    with pytest.raises(ValueError, match="has no 'val' split"):
+        train(mlp(), data, epochs=1, final_splits=["val"])
 
 
 def test_dataset_and_dataloader_inputs():

@@ -523,6 +523,10 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
         raise ValueError(f"task {task.name!r} has no 'train' split (it has {sorted(splits)})")
     eval_names = config.eval_splits if config.eval_splits is not None else \
         [s for s in ("val",) if s in splits] or [s for s in ("test",) if s in splits]
+    missing = [s for s in config.final_splits or () if s not in splits]
+    if missing:  # found now, not after the run
+        raise ValueError(f"task {task.name!r} has no {missing[0]!r} split (it has {sorted(splits)}); "
+                         f"final_splits={config.final_splits}")
     monitor, mode = _monitor(config, eval_names)
     if config.patience is not None and monitor.startswith("test_"):
         warnings.warn(f"early stopping watches {monitor!r}: the task has no validation split, so the test "
@@ -773,8 +777,8 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
     if config.restore_best and best and run.best_epoch != len(run.history):
         raw_model.load_state_dict(best)  # however the run ended: patience means model selection on `monitor`
     final = {}
-    final_names = [s for s in ("train", "val", "test") if s in splits and
-                   (config.final_splits is None or s in config.final_splits)]
+    final_names = config.final_splits if config.final_splits is not None else \
+        [s for s in ("train", "val", "test") if s in splits]
     final_loaders = _eval_loaders(task, splits, final_names, config, accelerator)
     for split, loader in final_loaders.items():
         final.update({f"{split}_{k}": v for k, v in _evaluate_loader(model, raw_model, task, loader, accelerator).items()})
