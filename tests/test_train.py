@@ -464,3 +464,14 @@ def test_evaluate_inside_a_callback_shares_the_run():
     with pytest.warns(CallbackWarning, match="cannot nest"):
         result = train(mlp(), (x, y), epochs=1, callbacks=[Nest()])
     assert "cannot nest" in result.callback_errors[0]
+
+
+def test_repeated_evaluations_of_one_task_do_not_carry_metric_state_over():
+    from zoo.tasks import ArrayTask
+
+    def task():
+        return ArrayTask("t", "regression", {"train": regression_data(), "test": regression_data(48, seed=1)})
+
+    model, reused = mlp(), task()
+    evaluate(model, reused, split="test")  # fills the metrics this task's next evaluation reuses
+    assert evaluate(model, reused, split="train") == evaluate(model, task(), split="train")
