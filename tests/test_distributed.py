@@ -38,6 +38,9 @@ results["processes"] = PartialState().num_processes
 results["backend"] = PartialState().backend
 with open(f"{out}/rank{rank}.json", "w") as f:
     json.dump(results, f)
+# tear gloo down before the interpreter does: its threads outliving the group can abort the process
+PartialState().wait_for_everyone()
+PartialState().destroy_process_group()
 '''
 
 OPTIONS = dict(epochs=3, batch_size=32, lr=0.05, optimizer="sgd", eval_splits=["train"], device="cpu")
