@@ -13,14 +13,13 @@ batch 256.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import zoo
+from benchmarks.perf.timing import fwd_bwd_seconds, interleaved, medians
 from benchmarks.record import save_result
 
 BATCH = 256
@@ -42,16 +41,6 @@ def reference_forward(model, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _step(fn, params, x):
-    def run():
-        for p in params:
-            p.grad = None
-        start = time.perf_counter()
-        fn(x).square().mean().backward()
-        return time.perf_counter() - start
-    return run
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=20)
@@ -67,17 +56,11 @@ def main() -> None:
         x = torch.rand(BATCH, width[0])
         with torch.no_grad():
             diff = (model(x) - reference_forward(model, x)).abs().max().item()
-        params = list(model.parameters())
-        fns = {"af-kan": _step(model, params, x), "reference": _step(lambda v: reference_forward(model, v), params, x),
-               "relu-kan": _step(relu_kan, list(relu_kan.parameters()), x),
-               "mlp": _step(mlp, list(mlp.parameters()), x)}
-        times = {name: [] for name in fns}
-        for r in range(args.rounds + 3):
-            for name, fn in fns.items():
-                t = fn()
-                if r >= 3:
-                    times[name].append(t)
-        med = {name: statistics.median(ts) for name, ts in times.items()}
+        fns = {"af-kan": lambda: fwd_bwd_seconds(model, model, x),
+               "reference": lambda: fwd_bwd_seconds(lambda v: reference_forward(model, v), model, x),
+               "relu-kan": lambda: fwd_bwd_seconds(relu_kan, relu_kan, x),
+               "mlp": lambda: fwd_bwd_seconds(mlp, mlp, x)}
+        med = medians(interleaved(fns, args.rounds, warmup=3))
         rows.append([label, *(round(med[n] * 1e3, 2) for n in fns), round(med["af-kan"] / med["reference"], 2),
                      round(med["af-kan"] / med["mlp"], 2), f"{diff:.1e}"])
         data[label] = {"median_s": med, "max_abs_diff": diff}

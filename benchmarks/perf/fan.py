@@ -9,7 +9,6 @@ Run: .venv/bin/python -m benchmarks.perf.fan [--rounds N]
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import zoo
+from benchmarks.perf.timing import interleaved, medians
 from benchmarks.record import save_result
 
 BATCH = 256
@@ -55,13 +55,8 @@ def main() -> None:
     models = {"zoo fan": ours, "obvious fan": obvious_fan(cfg.hidden_dim, cfg.num_layers),
               "mlp (p_ratio=0)": zoo.create("fan", variant="mlp")}
     x, y = torch.randn(BATCH, 1), torch.randn(BATCH, 1)
-    for m in models.values():
-        step(m, x, y)
-    times = {k: [] for k in models}
-    for _ in range(args.rounds):
-        for k, m in models.items():
-            times[k].append(step(m, x, y))
-    med = {k: statistics.median(v) for k, v in times.items()}
+    times = interleaved({k: (lambda m=m: step(m, x, y)) for k, m in models.items()}, args.rounds)
+    med = medians(times)
     ratio = med["zoo fan"] / med["obvious fan"]
     vs_mlp = med["zoo fan"] / med["mlp (p_ratio=0)"]
     summary = (f"forward+backward, batch {BATCH}, width {cfg.hidden_dim}, {cfg.num_layers} layers: zoo FAN "

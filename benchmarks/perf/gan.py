@@ -9,7 +9,6 @@ Run: .venv/bin/python -m benchmarks.perf.gan [--rounds N]
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import zoo
+from benchmarks.perf.timing import interleaved, medians
 from benchmarks.record import save_result
 
 BATCH = 100
@@ -67,13 +67,8 @@ def main() -> None:
     labels = torch.arange(BATCH) % 10
     runs["zoo cgan"] = lambda: adversarial_pass(lambda zz: cgan(zz, labels), lambda x: cgan.discriminator(
         x.reshape(len(x), -1), F.one_hot(labels, 10).float()), real, z)
-    for fn in runs.values():
-        fn()
-    times = {k: [] for k in runs}
-    for _ in range(args.rounds):
-        for k, fn in runs.items():
-            times[k].append(fn())
-    med = {k: statistics.median(v) for k, v in times.items()}
+    times = interleaved(runs, args.rounds)
+    med = medians(times)
     ratio = med["zoo gan"] / med["obvious gan"]
     summary = (f"one adversarial update (D on real+fake, G through D), paper MNIST sizes, batch {BATCH}: zoo GAN "
                f"{med['zoo gan'] * 1e3:.1f} ms, obvious plain-PyTorch GAN {med['obvious gan'] * 1e3:.1f} ms "

@@ -13,6 +13,7 @@ import time
 
 import torch
 
+from benchmarks.perf.timing import interleaved
 from benchmarks.record import save_result
 from zoo_plugins.hopfield_layer.model import Hopfield
 
@@ -35,12 +36,11 @@ def main() -> None:
     mha = torch.nn.MultiheadAttention(DIM, HEADS, bias=False, batch_first=True)
     x = torch.randn(BATCH, TOKENS, DIM)
     ours, ref = (lambda v: hopfield(v, v)), (lambda v: mha(v, v, v, need_weights=False)[0])
-    for _ in range(3):
-        step(ours, x), step(ref, x)
-    a, b = [], []
-    for _ in range(args.rounds):
-        a.append(step(ours, x))
-        b.append(step(ref, x))
+    times = interleaved({
+        "zoo": lambda: step(ours, x),
+        "reference": lambda: step(ref, x),
+    }, args.rounds, warmup=3)
+    a, b = times["zoo"], times["reference"]
     ratio = statistics.median(a) / statistics.median(b)
     summary = (f"Hopfield layer (one update), batch {BATCH} x {TOKENS} patterns x {DIM} dims, {HEADS} heads: "
                f"{statistics.median(a) * 1e3:.2f} ms vs nn.MultiheadAttention {statistics.median(b) * 1e3:.2f} ms; "

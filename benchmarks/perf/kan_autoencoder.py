@@ -12,13 +12,13 @@ for context. Default config (64 -> 32 -> 8), batch 256.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
 import torch.nn.functional as F
 
 import zoo
+from benchmarks.perf.timing import interleaved, medians
 from benchmarks.record import save_result
 from benchmarks.repro.kan_autoencoder import ConvAutoencoder, DenseAutoencoder
 from zoo_plugins.kan.model import KANLayer
@@ -60,13 +60,8 @@ def main() -> None:
             ref: lambda: step_time(lambda v: reference_forward(model, v), model, x),
             "MLP autoencoder (context)": lambda: step_time(dense, dense, x),
             "CNN autoencoder (context)": lambda: step_time(conv, conv, x)}
-    for fn in runs.values():
-        fn()
-    times = {name: [] for name in runs}
-    for _ in range(args.rounds):
-        for name, fn in runs.items():
-            times[name].append(fn())
-    med = {name: statistics.median(t) for name, t in times.items()}
+    times = interleaved(runs, args.rounds)
+    med = medians(times)
     rows = [[name, round(med[name] * 1e3, 3), round(med[name] / med[ref], 3)] for name in runs]
     save_result(
         "kan-autoencoder", "perf_forward_backward",

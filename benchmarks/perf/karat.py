@@ -12,13 +12,13 @@ context (the paper states KArAt is not meant to be cheaper). Config: the `digits
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
-from contextlib import contextmanager
+from unittest.mock import patch
 
 import torch
 
 import zoo
+from benchmarks.perf.timing import interleaved, medians
 from benchmarks.record import save_result
 from zoo_plugins.karat.model import FourierKArAtOperator, vit_kwargs
 
@@ -32,14 +32,9 @@ def einsum_operator(self: FourierKArAtOperator, scores: torch.Tensor) -> torch.T
     return rows / rows.abs().sum(-1, keepdim=True).clamp_min(1e-6)
 
 
-@contextmanager
 def reference_operator():
-    fast = FourierKArAtOperator.forward
-    FourierKArAtOperator.forward = einsum_operator
-    try:
-        yield
-    finally:
-        FourierKArAtOperator.forward = fast
+    """The model's FourierKArAtOperator replaced by the reference for the duration of a with block."""
+    return patch.object(FourierKArAtOperator, "forward", einsum_operator)
 
 
 def step_time(model, x, reference: bool = False) -> float:
@@ -71,13 +66,8 @@ def main() -> None:
     ref = "reference (einsum as written)"
     runs = {"zoo karat": lambda: step_time(model, x), ref: lambda: step_time(model, x, reference=True),
             "timm softmax ViT (context)": lambda: step_time(vit, x)}
-    for fn in runs.values():
-        fn()
-    times = {name: [] for name in runs}
-    for _ in range(args.rounds):
-        for name, fn in runs.items():
-            times[name].append(fn())
-    med = {name: statistics.median(t) for name, t in times.items()}
+    times = interleaved(runs, args.rounds)
+    med = medians(times)
     rows = [[name, round(med[name] * 1e3, 2), round(med[name] / med[ref], 3)] for name in runs]
     save_result(
         "karat", "perf_forward_backward",

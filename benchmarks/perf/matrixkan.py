@@ -17,14 +17,13 @@ matrix method against the recursion: that is the part of the layer the paper rep
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import zoo
+from benchmarks.perf.timing import interleaved, medians, seconds
 from benchmarks.record import figure_path, save_result
 from zoo_plugins.matrixkan.model import MatrixKAN
 
@@ -58,35 +57,18 @@ class CoxDeBoorKAN(nn.Module):
         return x
 
 
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def _interleaved(fns: dict, rounds: int, warmup: int = 2) -> dict[str, float]:
-    """Median seconds of each fn, called in turn (A, B, C, A, B, C, ...)."""
-    times = {name: [] for name in fns}
-    for r in range(warmup + rounds):
-        for name, fn in fns.items():
-            t = _timed(fn)
-            if r >= warmup:
-                times[name].append(t)
-    return {name: statistics.median(ts) for name, ts in times.items()}
-
-
 def _train_step(model, x):
     def step():
         model.zero_grad(set_to_none=True)
         model(x).square().mean().backward()
-    return step
+    return lambda: seconds(step)
 
 
 def _basis_step(basis, x):
     def step():
         x.grad = None
         basis(x).square().sum().backward()
-    return step
+    return lambda: seconds(step)
 
 
 def measure(degrees=DEGREES, batch: int = 1024, rounds: int = 9) -> dict:
@@ -105,15 +87,15 @@ def measure(degrees=DEGREES, batch: int = 1024, rounds: int = 9) -> dict:
         with torch.no_grad():
             reference = models["cox-de boor"](x)
             diff = {name: (m(x) - reference).abs().max().item() for name, m in models.items()}
-        step = _interleaved({name: _train_step(m, x) for name, m in models.items()}, rounds)
+        step = medians(interleaved({name: _train_step(m, x) for name, m in models.items()}, rounds, warmup=2))
         layer = models["matrixkan (uniform)"].layers[1]
         per_interval = models["matrixkan (per-interval)"].layers[1]
         h = (torch.rand(batch, WIDTH[1]) * 2 - 1).requires_grad_()
-        basis = _interleaved({
+        basis = medians(interleaved({
             "matrixkan (uniform)": _basis_step(layer.basis, h),
             "matrixkan (per-interval)": _basis_step(per_interval.basis, h),
             "cox-de boor": _basis_step(lambda v: cox_de_boor_basis(v, layer.grid, k), h),
-        }, rounds)
+        }, rounds, warmup=2))
         results[k] = {"step_s": step, "basis_s": basis, "max_abs_diff_vs_cox_de_boor": diff}
         print(f"k={k}: step " + ", ".join(f"{n} {t * 1e3:.1f} ms" for n, t in step.items())
               + " | basis " + ", ".join(f"{n} {t * 1e3:.1f} ms" for n, t in basis.items()), flush=True)

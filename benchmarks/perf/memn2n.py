@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 import zoo
+from benchmarks.perf.timing import interleaved
 from benchmarks.record import save_result
 from zoo_plugins.memn2n.model import position_encoding
 
@@ -57,12 +58,11 @@ def main() -> None:
     story = torch.randint(1, cfg.vocab_size, (BATCH, MEMORY, WORDS))
     query = torch.randint(1, cfg.vocab_size, (BATCH, WORDS))
     answer = torch.randint(0, cfg.vocab_size, (BATCH,))
-    for _ in range(3):
-        step(ours, story, query, answer), step(ref, story, query, answer)
-    a, b = [], []
-    for _ in range(args.rounds):
-        a.append(step(ours, story, query, answer))
-        b.append(step(ref, story, query, answer))
+    times = interleaved({
+        "zoo": lambda: step(ours, story, query, answer),
+        "reference": lambda: step(ref, story, query, answer),
+    }, args.rounds, warmup=3)
+    a, b = times["zoo"], times["reference"]
     ratio = statistics.median(a) / statistics.median(b)
     summary = (f"forward+backward, batch {BATCH}, memory {MEMORY}x{WORDS} words, 3 hops: memn2n "
                f"{statistics.median(a) * 1e3:.2f} ms, obvious PyTorch {statistics.median(b) * 1e3:.2f} ms; ratio "

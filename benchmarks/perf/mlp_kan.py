@@ -11,13 +11,13 @@ plain MLP is timed too, for context. Config: the `digits` variant (8x8 images, 1
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
-from contextlib import contextmanager
+from unittest.mock import patch
 
 import torch
 
 import zoo
+from benchmarks.perf.timing import interleaved, medians
 from benchmarks.record import save_result
 from zoo_plugins.mlp_kan.model import MoEFeedForward
 
@@ -30,14 +30,9 @@ def dense_moe(self: MoEFeedForward, x: torch.Tensor) -> torch.Tensor:
     return out.reshape(x.shape)
 
 
-@contextmanager
 def dense_mixture():
-    routed = MoEFeedForward.forward
-    MoEFeedForward.forward = dense_moe
-    try:
-        yield
-    finally:
-        MoEFeedForward.forward = routed
+    """The model's MoEFeedForward replaced by the reference for the duration of a with block."""
+    return patch.object(MoEFeedForward, "forward", dense_moe)
 
 
 def step_time(model, x, dense: bool = False) -> float:
@@ -70,13 +65,8 @@ def main() -> None:
     ref = "reference (dense mixture)"
     runs = {"zoo mlp-kan (routed)": lambda: step_time(model, x), ref: lambda: step_time(model, x, dense=True),
             "timm ViT, plain MLP (context)": lambda: step_time(vit, x)}
-    for fn in runs.values():
-        fn()
-    times = {name: [] for name in runs}
-    for _ in range(args.rounds):
-        for name, fn in runs.items():
-            times[name].append(fn())
-    med = {name: statistics.median(t) for name, t in times.items()}
+    times = interleaved(runs, args.rounds)
+    med = medians(times)
     rows = [[name, round(med[name] * 1e3, 2), round(med[name] / med[ref], 3)] for name in runs]
     save_result(
         "mlp-kan", "perf_forward_backward",

@@ -10,34 +10,21 @@ default variant (Mixer-S/16 at 224, batch 4) and the `digits` variant (batch 256
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import timm
 import torch
 from timm.models.mlp_mixer import MlpMixer
 
 import zoo
+from benchmarks.perf.timing import fwd_bwd_seconds, interleaved, medians
 from benchmarks.record import save_result
-
-
-def step_time(model, x) -> float:
-    model.zero_grad(set_to_none=True)
-    start = time.perf_counter()
-    model(x).square().mean().backward()
-    return time.perf_counter() - start
 
 
 def compare(ours, theirs, x, rounds: int) -> dict:
     """Median fwd+bwd time of two models holding the same weights, timed in alternation."""
-    runs = {"zoo": lambda: step_time(ours, x), "other": lambda: step_time(theirs, x)}
-    for fn in runs.values():
-        fn()  # warm-up
-    times = {name: [] for name in runs}
-    for _ in range(rounds):  # interleaved: load on the shared machine hits both alike
-        for name, fn in runs.items():
-            times[name].append(fn())
-    med = {name: statistics.median(t) for name, t in times.items()}
+    runs = {"zoo": lambda: fwd_bwd_seconds(ours, ours, x), "other": lambda: fwd_bwd_seconds(theirs, theirs, x)}
+    times = interleaved(runs, rounds)
+    med = medians(times)
     return {"zoo_ms": med["zoo"] * 1e3, "other_ms": med["other"] * 1e3, "ratio": med["zoo"] / med["other"],
             "times_s": times}
 

@@ -8,13 +8,13 @@ Run: .venv/bin/python -m benchmarks.perf.nade [--rounds N]
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
 import torch.nn.functional as F
 
 import zoo
+from benchmarks.perf.timing import interleaved, medians
 from benchmarks.record import save_result
 
 BATCH = 100
@@ -47,11 +47,8 @@ def main() -> None:
     x = torch.bernoulli(torch.full((BATCH, model.config.input_dim), 0.3))
     torch.testing.assert_close(-model(x).mean(), loop_nll(model, x), rtol=1e-4, atol=1e-3)
     runs = {"zoo nade (blocked cumsum)": lambda: -model(x).mean(), "Algorithm 1 loop": lambda: loop_nll(model, x)}
-    times = {k: [] for k in runs}
-    for _ in range(args.rounds):
-        for k, fn in runs.items():
-            times[k].append(timed(fn))
-    med = {k: statistics.median(v) for k, v in times.items()}
+    times = interleaved({k: (lambda fn=fn: timed(fn)) for k, fn in runs.items()}, args.rounds, warmup=0)
+    med = medians(times)
     ratio = med["zoo nade (blocked cumsum)"] / med["Algorithm 1 loop"]
     summary = (f"exact NLL forward+backward, D=784, H=500, batch {BATCH}: zoo NADE {med['zoo nade (blocked cumsum)'] * 1e3:.0f} "
                f"ms, the Algorithm 1 loop {med['Algorithm 1 loop'] * 1e3:.0f} ms (ratio {ratio:.2f}). Same values "

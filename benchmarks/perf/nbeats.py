@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 import zoo
+from benchmarks.perf.timing import interleaved
 from benchmarks.record import save_result
 
 BATCH = 1024
@@ -60,12 +61,11 @@ def main() -> None:
     ref = ObviousGeneric(len(c.stack_types), c.layer_widths[0], c.num_layers, c.input_size, c.horizon,
                          c.generic_theta_dim)
     x, y = torch.randn(BATCH, c.input_size), torch.randn(BATCH, c.horizon)
-    for _ in range(2):
-        step(ours, x, y), step(ref, x, y)
-    a, b = [], []
-    for _ in range(args.rounds):
-        a.append(step(ours, x, y))
-        b.append(step(ref, x, y))
+    times = interleaved({
+        "zoo": lambda: step(ours, x, y),
+        "reference": lambda: step(ref, x, y),
+    }, args.rounds, warmup=2)
+    a, b = times["zoo"], times["reference"]
     ratio = statistics.median(a) / statistics.median(b)
     summary = (f"N-BEATS-G default (30 x 4 x 512), batch {BATCH}: nbeats {statistics.median(a) * 1e3:.0f} ms, obvious "
                f"PyTorch {statistics.median(b) * 1e3:.0f} ms; ratio {ratio:.2f}. Same operations; the zoo model "

@@ -17,6 +17,7 @@ import torch
 from torchdiffeq import odeint_adjoint
 
 import zoo
+from benchmarks.perf.timing import interleaved
 from benchmarks.record import save_result
 
 BATCH = 64
@@ -44,13 +45,12 @@ def main() -> None:
     ours = zoo.create("neural-ode", downsample_steps=1)
     resnet = zoo.create("neural-ode", downsample_steps=1, block="resnet")
     x, y = torch.rand(BATCH, 1, 8, 8), torch.randint(0, 10, (BATCH,))
-    for _ in range(2):
-        step(ours, x, y), step(lambda v: direct(ours, v), x, y), step(resnet, x, y)
-    a, b, r = [], [], []
-    for _ in range(args.rounds):
-        a.append(step(ours, x, y))
-        b.append(step(lambda v: direct(ours, v), x, y))
-        r.append(step(resnet, x, y))
+    times = interleaved({
+        "zoo": lambda: step(ours, x, y),
+        "reference": lambda: step(lambda v: direct(ours, v), x, y),
+        "resnet": lambda: step(resnet, x, y),
+    }, args.rounds, warmup=2)
+    a, b, r = times["zoo"], times["reference"], times["resnet"]
     ratio = statistics.median(a) / statistics.median(b)
     resnet_ratio = statistics.median(a) / statistics.median(r)
     summary = (f"ODE-Net forward+backward (adjoint, tol 1e-3), batch {BATCH}: zoo {statistics.median(a) * 1e3:.0f} ms, "

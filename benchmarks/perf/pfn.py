@@ -10,12 +10,12 @@ Run: .venv/bin/python -m benchmarks.perf.pfn [--rounds N]
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
 
 import zoo
+from benchmarks.perf.timing import interleaved, medians
 from benchmarks.record import save_result
 
 BATCH, N_TRAIN, N_QUERY = 2, 20, 10
@@ -43,11 +43,8 @@ def main() -> None:
     with torch.no_grad():
         torch.testing.assert_close(model(x, y, q), per_query(model, x, y, q), atol=1e-4, rtol=1e-4)
     runs = {"zoo pfn (masked, one pass)": lambda: model(x, y, q), "one pass per query": lambda: per_query(model, x, y, q)}
-    times = {k: [] for k in runs}
-    for _ in range(args.rounds):
-        for k, fn in runs.items():
-            times[k].append(timed(fn, yq, model.bar))
-    med = {k: statistics.median(v) for k, v in times.items()}
+    times = interleaved({k: (lambda fn=fn: timed(fn, yq, model.bar)) for k, fn in runs.items()}, args.rounds, warmup=0)
+    med = medians(times)
     ratio = med["zoo pfn (masked, one pass)"] / med["one pass per query"]
     summary = (f"forward+backward, default config, {BATCH} datasets x ({N_TRAIN} train + {N_QUERY} query) points: "
                f"masked single pass {med['zoo pfn (masked, one pass)'] * 1e3:.0f} ms, one pass per query "

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 import zoo
+from benchmarks.perf.timing import interleaved
 from benchmarks.record import save_result
 
 BATCH, N = 128, 10
@@ -67,12 +68,11 @@ def main() -> None:
     targets = torch.from_numpy(hull_targets(points.numpy()))
     ours = zoo.create("pointer-net")
     ref = ObviousPtrNet(ours.config.hidden_size)
-    for _ in range(2):
-        step(ours, points, targets, True), step(ref, points, targets, False)
-    a, b = [], []
-    for _ in range(args.rounds):
-        a.append(step(ours, points, targets, True))
-        b.append(step(ref, points, targets, False))
+    times = interleaved({
+        "zoo": lambda: step(ours, points, targets, True),
+        "reference": lambda: step(ref, points, targets, False),
+    }, args.rounds, warmup=2)
+    a, b = times["zoo"], times["reference"]
     ratio = statistics.median(a) / statistics.median(b)
     summary = (f"forward+backward, batch {BATCH}, n={N}, 256 units: pointer-net {statistics.median(a) * 1e3:.1f} ms, "
                f"obvious LSTMCell loop {statistics.median(b) * 1e3:.1f} ms; ratio {ratio:.2f} (below 1 is faster). "

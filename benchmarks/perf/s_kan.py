@@ -12,13 +12,12 @@ context: the cost of carrying six spaces. Default config [2, 5, 1] and a wider [
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
 import zoo
+from benchmarks.perf.timing import fwd_bwd_seconds, interleaved, medians
 from benchmarks.record import save_result
 
 BATCH = 1024
@@ -36,16 +35,6 @@ def reference_forward(model, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _step(fn, params, x):
-    def run():
-        for p in params:
-            p.grad = None
-        start = time.perf_counter()
-        fn(x).square().mean().backward()
-        return time.perf_counter() - start
-    return run
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=20)
@@ -60,16 +49,10 @@ def main() -> None:
         x = torch.rand(BATCH, width[0]) * 2 - 1
         with torch.no_grad():
             diff = (model(x) - reference_forward(model, x)).abs().max().item()
-        params = list(model.parameters())
-        fns = {"s-kan": _step(model, params, x), "reference": _step(lambda v: reference_forward(model, v), params, x),
-               "single space": _step(single, list(single.parameters()), x)}
-        times = {name: [] for name in fns}
-        for r in range(args.rounds + 3):
-            for name, fn in fns.items():
-                t = fn()
-                if r >= 3:
-                    times[name].append(t)
-        med = {name: statistics.median(ts) for name, ts in times.items()}
+        fns = {"s-kan": lambda: fwd_bwd_seconds(model, model, x),
+               "reference": lambda: fwd_bwd_seconds(lambda v: reference_forward(model, v), model, x),
+               "single space": lambda: fwd_bwd_seconds(single, single, x)}
+        med = medians(interleaved(fns, args.rounds, warmup=3))
         rows.append([label, round(med["s-kan"] * 1e3, 2), round(med["reference"] * 1e3, 2),
                      round(med["single space"] * 1e3, 2), round(med["s-kan"] / med["reference"], 2),
                      round(med["s-kan"] / med["single space"], 2), f"{diff:.1e}"])

@@ -12,12 +12,11 @@ Config: the repro's size (one layer of 32 units, sub-layer orders 0..4), lookbac
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
 import zoo
+from benchmarks.perf.timing import fwd_bwd_seconds, interleaved, medians
 from benchmarks.record import save_result
 
 
@@ -43,13 +42,6 @@ def reference_forward(model, x: torch.Tensor) -> torch.Tensor:
     return model.head(x[:, -1])
 
 
-def step_time(fn, model, x) -> float:
-    model.zero_grad(set_to_none=True)
-    start = time.perf_counter()
-    fn(x).square().mean().backward()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
@@ -61,16 +53,11 @@ def main() -> None:
     x = torch.randn(256, 16, 1)
     with torch.no_grad():
         max_diff = float((model(x) - reference_forward(model, x)).abs().max())
-    runs = {"zoo tkan": lambda: step_time(model, model, x),
-            "reference (per-step projections)": lambda: step_time(lambda v: reference_forward(model, v), model, x),
-            "nn.LSTM (context)": lambda: step_time(lambda v: lstm(v)[0], lstm, x)}
-    for fn in runs.values():
-        fn()  # warm up
-    times = {name: [] for name in runs}
-    for _ in range(args.rounds):  # interleaved: load on the shared machine hits all alike
-        for name, fn in runs.items():
-            times[name].append(fn())
-    med = {name: statistics.median(t) for name, t in times.items()}
+    runs = {"zoo tkan": lambda: fwd_bwd_seconds(model, model, x),
+            "reference (per-step projections)": lambda: fwd_bwd_seconds(lambda v: reference_forward(model, v), model, x),
+            "nn.LSTM (context)": lambda: fwd_bwd_seconds(lambda v: lstm(v)[0], lstm, x)}
+    times = interleaved(runs, args.rounds)
+    med = medians(times)
     ratio = med["zoo tkan"] / med["reference (per-step projections)"]
     rows = [[name, round(med[name] * 1e3, 2), round(med[name] / med["reference (per-step projections)"], 3)]
             for name in runs]

@@ -12,13 +12,12 @@ one [2, 1024, 1], batch 4096.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 from torch import nn
 
 import zoo
+from benchmarks.perf.timing import fwd_bwd_seconds, interleaved, medians
 from benchmarks.record import save_result
 
 BATCH = 4096
@@ -30,16 +29,6 @@ def reference_forward(model, x: torch.Tensor) -> torch.Tensor:
     z = linear(x)
     denominator = z ** 2 + act.d ** 2
     return model.readout(act.lambda1 * z / denominator + act.lambda2 / denominator)
-
-
-def _step(fn, params, x):
-    def run():
-        for p in params:
-            p.grad = None
-        start = time.perf_counter()
-        fn(x).square().mean().backward()
-        return time.perf_counter() - start
-    return run
 
 
 def main() -> None:
@@ -56,16 +45,10 @@ def main() -> None:
         x = torch.rand(BATCH, width[0]) * 2 - 1
         with torch.no_grad():
             diff = (model(x) - reference_forward(model, x)).abs().max().item()
-        fns = {"xnet": _step(model, list(model.parameters()), x),
-               "reference": _step(lambda v: reference_forward(model, v), list(model.parameters()), x),
-               "tanh mlp": _step(tanh_mlp, list(tanh_mlp.parameters()), x)}
-        times = {name: [] for name in fns}
-        for r in range(args.rounds + 3):
-            for name, fn in fns.items():
-                t = fn()
-                if r >= 3:
-                    times[name].append(t)
-        med = {name: statistics.median(ts) for name, ts in times.items()}
+        fns = {"xnet": lambda: fwd_bwd_seconds(model, model, x),
+               "reference": lambda: fwd_bwd_seconds(lambda v: reference_forward(model, v), model, x),
+               "tanh mlp": lambda: fwd_bwd_seconds(tanh_mlp, tanh_mlp, x)}
+        med = medians(interleaved(fns, args.rounds, warmup=3))
         rows.append([label, round(med["xnet"] * 1e3, 3), round(med["reference"] * 1e3, 3), round(med["tanh mlp"] * 1e3, 3),
                      round(med["xnet"] / med["reference"], 2), round(med["xnet"] / med["tanh mlp"], 2), f"{diff:.1e}"])
         data[label] = {"median_s": med, "max_abs_diff": diff}

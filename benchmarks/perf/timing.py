@@ -1,0 +1,38 @@
+"""Same-run timing shared by the perf scripts: runs called in turn, so that load on the shared
+machine hits every side alike, and medians of their seconds."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def seconds(fn: Callable[[], object]) -> float:
+    """Wall-clock seconds of one call."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def fwd_bwd_seconds(fn: Callable, model, x) -> float:
+    """Seconds of ``fn(x).square().mean().backward()``; `model`'s gradients are cleared first, untimed."""
+    model.zero_grad(set_to_none=True)
+    return seconds(lambda: fn(x).square().mean().backward())
+
+
+def interleaved(runs: dict[str, Callable[[], float]], rounds: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Each run's seconds over `rounds` rounds, the runs called in turn (A, B, C, A, B, C, ...) after
+    `warmup` untimed rounds. A run returns its own seconds, so that set-up stays out of the timing."""
+    for _ in range(warmup):
+        for run in runs.values():
+            run()
+    times = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            times[name].append(run())
+    return times
+
+
+def medians(times: dict[str, list[float]]) -> dict[str, float]:
+    return {name: statistics.median(values) for name, values in times.items()}
