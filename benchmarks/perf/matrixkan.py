@@ -25,25 +25,15 @@ from torch import nn
 import zoo
 from benchmarks.perf.timing import interleaved, medians, seconds
 from benchmarks.record import figure_path, save_result
+from zoo_plugins.kan.spline import b_spline_basis  # the KAN core's Cox-de Boor oracle
 from zoo_plugins.matrixkan.model import MatrixKAN
 
 WIDTH = [64, 128, 128, 10]
 DEGREES = range(1, 7)
 
 
-def cox_de_boor_basis(x: torch.Tensor, grid: torch.Tensor, k: int) -> torch.Tensor:
-    """The Cox-de Boor recursion on every interval of the extended grid: (batch, in) -> (batch, in, G+k)."""
-    x = x.unsqueeze(-1)
-    bases = ((x >= grid[:, :-1]) & (x < grid[:, 1:])).to(x.dtype)
-    for p in range(1, k + 1):
-        left = (x - grid[:, : -(p + 1)]) / (grid[:, p:-1] - grid[:, : -(p + 1)])
-        right = (grid[:, p + 1 :] - x) / (grid[:, p + 1 :] - grid[:, 1:-p])
-        bases = left * bases[..., :-1] + right * bases[..., 1:]
-    return bases
-
-
 class CoxDeBoorKAN(nn.Module):
-    """A KAN's layers evaluated with `cox_de_boor_basis` and one GEMM (shares the KAN's parameters)."""
+    """A KAN's layers evaluated with `b_spline_basis` and one GEMM (shares the KAN's parameters)."""
 
     def __init__(self, kan: nn.Module):
         super().__init__()
@@ -52,7 +42,7 @@ class CoxDeBoorKAN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.kan.layers:
             weight = ((layer.scale_sp * layer.mask).unsqueeze(-1) * layer.coef).permute(0, 2, 1)
-            spline = cox_de_boor_basis(x, layer.grid, layer.k).flatten(1) @ weight.reshape(-1, layer.out_features)
+            spline = b_spline_basis(x, layer.grid, layer.k).flatten(1) @ weight.reshape(-1, layer.out_features)
             x = F.silu(x) @ (layer.scale_base * layer.mask) + spline
         return x
 
@@ -94,7 +84,7 @@ def measure(degrees=DEGREES, batch: int = 1024, rounds: int = 9) -> dict:
         basis = medians(interleaved({
             "matrixkan (uniform)": _basis_step(layer.basis, h),
             "matrixkan (per-interval)": _basis_step(per_interval.basis, h),
-            "cox-de boor": _basis_step(lambda v: cox_de_boor_basis(v, layer.grid, k), h),
+            "cox-de boor": _basis_step(lambda v: b_spline_basis(v, layer.grid, k), h),
         }, rounds, warmup=2))
         results[k] = {"step_s": step, "basis_s": basis, "max_abs_diff_vs_cox_de_boor": diff}
         print(f"k={k}: step " + ", ".join(f"{n} {t * 1e3:.1f} ms" for n, t in step.items())
