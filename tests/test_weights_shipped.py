@@ -87,7 +87,8 @@ def test_pushed_then_loaded_back_through_pretrained_with_only_the_endpoint_chang
 
 
 def test_the_wheel_ships_the_weights(tmp_path):
-    """Build the wheel from a copy of the source tree and look for every shipped folder in it."""
+    """Build the wheel from a copy of the source tree and look for every shipped folder (and the KAN
+    kernel source) in it."""
     source = tmp_path / "src"
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
     for part in ("zoo", "plugins"):
@@ -106,3 +107,5 @@ def test_the_wheel_ships_the_weights(tmp_path):
         folder = f"{package.replace('.', '/')}/{Path(relative).parent.as_posix()}"
         for file in ("model.safetensors", "config.json", "README.md", "metrics.json", "curves.png"):
             assert f"{folder}/{file}" in names
+    # package data that is not weights: the KAN layer's kernel source, compiled on first use
+    assert "zoo_plugins/kan/native.cpp" in names

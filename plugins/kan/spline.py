@@ -24,6 +24,10 @@ gradients directly, in the parameters' layouts, which saves a dozen small autogr
 gradient copies per layer. The input gradient gathers the feature gradients of the k + 1 active
 bases and weights them by the polynomials' derivatives.
 
+On CPU, float32/float64 inputs use the fused kernels of native.cpp (compiled on first use; see
+native.py) for the basis and its input gradient: one pass per element instead of the five tensor
+passes below, which stay as the path for GPUs, other dtypes and machines without a C++ compiler.
+
 On CPU the batch runs in chunks of about `_CHUNK_ELEMENTS` features: the basis passes (locate,
 Horner, scatter, gather) then stay in cache, and the large temporaries live in per-thread
 workspaces of chunk size, reused across calls (fresh multi-megabyte buffers cost page faults as
@@ -38,6 +42,8 @@ import math
 import threading
 
 import torch
+
+from . import native
 
 __all__ = ["uniform_grid", "extend_grid", "b_spline_basis", "SplineTables", "kan_linear", "release_workspaces",
            "workspace_bytes"]
@@ -76,7 +82,7 @@ def b_spline_basis(x: torch.Tensor, grid: torch.Tensor, k: int) -> torch.Tensor:
     return bases
 
 
-def _chebyshev_nodes(n: int) -> torch.Tensor:
+def chebyshev_nodes(n: int) -> torch.Tensor:
     """n well-spread sample points inside (0, 1), for a well-conditioned Vandermonde solve."""
     i = torch.arange(n, dtype=torch.float64)
     return (torch.cos(math.pi * (2 * i + 1) / (2 * n)) + 1) / 2
@@ -102,6 +108,7 @@ class SplineTables:
         self.k, self.n_in, self.n_knots = k, n_in, n_knots
         self.n_intervals, self.n_bases = n_knots - 1, n_knots - 1 - k
         self.rows = 1 + self.n_bases  # silu, B_0 .. B_G+k-1
+        self.knots, self.dtype, self._native = knots, dtype, None
         widths = knots[:, 1:] - knots[:, :-1]  # (in, n_int)
         mean = widths.mean(1, keepdim=True)
         tolerance = 1e-12 if dtype == torch.float64 else 1e-5  # knot spacing equal to the dtype's rounding
@@ -115,9 +122,19 @@ class SplineTables:
             self.inv_spans = [torch.where(s > 0, 1 / s.clamp_min(1e-300), torch.zeros((), dtype=s.dtype)).T
                               .contiguous().to(dtype) for s in spans]  # each (n_knots - p, in)
 
+    def native(self, x: torch.Tensor) -> "native.NativeGrid | None":
+        """The fused CPU kernels' tables for x, or None: not on CPU, a dtype they do not cover, or no
+        compiled library (see native.py)."""
+        if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or native.library() is None:
+            return None
+        if self._native is None:
+            self._native = native.NativeGrid(self.knots, self.k, self.uniform, self.dtype,
+                                             *((self.scale, self.shift) if self.uniform else ()))
+        return self._native
+
     def _uniform_tables(self, knots: torch.Tensor, width: torch.Tensor, dtype: torch.dtype) -> None:
         k, device = self.k, knots.device
-        nodes = _chebyshev_nodes(k + 1).to(device)
+        nodes = chebyshev_nodes(k + 1).to(device)
         j = k  # an interval where all k + 1 active bases exist (there is one: n_int >= 2k + 1)
         samples = knots[:, j, None] + width[:, None] * nodes  # (in, node)
         values = b_spline_basis(samples.T.reshape(-1, self.n_in), knots, k)  # (node, in, G+k)
@@ -242,14 +259,16 @@ def _feature_buffer(x: torch.Tensor, tables: SplineTables, ws: _Workspace, name:
     return ws.get(name, (x.shape[0], (tables.rows + 1) * tables.n_in), x)
 
 
-def _features(x: torch.Tensor, tables: SplineTables, ws: _Workspace):
+def _features(x: torch.Tensor, tables: SplineTables, ws: _Workspace, fused):
     """Features [silu, B_0..B_{G+k-1}] of x (batch, in), as a (batch, (G + k + 1) * in) view into a
-    workspace; for the uniform path also the basis columns and u."""
+    workspace; for the eager uniform path also the basis columns and u. `fused`: tables.native(x)."""
     batch, n_in = x.shape
     buffer = _feature_buffer(x, tables, ws, "features")
     features = buffer[:, :tables.rows * n_in]
     extra = None
-    if tables.uniform:
+    if fused is not None:
+        native.features(fused, x, features)
+    elif tables.uniform:
         positions, u = _locate_uniform(x, tables, ws)
         values = _horner(tables.poly, u, ws.get("values", positions.shape, x))
         buffer.zero_()
@@ -314,8 +333,9 @@ class _KANLinear(torch.autograd.Function):
         n_out = coef.shape[1]
         narrow = n_out < _NARROW
         out = x.new_empty((n_out, x.shape[0]) if narrow else (x.shape[0], n_out))
+        fused = tables.native(x)
         for start, stop in _chunks(x, tables):
-            features, _ = _features(x[start:stop], tables, ws)
+            features, _ = _features(x[start:stop], tables, ws, fused)
             if narrow:
                 torch.mm(weight.T, features.T, out=out[:, start:stop])
             else:
@@ -335,9 +355,10 @@ class _KANLinear(torch.autograd.Function):
         grad_weight = x.new_empty(n_out, weight.shape[0]) if want_weight else None  # transposed, see _NARROW
         if want_x:
             grad_x = torch.empty_like(x)
+        fused = tables.native(x)
         for start, stop in _chunks(x, tables):
             xc, grad_c = x[start:stop], grad_out[start:stop]
-            features, extra = _features(xc, tables, ws)
+            features, extra = _features(xc, tables, ws, fused)
             if want_weight:
                 torch.addmm(grad_weight, grad_c.T, features, beta=1 if start else 0, out=grad_weight)
             if want_x:
@@ -345,7 +366,9 @@ class _KANLinear(torch.autograd.Function):
                 torch.mm(grad_c, weight.T, out=grad_buffer[:, :tables.rows * n_in])
                 torch.ops.aten.silu_backward.grad_input(grad_buffer[:, :n_in], xc, grad_input=grad_x[start:stop])
                 if tables.k > 0:
-                    if tables.uniform:
+                    if fused is not None:
+                        native.add_input_grad(fused, xc, grad_buffer, grad_x[start:stop])
+                    elif tables.uniform:
                         _input_grad_uniform(grad_buffer, xc, tables, extra, ws, grad_x[start:stop])
                     else:
                         _input_grad_recursion(grad_buffer, xc, tables, ws, grad_x[start:stop])

@@ -1,0 +1,174 @@
+"""The KAN layer's fused CPU kernels: native.cpp, compiled on first use and called through ctypes.
+
+The eager basis (spline.py) makes five passes over a (batch, k + 1, in) tensor per layer and
+direction (locate, Horner, scatter, gather, weight); native.cpp does each element's work in one
+pass, in registers. It needs only a C++ compiler (`$CXX`, else g++, else c++): no Python or torch
+headers, so it builds in about a second. The library is cached under
+`$XDG_CACHE_HOME/paperzoo/native` (default ~/.cache/paperzoo/native), keyed by the source, the
+flags and the compiler; it is written under a temporary name and renamed, so concurrent first uses
+do not see a half-written file.
+
+`library()` returns None, and the layer runs the eager path, when there is no compiler, the build
+or load fails (a RuntimeWarning says why, once per process), or PAPERZOO_KAN_NATIVE=0.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+import torch
+
+__all__ = ["library", "NativeGrid", "features", "add_input_grad"]
+
+SOURCE = Path(__file__).with_name("native.cpp")
+# -march=native: the cache key includes the CPU's flags, so a library never runs on another CPU
+FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-std=c++17", "-shared", "-fPIC", "-pthread"]
+_GRID = [ctypes.c_int64] * 4 + [ctypes.c_int] + [ctypes.c_void_p] * 6
+
+_lock = threading.Lock()
+_state: dict = {}
+
+
+def _compiler() -> str | None:
+    for name in (os.environ.get("CXX"), "g++", "c++"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def _cpu_flags() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "paperzoo" / "native"
+
+
+def _build() -> ctypes.CDLL:
+    compiler = _compiler()
+    if compiler is None:
+        raise RuntimeError("no C++ compiler found ($CXX, g++ or c++)")
+    version = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout
+    key = hashlib.sha256("\0".join([SOURCE.read_text(), " ".join(FLAGS), version, platform.machine(),
+                                    _cpu_flags()]).encode()).hexdigest()[:20]
+    path = _cache_dir() / f"kan-{key}.so"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, staging = tempfile.mkstemp(suffix=".so", dir=path.parent)
+        os.close(fd)
+        try:
+            done = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", staging], capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"{compiler} failed on {SOURCE.name}: {done.stderr.strip()[-2000:]}")
+            os.replace(staging, path)
+        finally:
+            if os.path.exists(staging):
+                os.remove(staging)
+    lib = ctypes.CDLL(str(path))
+    for suffix in ("f32", "f64"):
+        getattr(lib, f"kan_features_{suffix}").argtypes = _GRID + [ctypes.c_void_p, ctypes.c_int64,
+                                                                   ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64]
+        getattr(lib, f"kan_input_grad_{suffix}").argtypes = _GRID + [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
+                                                                     ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
+    return lib
+
+
+def library() -> ctypes.CDLL | None:
+    """The compiled kernels, or None (eager path) with the reason warned once."""
+    if os.environ.get("PAPERZOO_KAN_NATIVE", "1") == "0":
+        return None
+    with _lock:
+        if "lib" not in _state:
+            try:
+                _state["lib"] = _build()
+            except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                _state["lib"] = None
+                warnings.warn(f"KAN layers run without their fused CPU kernels (slower): {exc}", RuntimeWarning,
+                              stacklevel=2)
+        return _state["lib"]
+
+
+_SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
+
+
+class NativeGrid:
+    """The tables native.cpp reads (plain tensors: a layer holding them still deep-copies); built only
+    once `library()` has loaded for one grid (in, G + 2k + 1) of order k, in `dtype`.
+
+    uniform: the k + 1 polynomials of u of the active bases (the same on every interval and input)
+    and the per-input scale 1 / h and shift -t_0 / h. General grids: the polynomials of every
+    (input, interval), with d/dx folded into their derivatives. Polynomials are fitted in float64
+    to the Cox-de Boor oracle at k + 1 points of each interval.
+    """
+
+    def __init__(self, knots: torch.Tensor, k: int, uniform: bool, dtype: torch.dtype,
+                 scale: torch.Tensor | None = None, shift: torch.Tensor | None = None):
+        from .spline import b_spline_basis, chebyshev_nodes
+
+        knots = knots.detach().to("cpu", torch.float64)
+        n_in, n_knots = knots.shape
+        self.n_in, self.k, self.n_int, self.n_bases = n_in, k, n_knots - 1, n_knots - 1 - k
+        self.uniform, self.suffix = uniform, _SUFFIX[dtype]
+        nodes = chebyshev_nodes(k + 1)
+        vandermonde = nodes[:, None] ** torch.arange(k + 1, dtype=torch.float64)
+        powers = torch.arange(1, k + 1, dtype=torch.float64)
+        widths = knots[:, 1:] - knots[:, :-1]  # (in, n_int)
+        if uniform:
+            j = k  # an interval where all k + 1 active bases exist
+            samples = (knots[0, j] + widths[0, j] * nodes)[:, None]  # (node, 1)
+            values = b_spline_basis(samples, knots[:1], k)[:, 0, j - k:j + 1]  # (node, r)
+            poly = torch.linalg.solve(vandermonde, values).T  # (r, p)
+            dpoly = poly[:, 1:] * powers  # d/du; native.cpp multiplies by du/dx = scale
+            self.scale, self.shift = scale.to("cpu", dtype).contiguous(), shift.to("cpu", dtype).contiguous()
+            self.knots = self.inv_width = None
+        else:
+            samples = knots[:, :-1, None] + widths[..., None] * nodes  # (in, n_int, node)
+            values = b_spline_basis(samples.permute(1, 2, 0).reshape(-1, n_in), knots, k)  # (n_int * node, in, m)
+            values = values.reshape(self.n_int, k + 1, n_in, self.n_bases).permute(2, 0, 1, 3)  # (in, j, node, m)
+            m = torch.arange(self.n_int)[:, None] - k + torch.arange(k + 1)  # (j, r): active basis index
+            valid = (m >= 0) & (m < self.n_bases)
+            index = m.clamp(0, self.n_bases - 1)[None, :, None, :].expand(n_in, -1, k + 1, -1)
+            active = values.gather(3, index) * valid[None, :, None, :]  # (in, j, node, r)
+            poly = torch.linalg.solve(vandermonde, active)  # (in, j, p, r)
+            poly = poly.transpose(2, 3)  # (in, j, r, p)
+            inv_width = torch.where(widths > 0, 1 / widths.clamp_min(1e-300), torch.zeros((), dtype=torch.float64))
+            dpoly = poly[..., 1:] * powers * inv_width[..., None, None]  # d/dx
+            self.knots, self.inv_width = knots.to(dtype).contiguous(), inv_width.to(dtype).contiguous()
+            self.scale = self.shift = None
+        self.poly, self.dpoly = poly.to(dtype).contiguous(), dpoly.to(dtype).contiguous()
+
+    def args(self) -> list:
+        def ptr(t):
+            return None if t is None else t.data_ptr()
+
+        return [self.n_in, self.k, self.n_int, self.n_bases, int(self.uniform), ptr(self.scale), ptr(self.shift),
+                ptr(self.knots), ptr(self.inv_width), ptr(self.poly), ptr(self.dpoly)]
+
+
+def features(grid: NativeGrid, x: torch.Tensor, out: torch.Tensor) -> None:
+    """Write B_m(x) into the basis rows 1..n_bases of out (batch, >= (1 + n_bases) * in, row stride
+    out.stride(0)); row 0 (silu) is left to the caller. x: contiguous (batch, in)."""
+    getattr(_state["lib"], f"kan_features_{grid.suffix}")(*grid.args(), x.data_ptr(), x.shape[0], out.data_ptr(),
+                                                out.stride(0), torch.get_num_threads())
+
+
+def add_input_grad(grid: NativeGrid, x: torch.Tensor, grad_features: torch.Tensor, grad_x: torch.Tensor) -> None:
+    """grad_x += sum_m dL/dB_m(x) * B_m'(x), dL/dB_m read from the basis rows of grad_features."""
+    getattr(_state["lib"], f"kan_input_grad_{grid.suffix}")(*grid.args(), x.data_ptr(), x.shape[0], grad_features.data_ptr(),
+                                                  grad_features.stride(0), grad_x.data_ptr(), torch.get_num_threads())
