@@ -6,8 +6,8 @@ every 200 steps. `train_kan` follows that schedule with fewer steps per grid so 
 machine's budget; `train_mlp` gives the MLP baseline the same optimiser. Both train through the
 zoo's uniform loop, `zoo.train` (optimizer="lbfgs": one full-batch LBFGS step of up to 20
 iterations, strong-Wolfe line search, history 10, per epoch); grid extension is `KAN.refine`
-between `zoo.train` calls and the grid updates are a callback (`GridUpdates`).
-`lbfgs_fit` is the hand-written loop kept for the symbolic-regression script.
+between `zoo.train` calls and the grid updates are a callback (`GridUpdates`). The symbolic-regression
+script trains with the sparsity penalty through the same `fit`, wrapping the KAN in `SparsityTraining`.
 """
 
 from __future__ import annotations
@@ -33,26 +33,6 @@ def task_arrays(name: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
 def rmse(model, x: torch.Tensor, y: torch.Tensor) -> float:
     with torch.no_grad():
         return float(((model(x) - y) ** 2).mean().sqrt())
-
-
-def lbfgs_fit(model, x, y, steps: int, lamb: float = 0.0, update_grid_every: int = 0,
-              update_grid_until: int = 0, max_iter: int = 10) -> None:
-    """`steps` LBFGS steps on the full batch (pykan's settings: history 10, strong Wolfe)."""
-    optimizer = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=max_iter, history_size=10,
-                                  line_search_fn="strong_wolfe", tolerance_grad=1e-32, tolerance_change=1e-32)
-    for step in range(steps):
-        if update_grid_every and step % update_grid_every == 0 and step < update_grid_until:
-            model.update_grid(x)
-
-        def closure():
-            optimizer.zero_grad()
-            loss = ((model(x) - y) ** 2).mean()
-            if lamb > 0:
-                loss = loss + lamb * model.regularization(x)
-            loss.backward()
-            return loss
-
-        optimizer.step(closure)
 
 
 class GridUpdates:
