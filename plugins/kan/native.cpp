@@ -2,8 +2,8 @@
 // torch headers). One pass per input element does what the eager path needs five tensor passes for:
 // locate the knot interval, evaluate the k + 1 active B-splines by Horner's rule and write them into
 // their feature rows (forward), or gather their feature gradients and weight them by the splines'
-// derivatives (backward). Feature layout, as in spline.py: batch row b holds `rows` blocks of n_in
-// values at f + b * ld, block 0 = silu (written by torch), block 1 + m = B_m.
+// derivatives (backward). Feature layout, as in spline.py: batch row b starts at f + b * ld and
+// holds B_m(x_i) at i * n_bases + m.
 //
 // Two ways to find the interval and its polynomials:
 //   uniform:  s = x * scale[i] + shift[i]; j = floor(s); u = s - j. On a uniform grid the k + 1 active
@@ -108,7 +108,7 @@ void features_rows(const Grid &g, const T *x, T *f, int64_t ld, int64_t begin, i
     if (g.uniform) {
         UniformRow<T> work(g);
         for (int64_t b = begin; b < end; ++b) {
-            T *row = f + b * ld + n_in;  // B_0's row
+            T *row = f + b * ld;
             std::memset(row, 0, sizeof(T) * g.n_bases * n_in);
             work.locate(g, x + b * n_in);
             work.evaluate(g, g.poly, k);
@@ -117,7 +117,7 @@ void features_rows(const Grid &g, const T *x, T *f, int64_t ld, int64_t begin, i
                 if (j < 0) continue;
                 for (int64_t r = 0; r <= k; ++r) {
                     const int64_t m = j - k + r;
-                    if (m >= 0 && m < g.n_bases) row[m * n_in + i] = work.values[r * n_in + i];
+                    if (m >= 0 && m < g.n_bases) row[i * g.n_bases + m] = work.values[r * n_in + i];
                 }
             }
         }
@@ -125,7 +125,7 @@ void features_rows(const Grid &g, const T *x, T *f, int64_t ld, int64_t begin, i
     }
     for (int64_t b = begin; b < end; ++b) {
         T *row = f + b * ld;
-        std::memset(row + n_in, 0, sizeof(T) * g.n_bases * n_in);
+        std::memset(row, 0, sizeof(T) * g.n_bases * n_in);
         for (int64_t i = 0; i < n_in; ++i) {
             int64_t j;
             T u;
@@ -133,7 +133,7 @@ void features_rows(const Grid &g, const T *x, T *f, int64_t ld, int64_t begin, i
             const T *c = table<T>(g, g.poly, i, j, k);
             for (int64_t r = 0; r <= k; ++r) {
                 const int64_t m = j - k + r;
-                if (m >= 0 && m < g.n_bases) row[(1 + m) * n_in + i] = horner(c + r * (k + 1), k, u);
+                if (m >= 0 && m < g.n_bases) row[i * g.n_bases + m] = horner(c + r * (k + 1), k, u);
             }
         }
     }
@@ -146,7 +146,7 @@ void input_grad_rows(const Grid &g, const T *x, const T *gf, int64_t ld, T *grad
         UniformRow<T> work(g);
         const T *scale = static_cast<const T *>(g.scale);
         for (int64_t b = begin; b < end; ++b) {
-            const T *row = gf + b * ld + n_in;
+            const T *row = gf + b * ld;
             work.locate(g, x + b * n_in);
             work.evaluate(g, g.dpoly, k - 1);
             T *out = grad_x + b * n_in;
@@ -156,7 +156,7 @@ void input_grad_rows(const Grid &g, const T *x, const T *gf, int64_t ld, T *grad
                 T sum = 0;
                 for (int64_t r = 0; r <= k; ++r) {
                     const int64_t m = j - k + r;
-                    if (m >= 0 && m < g.n_bases) sum += work.values[r * n_in + i] * row[m * n_in + i];
+                    if (m >= 0 && m < g.n_bases) sum += work.values[r * n_in + i] * row[i * g.n_bases + m];
                 }
                 out[i] += sum * scale[i];
             }
@@ -173,7 +173,7 @@ void input_grad_rows(const Grid &g, const T *x, const T *gf, int64_t ld, T *grad
             T sum = 0;
             for (int64_t r = 0; r <= k; ++r) {
                 const int64_t m = j - k + r;
-                if (m >= 0 && m < g.n_bases) sum += horner(c + r * k, k - 1, u) * row[(1 + m) * n_in + i];
+                if (m >= 0 && m < g.n_bases) sum += horner(c + r * k, k - 1, u) * row[i * g.n_bases + m];
             }
             grad_x[b * n_in + i] += sum;
         }
@@ -204,6 +204,43 @@ Grid make_grid(int64_t n_in, int64_t k, int64_t n_int, int64_t n_bases, int unif
     return Grid{n_in, k, n_int, n_bases, uniform, scale, shift, knots, inv_width, poly, dpoly};
 }
 
+// The spline weight (out, in, nb) = coef (in, out, nb) with in and out swapped, times scale_sp * mask:
+// whole rows of nb values, which torch's element-wise ops handle slowly for nb ~ 8.
+template <typename T>
+void spline_weight(const T *coef, const T *scale_sp, const T *mask, int64_t n_in, int64_t n_out, int64_t nb,
+                   T *out) {
+    for (int64_t i = 0; i < n_in; ++i)
+        for (int64_t o = 0; o < n_out; ++o) {
+            const T s = scale_sp[i * n_out + o] * mask[i * n_out + o];
+            const T *c = coef + (i * n_out + o) * nb;
+            T *w = out + (o * n_in + i) * nb;
+            for (int64_t m = 0; m < nb; ++m) w[m] = c[m] * s;
+        }
+}
+
+// Its gradient back in the parameters' layouts: with g = grad_t (out, in, nb) swapped to (in, out, nb),
+// grad_coef = g * scale_sp * mask and grad_sp = mask * sum_m g * coef (either may be null).
+template <typename T>
+void spline_grads(const T *grad_t, const T *coef, const T *scale_sp, const T *mask, int64_t n_in, int64_t n_out,
+                  int64_t nb, T *grad_coef, T *grad_sp) {
+    for (int64_t i = 0; i < n_in; ++i)
+        for (int64_t o = 0; o < n_out; ++o) {
+            const int64_t edge = i * n_out + o;
+            const T *g = grad_t + (o * n_in + i) * nb;
+            if (grad_sp) {
+                const T *c = coef + edge * nb;
+                T dot = 0;
+                for (int64_t m = 0; m < nb; ++m) dot += g[m] * c[m];
+                grad_sp[edge] = dot * mask[edge];
+            }
+            if (grad_coef) {
+                const T s = scale_sp[edge] * mask[edge];
+                T *out = grad_coef + edge * nb;
+                for (int64_t m = 0; m < nb; ++m) out[m] = g[m] * s;
+            }
+        }
+}
+
 }  // namespace
 
 #define KAN_GRID_ARGS                                                                                     \
@@ -222,6 +259,15 @@ Grid make_grid(int64_t n_in, int64_t k, int64_t n_int, int64_t n_bases, int unif
         const Grid g = KAN_GRID;                                                                               \
         parallel_rows(batch, n_in, n_threads,                                                                  \
                       [&](int64_t b, int64_t e) { input_grad_rows<T>(g, x, gf, ld, grad_x, b, e); });           \
+    }                                                                                                          \
+    extern "C" void kan_spline_weight_##suffix(const T *coef, const T *scale_sp, const T *mask, int64_t n_in,   \
+                                               int64_t n_out, int64_t nb, T *out) {                            \
+        spline_weight<T>(coef, scale_sp, mask, n_in, n_out, nb, out);                                          \
+    }                                                                                                          \
+    extern "C" void kan_spline_grads_##suffix(const T *grad_t, const T *coef, const T *scale_sp, const T *mask, \
+                                              int64_t n_in, int64_t n_out, int64_t nb, T *grad_coef,           \
+                                              T *grad_sp) {                                                    \
+        spline_grads<T>(grad_t, coef, scale_sp, mask, n_in, n_out, nb, grad_coef, grad_sp);                    \
     }
 
 KAN_EXPORT(float, f32)

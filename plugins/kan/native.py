@@ -1,6 +1,6 @@
 """The KAN layer's fused CPU kernels: native.cpp, compiled on first use and called through ctypes.
 
-The eager basis (spline.py) makes five passes over a (batch, k + 1, in) tensor per layer and
+The tensor-op basis (spline.py) makes several passes over (batch, in, k + 1) tensors per layer and
 direction (locate, Horner, scatter, gather, weight); native.cpp does each element's work in one
 pass, in registers. It needs only a C++ compiler (`$CXX`, else g++, else c++): no Python or torch
 headers, so it builds in about a second. The library is cached under
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["library", "NativeGrid", "features", "add_input_grad"]
+__all__ = ["library", "NativeGrid", "features", "add_input_grad", "spline_weight", "spline_grads"]
 
 SOURCE = Path(__file__).with_name("native.cpp")
 # -march=native: the cache key includes the CPU's flags, so a library never runs on another CPU
@@ -86,6 +86,10 @@ def _build() -> ctypes.CDLL:
                                                                    ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64]
         getattr(lib, f"kan_input_grad_{suffix}").argtypes = _GRID + [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
                                                                      ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
+        getattr(lib, f"kan_spline_weight_{suffix}").argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 3 + [
+            ctypes.c_void_p]
+        getattr(lib, f"kan_spline_grads_{suffix}").argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int64] * 3 + [
+            ctypes.c_void_p] * 2
     return lib
 
 
@@ -162,13 +166,40 @@ class NativeGrid:
 
 
 def features(grid: NativeGrid, x: torch.Tensor, out: torch.Tensor) -> None:
-    """Write B_m(x) into the basis rows 1..n_bases of out (batch, >= (1 + n_bases) * in, row stride
-    out.stride(0)); row 0 (silu) is left to the caller. x: contiguous (batch, in)."""
+    """Write B_m(x_i) into out[b, i * n_bases + m] (out: (batch, in * n_bases), rows may be strided).
+    x: contiguous (batch, in)."""
     getattr(_state["lib"], f"kan_features_{grid.suffix}")(*grid.args(), x.data_ptr(), x.shape[0], out.data_ptr(),
                                                 out.stride(0), torch.get_num_threads())
 
 
 def add_input_grad(grid: NativeGrid, x: torch.Tensor, grad_features: torch.Tensor, grad_x: torch.Tensor) -> None:
-    """grad_x += sum_m dL/dB_m(x) * B_m'(x), dL/dB_m read from the basis rows of grad_features."""
+    """grad_x += sum_m dL/dB_m(x) * B_m'(x), dL/dB_m(x_i) read from grad_features[b, i * n_bases + m]."""
     getattr(_state["lib"], f"kan_input_grad_{grid.suffix}")(*grid.args(), x.data_ptr(), x.shape[0], grad_features.data_ptr(),
                                                   grad_features.stride(0), grad_x.data_ptr(), torch.get_num_threads())
+
+
+def _contiguous(*tensors: torch.Tensor) -> list[torch.Tensor]:
+    return [t.contiguous() for t in tensors]
+
+
+def spline_weight(coef: torch.Tensor, scale_sp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(out, in, nb) = coef (in, out, nb) with in and out swapped, times scale_sp * mask."""
+    coef, scale_sp, mask = _contiguous(coef, scale_sp, mask)
+    n_in, n_out, nb = coef.shape
+    out = coef.new_empty(n_out, n_in, nb)
+    getattr(_state["lib"], f"kan_spline_weight_{_SUFFIX[coef.dtype]}")(
+        coef.data_ptr(), scale_sp.data_ptr(), mask.data_ptr(), n_in, n_out, nb, out.data_ptr())
+    return out
+
+
+def spline_grads(grad_t: torch.Tensor, coef: torch.Tensor, scale_sp: torch.Tensor, mask: torch.Tensor,
+                 want_coef: bool, want_sp: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """From grad_t (out, in, nb), the gradient of `spline_weight`'s output: (grad coef (in, out, nb),
+    grad scale_sp (in, out)), each None unless wanted."""
+    grad_t, coef, scale_sp, mask = _contiguous(grad_t, coef, scale_sp, mask)
+    grad_coef = torch.empty_like(coef) if want_coef else None
+    grad_sp = torch.empty_like(scale_sp) if want_sp else None
+    getattr(_state["lib"], f"kan_spline_grads_{_SUFFIX[coef.dtype]}")(
+        grad_t.data_ptr(), coef.data_ptr(), scale_sp.data_ptr(), mask.data_ptr(), *coef.shape,
+        None if grad_coef is None else grad_coef.data_ptr(), None if grad_sp is None else grad_sp.data_ptr())
+    return grad_coef, grad_sp

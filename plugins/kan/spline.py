@@ -1,39 +1,37 @@
-"""B-spline evaluation for KAN layers: the Cox-de Boor oracle and the fast one-GEMM path.
+"""B-spline evaluation for KAN layers: the Cox-de Boor oracle and the fast two-GEMM path.
 
 `b_spline_basis` is the textbook Cox-de Boor recursion (the paper's B-splines, as in pykan); it is
 the correctness oracle and is used where speed does not matter (least-squares refits, plots).
 
-`kan_linear` is the hot path of a KAN layer. It rests on two facts:
+`kan_linear` is the hot path of a KAN layer. It rests on three facts:
 
 1. On each knot interval [t_j, t_j+1) only k + 1 B-splines are non-zero, and each is a polynomial
    of degree k in the local coordinate u = (x - t_j) / (t_j+1 - t_j). On a uniform grid (the
    initial one) these k + 1 polynomials are the same on every interval; `SplineTables` computes
    their coefficients once per grid (in float64, by sampling the Cox-de Boor oracle at k + 1
    points and solving the Vandermonde system). Evaluating the basis is then: find the interval by
-   arithmetic, run Horner's rule k times, scatter k + 1 values. Non-uniform grids (after
-   `update_grid`) run the recursion itself, vectorised over inputs with precomputed reciprocal
-   knot spans, into the same feature layout.
-2. The whole layer is one GEMM: the features [silu(x_i), B_0(x_i), ..., B_G+k-1(x_i)] of every
-   input i, laid out (batch, G + k + 1, in), times a (G + k + 1) * in x out weight that holds
-   scale_base (row block 0) and scale_sp * coef (the other blocks). No (batch, in, out) tensor.
+   arithmetic, run Horner's rule k times, place k + 1 values.
+2. The layer is two GEMMs: silu(x) (batch, in) @ the base weight (scale_base * mask, (in, out)),
+   plus the basis B(x) laid out (batch, in, G + k) times the spline weight held as
+   (out, in, G + k) = (scale_sp * mask * coef) with in and out swapped. Both weights come from the
+   parameters (pykan's layout, coef (in, out, G + k)) by element-wise products and, for the spline
+   weight, a copy of whole G + k rows: no strided transposes, and no (batch, in, out) tensor.
+3. On CPU, float32/float64 inputs evaluate the basis and its input gradient in the fused kernels
+   of native.cpp (compiled on first use; see native.py): one vectorised pass per element. The
+   tensor-op path below (uniform grids: locate, Horner, scatter; adapted grids: the recursion)
+   runs on GPUs, for other dtypes and on machines without a C++ compiler.
 
 `_KANLinear` is a custom autograd Function that keeps only x and the parameters for the backward
 pass and recomputes the basis there (saved activations per layer: batch x in, as for an MLP). It
-also assembles the weight from coef, scale_base, scale_sp and mask itself and returns their
-gradients directly, in the parameters' layouts, which saves a dozen small autograd nodes and the
-gradient copies per layer. The input gradient gathers the feature gradients of the k + 1 active
-bases and weights them by the polynomials' derivatives.
+returns the parameters' gradients directly, in their own layouts. The input gradient weighs the
+feature gradients of the k + 1 active bases by the polynomials' derivatives.
 
-On CPU, float32/float64 inputs use the fused kernels of native.cpp (compiled on first use; see
-native.py) for the basis and its input gradient: one pass per element instead of the five tensor
-passes below, which stay as the path for GPUs, other dtypes and machines without a C++ compiler.
-
-On CPU the batch runs in chunks of about `_CHUNK_ELEMENTS` features: the basis passes (locate,
-Horner, scatter, gather) then stay in cache, and the large temporaries live in per-thread
-workspaces of chunk size, reused across calls (fresh multi-megabyte buffers cost page faults as
-expensive as the arithmetic on small machines). Layers with few outputs run their GEMMs
-transposed, which BLAS does several times faster for (batch x 10)-shaped products. On
-accelerators the same code runs on the whole batch at once, with the allocator's own caching.
+On CPU the batch runs in chunks of about `_CHUNK_ELEMENTS` features so that the basis stays in
+cache between its evaluation and the GEMM that reads it; the chunk-sized buffers live in per-thread
+workspaces reused across calls (fresh multi-megabyte buffers cost page faults as expensive as the
+arithmetic on small machines). Layers with few outputs run their GEMMs transposed, which BLAS does
+several times faster for (batch x 10)-shaped products. On accelerators the same code runs on the
+whole batch at once, with the allocator's own caching.
 """
 
 from __future__ import annotations
@@ -93,13 +91,10 @@ class SplineTables:
 
     Uniform rows (the initial grid, grid_eps = 1 updates): every basis is the same cardinal
     B-spline, so on any interval the k + 1 active bases are the same k + 1 polynomials of the local
-    coordinate u = (x - t_j) / h. Their coefficients (`poly`, (p, r, in)) are computed in float64
+    coordinate u = (x - t_j) / h. Their coefficients (`poly`, (p, in, r)) are computed in float64
     by sampling the Cox-de Boor oracle at k + 1 points of an interior interval and solving the
-    Vandermonde system. Non-uniform rows (after `update_grid`): the Cox-de Boor recursion itself,
-    run in a (batch, knot, in) layout with precomputed reciprocal knot spans.
-
-    Features are laid out (batch, rows, in) with rows = [silu, B_0, ..., B_G+k-1], plus one spare
-    row (see `_locate_uniform`).
+    Vandermonde system. Non-uniform rows (after `update_grid`): the recursion, with precomputed
+    reciprocal knot spans. The fused CPU kernels have their own tables (`native`).
     """
 
     def __init__(self, grid: torch.Tensor, k: int, dtype: torch.dtype):
@@ -107,7 +102,6 @@ class SplineTables:
         n_in, n_knots = knots.shape
         self.k, self.n_in, self.n_knots = k, n_in, n_knots
         self.n_intervals, self.n_bases = n_knots - 1, n_knots - 1 - k
-        self.rows = 1 + self.n_bases  # silu, B_0 .. B_G+k-1
         self.knots, self.dtype, self._native = knots, dtype, None
         widths = knots[:, 1:] - knots[:, :-1]  # (in, n_int)
         mean = widths.mean(1, keepdim=True)
@@ -116,11 +110,11 @@ class SplineTables:
         if self.uniform:
             self._uniform_tables(knots, mean[:, 0], dtype)
         else:
-            self.knots_t = knots.T.contiguous().to(dtype)  # (n_knots, in)
+            self.knots_d = knots.to(dtype)
             spans = [knots[:, p:] - knots[:, :-p] for p in range(1, k + 1)]  # t_{m+p} - t_m
             # 1 / span, 0 for empty spans (repeated knots), as Cox-de Boor's 0/0 := 0 convention
-            self.inv_spans = [torch.where(s > 0, 1 / s.clamp_min(1e-300), torch.zeros((), dtype=s.dtype)).T
-                              .contiguous().to(dtype) for s in spans]  # each (n_knots - p, in)
+            self.inv_spans = [torch.where(s > 0, 1 / s.clamp_min(1e-300), torch.zeros((), dtype=s.dtype)).to(dtype)
+                              for s in spans]  # each (in, n_knots - p)
 
     def native(self, x: torch.Tensor) -> "native.NativeGrid | None":
         """The fused CPU kernels' tables for x, or None: not on CPU, a dtype they do not cover, or no
@@ -141,18 +135,14 @@ class SplineTables:
         active = values[:, :, j - k:j + 1]  # (node, in, r)
         vandermonde = nodes[:, None] ** torch.arange(k + 1, dtype=torch.float64, device=device)
         poly = torch.linalg.solve(vandermonde, active.reshape(k + 1, -1)).reshape(k + 1, self.n_in, k + 1)
-        poly = poly.permute(0, 2, 1)  # (p, r, in)
-        self.poly = poly.contiguous().to(dtype)
+        self.poly = poly.contiguous().to(dtype)  # (p, in, r)
         powers = torch.arange(1, k + 1, dtype=torch.float64, device=device)[:, None, None]
-        self.dpoly = (poly[1:] * powers / width).contiguous().to(dtype)  # d/dx = d/du / h, (p - 1, r, in)
+        self.dpoly = (poly[1:] * powers / width[:, None]).contiguous().to(dtype)  # d/dx = d/du / h
         self.scale = (1 / width).to(dtype)  # s = (x - t_0) / h: interval index + u
         self.shift = (-knots[:, 0] / width).to(dtype)
-        # the r-th active basis of interval j is B_{j-k+r}, in row 1 + j - k + r: column
-        # (1 + j - k + r) * in + i of a batch row. Bases that do not exist (near the grid's ends, x
-        # outside it) are clamped to the silu row or the spare row, which never keep them.
-        inputs = torch.arange(self.n_in, device=device)
-        self.offsets = (1 - k + torch.arange(k + 1, device=device))[:, None] * self.n_in + inputs  # (r, in)
-        self.low, self.high = inputs, inputs + self.rows * self.n_in
+        # the r-th active basis of interval j is B_{j-k+r}: feature column i * (G + k) + j - k + r
+        self.offsets = torch.arange(k + 1, device=device) - k  # (r,)
+        self.starts = torch.arange(self.n_in, device=device)[:, None] * self.n_bases  # (in, 1)
 
 
 class _Workspace:
@@ -195,188 +185,168 @@ def workspace_bytes() -> int:
     return sum(b.numel() * b.element_size() for b in ws.buffers.values()) if ws else 0
 
 
-# feature elements per CPU chunk of the batch: the chunk's buffers stay in cache between the passes
+# feature elements per CPU chunk of the batch: the chunk's basis stays in cache until its GEMM reads it
 _CHUNK_ELEMENTS = 1 << 19
 
 
 def _chunks(x: torch.Tensor, tables: SplineTables) -> list[tuple[int, int]]:
     """Row ranges of the batch processed together (the whole batch on accelerators)."""
     batch = x.shape[0]
-    count = 1 if x.device.type != "cpu" else -(-batch * tables.n_in * tables.rows // _CHUNK_ELEMENTS)
+    count = 1 if x.device.type != "cpu" else -(-batch * tables.n_in * (tables.n_bases + 1) // _CHUNK_ELEMENTS)
     rows = -(-batch // count)  # equal chunks
     return [(start, min(start + rows, batch)) for start in range(0, batch, rows)]
 
 
-def _locate_uniform(x: torch.Tensor, tables: SplineTables, ws: _Workspace) -> tuple[torch.Tensor, torch.Tensor]:
-    """Batch-row columns of the k + 1 active bases of x (batch, in) as (batch, k + 1, in) int64,
-    and the local coordinate u in [0, 1) as (batch, 1, in)."""
-    batch, n_in = x.shape
-    s = torch.addcmul(tables.shift, x, tables.scale, out=ws.get("s", (batch, n_in), x))
-    floor = torch.floor(s, out=ws.get("floor", (batch, n_in), x))
-    u = s.sub_(floor)
-    floor.clamp_(-1, tables.n_intervals)
-    slot = ws.get("slot", (batch, 1, n_in), x, torch.int64)
-    slot.copy_(floor.unsqueeze(1))
-    positions = ws.get("positions", (batch, tables.k + 1, n_in), x, torch.int64)
-    torch.add(tables.offsets, slot, alpha=n_in, out=positions)
-    return positions.clamp_(tables.low, tables.high), u.unsqueeze(1)
-
-
-def _horner(poly: torch.Tensor, u: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """sum_p poly[p] u^p for poly (P, r, in) and u (batch, 1, in), into out (batch, r, in)."""
+def _horner(poly: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """sum_p poly[p] u^p for poly (P, in, r) and u (batch, in, 1): (batch, in, r)."""
     if poly.shape[0] == 1:
-        return out.copy_(poly[0].expand_as(out))
-    torch.addcmul(poly[-2], poly[-1], u, out=out)
+        return poly[0].expand(u.shape[0], *poly.shape[1:])
+    out = torch.addcmul(poly[-2], poly[-1], u)
     for p in range(poly.shape[0] - 3, -1, -1):
-        torch.addcmul(poly[p], out, u, out=out)
+        out = torch.addcmul(poly[p], out, u)
     return out
 
 
-def _cox_de_boor(x: torch.Tensor, tables: SplineTables, ws: _Workspace, order: int, out: torch.Tensor | None = None):
-    """Bases of order `order` (batch, n_knots - 1 - order, in) by the recursion, in workspaces."""
-    batch, n_in = x.shape
-    diff = torch.sub(x.unsqueeze(1), tables.knots_t, out=ws.get("diff", (batch, tables.n_knots, n_in), x))
-    above = ws.get("above", diff.shape, x)
-    above.copy_(diff >= 0)  # 1 where x >= t_m
-    rows = tables.n_knots - 1
-    bases = torch.sub(above[:, :-1], above[:, 1:], out=ws.get("bases0", (batch, rows, n_in), x))
+def _locate_uniform(x: torch.Tensor, tables: SplineTables):
+    """Feature columns of the k + 1 active bases of x (batch, in) as (batch, in * (k + 1)) int64,
+    whether each exists (batch, in, k + 1), and the local coordinate u (batch, in, 1)."""
+    s = torch.addcmul(tables.shift, x, tables.scale)
+    interval = torch.floor(s)
+    u = (s - interval).unsqueeze(-1)
+    m = interval.clamp_(-1, tables.n_intervals).long().unsqueeze(-1) + tables.offsets  # basis index
+    exists = (m >= 0) & (m < tables.n_bases)  # not near the grid's ends, x inside the extended grid
+    positions = m.clamp_(0, tables.n_bases - 1).add_(tables.starts)
+    return positions.view(x.shape[0], -1), exists, u
+
+
+def _recursion(x: torch.Tensor, tables: SplineTables, order: int) -> torch.Tensor:
+    """Bases of order `order` of x (batch, in) by Cox-de Boor: (batch, in, n_knots - 1 - order)."""
+    diff = x.unsqueeze(-1) - tables.knots_d  # (batch, in, n_knots)
+    above = (diff >= 0).to(x.dtype)  # 1 where x >= t_m
+    bases = above[..., :-1] - above[..., 1:]
     for p in range(1, order + 1):
-        rows -= 1
-        inv = tables.inv_spans[p - 1]  # (n_knots - p, in)
-        left = torch.mul(diff[:, :rows], inv[:rows], out=ws.get("left", (batch, rows, n_in), x))
-        left.mul_(bases[:, :-1])
-        right = torch.mul(diff[:, p + 1:p + 1 + rows], inv[1:rows + 1], out=ws.get("right", (batch, rows, n_in), x))
-        right.mul_(bases[:, 1:])
-        target = out if (p == order and out is not None) else ws.get(f"bases{p % 2 + 1}", (batch, rows, n_in), x)
-        bases = torch.sub(left, right, out=target)  # (t_{m+p+1} - x) = -diff[m + p + 1]
-    if order == 0 and out is not None:
-        bases = out.copy_(bases)
+        count, inv = bases.shape[-1] - 1, tables.inv_spans[p - 1]
+        left = diff[..., :count] * inv[:, :count] * bases[..., :-1]
+        right = diff[..., p + 1:p + 1 + count] * inv[:, 1:count + 1] * bases[..., 1:]
+        bases = left - right  # (t_{m+p+1} - x) = -diff[m + p + 1]
     return bases
 
 
-def _feature_buffer(x: torch.Tensor, tables: SplineTables, ws: _Workspace, name: str) -> torch.Tensor:
-    """A (batch, (rows + 1) * in) workspace: the feature rows, then the spare row."""
-    return ws.get(name, (x.shape[0], (tables.rows + 1) * tables.n_in), x)
-
-
 def _features(x: torch.Tensor, tables: SplineTables, ws: _Workspace, fused):
-    """Features [silu, B_0..B_{G+k-1}] of x (batch, in), as a (batch, (G + k + 1) * in) view into a
-    workspace; for the eager uniform path also the basis columns and u. `fused`: tables.native(x)."""
+    """The basis of x (batch, in) laid out (batch, in * (G + k)), in a workspace; for the tensor-op
+    uniform path also what `_locate_uniform` found. `fused`: tables.native(x)."""
     batch, n_in = x.shape
-    buffer = _feature_buffer(x, tables, ws, "features")
-    features = buffer[:, :tables.rows * n_in]
-    extra = None
+    features = ws.get("features", (batch, n_in * tables.n_bases), x)
+    located = None
     if fused is not None:
         native.features(fused, x, features)
     elif tables.uniform:
-        positions, u = _locate_uniform(x, tables, ws)
-        values = _horner(tables.poly, u, ws.get("values", positions.shape, x))
-        buffer.zero_()
-        buffer.scatter_(1, positions.view(batch, -1), values.view(batch, -1))
-        extra = (positions, u)
+        located = positions, exists, u = _locate_uniform(x, tables)
+        values = _horner(tables.poly, u) * exists
+        features.zero_().scatter_add_(1, positions, values.view(batch, -1))  # absent bases add 0
     else:
-        _cox_de_boor(x, tables, ws, tables.k, out=features[:, n_in:].view(batch, tables.n_bases, n_in))
-    torch.ops.aten.silu.out(x, out=features[:, :n_in])
-    return features, extra
+        features.view(batch, n_in, -1).copy_(_recursion(x, tables, tables.k))
+    return features, located
 
 
-def _input_grad_uniform(grad_buffer, x, tables, extra, ws, out):
-    """out += sum_r dL/dB_(j-k+r) * dB_(j-k+r)/dx over the k + 1 active bases, gathered from the
-    feature gradients (the silu and spare rows, where absent bases point, are zeroed first)."""
-    positions, u = extra
-    batch, n_in = x.shape
-    grad_buffer[:, :n_in].zero_()
-    grad_buffer[:, tables.rows * n_in:].zero_()
-    gathered = ws.get("gathered", positions.shape, x)
-    torch.gather(grad_buffer, 1, positions.view(batch, -1), out=gathered.view(batch, -1))
-    slopes = _horner(tables.dpoly, u, ws.get("slopes", positions.shape, x))
-    slopes.mul_(gathered)
-    return out.add_(slopes.sum(1))
+def _add_input_grad(x, grad_features, tables, fused, located, grad_x) -> None:
+    """grad_x += sum_m dL/dB_m(x) * B_m'(x) over the k + 1 active bases of every input."""
+    if fused is not None:
+        native.add_input_grad(fused, x, grad_features, grad_x)
+    elif tables.uniform:
+        positions, exists, u = located
+        gathered = grad_features.gather(1, positions).view(exists.shape)
+        grad_x.add_((_horner(tables.dpoly, u) * gathered * exists).sum(-1))
+    else:  # dB_m,k/dx = k (B_m,k-1 / (t_m+k - t_m) - B_m+1,k-1 / (t_m+k+1 - t_m+1))
+        lower = _recursion(x, tables, tables.k - 1) * tables.inv_spans[tables.k - 1]
+        slopes = lower[..., :-1] - lower[..., 1:]
+        grad_x.add_((slopes * grad_features.view(slopes.shape)).sum(-1), alpha=tables.k)
 
 
-def _input_grad_recursion(grad_buffer, x, tables, ws, out):
-    """dB_m,k/dx = k (B_m,k-1 / (t_m+k - t_m) - B_m+1,k-1 / (t_m+k+1 - t_m+1))."""
-    batch, n_in = x.shape
-    k = tables.k
-    grad_bases = grad_buffer[:, n_in:(1 + tables.n_bases) * n_in].view(batch, tables.n_bases, n_in)
-    lower = _cox_de_boor(x, tables, ws, k - 1)  # (batch, n_bases + 1, in)
-    lower = lower.mul_(tables.inv_spans[k - 1])
-    slope = torch.sub(lower[:, :-1], lower[:, 1:], out=ws.get("slopes", grad_bases.shape, x))
-    return out.add_(slope.mul_(grad_bases).sum(1), alpha=k)
-
-
-def _weight(coef, scale_base, scale_sp, mask) -> torch.Tensor:
-    """((G+k+1) * in, out): row block 0 = scale_base, block 1 + m = scale_sp * coef[:, :, m]; masked."""
+def _weights(coef, scale_base, scale_sp, mask, fused) -> tuple[torch.Tensor, torch.Tensor]:
+    """The base weight (in, out) = scale_base * mask and the spline weight (out, in * (G + k)) =
+    scale_sp * mask * coef with in and out swapped (whole G + k rows move)."""
     n_in, n_out, n_bases = coef.shape
-    weight = coef.new_empty(1 + n_bases, n_in, n_out)
-    torch.mul(scale_base, mask, out=weight[0])
-    torch.mul(coef.permute(2, 0, 1), scale_sp * mask, out=weight[1:])
-    return weight.view(-1, n_out)
+    if fused is not None:
+        spline = native.spline_weight(coef, scale_sp, mask)
+    else:
+        spline = coef.new_empty(n_out, n_in, n_bases)
+        torch.mul(coef.transpose(0, 1), (scale_sp * mask).T.unsqueeze(-1), out=spline)
+    return scale_base * mask, spline.view(n_out, -1)
 
 
-# below this many outputs, BLAS is faster on the transposed forward product (out, batch) = W^T features^T;
-# the weight gradient is computed transposed, (out, features), at every width (never slower, much faster
+# below this many outputs, BLAS is faster on the transposed forward products (out, batch) = W^T act^T;
+# the weight gradients are computed transposed, (out, in), at every width (never slower, much faster
 # for narrow layers)
 _NARROW = 32
 
 
 class _KANLinear(torch.autograd.Function):
-    """y = features(x) @ weight(coef, scale_base, scale_sp, mask); saves x and the parameters only.
+    """y = silu(x) @ base + features(x) @ spline^T; saves x and the parameters only.
 
-    On CPU the batch is processed in chunks whose buffers stay in cache (features in forward; in
-    backward, the features again, their gradient and the input gradient)."""
+    On CPU the batch is processed in chunks whose buffers stay in cache (silu and basis in forward;
+    in backward, the same again, their gradients and the input gradient)."""
 
     @staticmethod
     def forward(ctx, x, coef, scale_base, scale_sp, mask, tables):
-        ws = _workspace()
-        weight = _weight(coef, scale_base, scale_sp, mask)
+        ws, fused = _workspace(), tables.native(x)
+        base, spline = _weights(coef, scale_base, scale_sp, mask, fused)
         n_out = coef.shape[1]
         narrow = n_out < _NARROW
         out = x.new_empty((n_out, x.shape[0]) if narrow else (x.shape[0], n_out))
-        fused = tables.native(x)
         for start, stop in _chunks(x, tables):
-            features, _ = _features(x[start:stop], tables, ws, fused)
+            xc = x[start:stop]
+            act = torch.ops.aten.silu.out(xc, out=ws.get("silu", xc.shape, xc))
+            features, _ = _features(xc, tables, ws, fused)
             if narrow:
-                torch.mm(weight.T, features.T, out=out[:, start:stop])
+                chunk = out[:, start:stop]
+                torch.mm(base.T, act.T, out=chunk)
+                chunk.addmm_(spline, features.T)
             else:
-                torch.mm(features, weight, out=out[start:stop])
-        ctx.save_for_backward(x, coef, scale_base, scale_sp, mask, weight)
+                chunk = out[start:stop]
+                torch.mm(act, base, out=chunk)
+                chunk.addmm_(features, spline.T)
+        ctx.save_for_backward(x, coef, scale_base, scale_sp, mask, base, spline)
         ctx.tables = tables
         return out.T if narrow else out
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, coef, scale_base, scale_sp, mask, weight = ctx.saved_tensors
+        x, coef, scale_base, scale_sp, mask, base, spline = ctx.saved_tensors
         tables, ws = ctx.tables, _workspace()
         n_in, n_out = coef.shape[:2]
         grad_x = grad_coef = grad_base = grad_sp = None
-        want_x, want_weight = ctx.needs_input_grad[0], any(ctx.needs_input_grad[1:4])
+        want_x = ctx.needs_input_grad[0]
+        want_spline, want_base = ctx.needs_input_grad[1] or ctx.needs_input_grad[3], ctx.needs_input_grad[2]
         grad_out = grad_out.contiguous()
-        grad_weight = x.new_empty(n_out, weight.shape[0]) if want_weight else None  # transposed, see _NARROW
+        grad_spline_t = x.new_empty(spline.shape) if want_spline else None  # (out, in * (G + k))
+        grad_base_t = x.new_empty(n_out, n_in) if want_base else None
         if want_x:
             grad_x = torch.empty_like(x)
         fused = tables.native(x)
         for start, stop in _chunks(x, tables):
             xc, grad_c = x[start:stop], grad_out[start:stop]
-            features, extra = _features(xc, tables, ws, fused)
-            if want_weight:
-                torch.addmm(grad_weight, grad_c.T, features, beta=1 if start else 0, out=grad_weight)
+            beta = 1 if start else 0
+            if want_base:
+                act = torch.ops.aten.silu.out(xc, out=ws.get("silu", xc.shape, xc))
+                torch.addmm(grad_base_t, grad_c.T, act, beta=beta, out=grad_base_t)
+            if want_spline or (want_x and tables.k > 0):
+                features, located = _features(xc, tables, ws, fused)
+            if want_spline:
+                torch.addmm(grad_spline_t, grad_c.T, features, beta=beta, out=grad_spline_t)
             if want_x:
-                grad_buffer = _feature_buffer(xc, tables, ws, "grad_features")
-                torch.mm(grad_c, weight.T, out=grad_buffer[:, :tables.rows * n_in])
-                torch.ops.aten.silu_backward.grad_input(grad_buffer[:, :n_in], xc, grad_input=grad_x[start:stop])
-                if tables.k > 0:
-                    if fused is not None:
-                        native.add_input_grad(fused, xc, grad_buffer, grad_x[start:stop])
-                    elif tables.uniform:
-                        _input_grad_uniform(grad_buffer, xc, tables, extra, ws, grad_x[start:stop])
-                    else:
-                        _input_grad_recursion(grad_buffer, xc, tables, ws, grad_x[start:stop])
-        if want_weight:  # in the parameters' own layouts, so they accumulate without copies
-            per_row = grad_weight.view(n_out, tables.rows, n_in)
-            grad_spline = torch.empty_like(coef).copy_(per_row[:, 1:].permute(2, 0, 1))  # (in, out, G+k)
-            if ctx.needs_input_grad[2]:
-                grad_base = torch.mul(per_row[:, 0].T, mask, out=torch.empty_like(scale_base))
+                grad_act = torch.mm(grad_c, base.T, out=ws.get("grad_silu", xc.shape, xc))
+                torch.ops.aten.silu_backward.grad_input(grad_act, xc, grad_input=grad_x[start:stop])
+                if tables.k > 0:  # order-0 bases are piecewise constant
+                    grad_features = torch.mm(grad_c, spline, out=ws.get("grad_features", features.shape, xc))
+                    _add_input_grad(xc, grad_features, tables, fused, located, grad_x[start:stop])
+        if want_base:  # in the parameters' own layouts, so they accumulate without copies
+            grad_base = torch.mul(grad_base_t.T, mask, out=torch.empty_like(scale_base))
+        if want_spline and fused is not None:
+            grad_coef, grad_sp = native.spline_grads(grad_spline_t.view(n_out, n_in, -1), coef, scale_sp, mask,
+                                                     ctx.needs_input_grad[1], ctx.needs_input_grad[3])
+        elif want_spline:
+            grad_spline = torch.empty_like(coef).copy_(grad_spline_t.view(n_out, n_in, -1).transpose(0, 1))
             if ctx.needs_input_grad[3]:
                 grad_sp = torch.linalg.vecdot(grad_spline, coef).mul_(mask)
             if ctx.needs_input_grad[1]:
@@ -386,10 +356,6 @@ class _KANLinear(torch.autograd.Function):
 
 def kan_linear(x: torch.Tensor, coef: torch.Tensor, scale_base: torch.Tensor, scale_sp: torch.Tensor,
                mask: torch.Tensor, tables: SplineTables) -> torch.Tensor:
-    """One KAN layer as one GEMM: features(x) (batch, (G + k + 1) * in) @ weight -> (batch, out).
-
-    The weight's rows are ordered (feature row, input): row block 0 is the silu base
-    (scale_base * mask), block 1 + m the coefficient of B_m (scale_sp * mask * coef[:, :, m]).
-    x must be 2-D and of the tables' dtype.
-    """
+    """One KAN layer: silu(x) @ (scale_base * mask) + B(x) @ (scale_sp * mask * coef), summed over
+    inputs and bases, as two GEMMs -> (batch, out). x must be 2-D and of the tables' dtype."""
     return _KANLinear.apply(x.contiguous(), coef, scale_base, scale_sp, mask, tables)
