@@ -51,7 +51,7 @@ def _run(layer, x, fused: bool, monkeypatch):
 @pytest.mark.skipif(not HAS_COMPILER, reason="no C++ compiler: the layer runs its eager path (tested elsewhere)")
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("adapted", [False, True], ids=["uniform", "adapted-grid"])
-@pytest.mark.parametrize("k", [1, 2, 3, 5])
+@pytest.mark.parametrize("k", [0, 1, 2, 3, 5])
 def test_fused_kernels_match_the_eager_path_and_the_oracle(dtype, adapted, k, monkeypatch):
     layer = _layer(dtype, k, adapted)
     # inside, on and outside the grid (bases vanish outside the extended grid), and a knot itself

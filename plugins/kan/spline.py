@@ -110,11 +110,11 @@ class SplineTables:
         if self.uniform:
             self._uniform_tables(knots, mean[:, 0], dtype)
         else:
-            self.knots_d = knots.to(dtype)
+            self.knots_t = knots.T.contiguous().to(dtype)  # (n_knots, in): inputs innermost
             spans = [knots[:, p:] - knots[:, :-p] for p in range(1, k + 1)]  # t_{m+p} - t_m
             # 1 / span, 0 for empty spans (repeated knots), as Cox-de Boor's 0/0 := 0 convention
-            self.inv_spans = [torch.where(s > 0, 1 / s.clamp_min(1e-300), torch.zeros((), dtype=s.dtype)).to(dtype)
-                              for s in spans]  # each (in, n_knots - p)
+            self.inv_spans = [torch.where(s > 0, 1 / s.clamp_min(1e-300), torch.zeros((), dtype=s.dtype)).T
+                              .contiguous().to(dtype) for s in spans]  # each (n_knots - p, in)
 
     def native(self, x: torch.Tensor) -> "native.NativeGrid | None":
         """The fused CPU kernels' tables for x, or None: not on CPU, a dtype they do not cover, or no
@@ -135,14 +135,15 @@ class SplineTables:
         active = values[:, :, j - k:j + 1]  # (node, in, r)
         vandermonde = nodes[:, None] ** torch.arange(k + 1, dtype=torch.float64, device=device)
         poly = torch.linalg.solve(vandermonde, active.reshape(k + 1, -1)).reshape(k + 1, self.n_in, k + 1)
-        self.poly = poly.contiguous().to(dtype)  # (p, in, r)
+        poly = poly.permute(0, 2, 1)  # (p, r, in): inputs innermost, so the element-wise ops vectorise
+        self.poly = poly.contiguous().to(dtype)
         powers = torch.arange(1, k + 1, dtype=torch.float64, device=device)[:, None, None]
-        self.dpoly = (poly[1:] * powers / width[:, None]).contiguous().to(dtype)  # d/dx = d/du / h
+        self.dpoly = (poly[1:] * powers / width).contiguous().to(dtype)  # d/dx = d/du / h
         self.scale = (1 / width).to(dtype)  # s = (x - t_0) / h: interval index + u
         self.shift = (-knots[:, 0] / width).to(dtype)
         # the r-th active basis of interval j is B_{j-k+r}: feature column i * (G + k) + j - k + r
-        self.offsets = torch.arange(k + 1, device=device) - k  # (r,)
-        self.starts = torch.arange(self.n_in, device=device)[:, None] * self.n_bases  # (in, 1)
+        self.offsets = (torch.arange(k + 1, device=device) - k)[:, None]  # (r, 1)
+        self.starts = torch.arange(self.n_in, device=device) * self.n_bases  # (in,)
 
 
 class _Workspace:
@@ -198,37 +199,37 @@ def _chunks(x: torch.Tensor, tables: SplineTables) -> list[tuple[int, int]]:
 
 
 def _horner(poly: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """sum_p poly[p] u^p for poly (P, in, r) and u (batch, in, 1): (batch, in, r)."""
+    """sum_p poly[p] u^p for poly (P, r, in) and u (batch, 1, in): (batch, r, in)."""
     if poly.shape[0] == 1:
         return poly[0].expand(u.shape[0], *poly.shape[1:])
     out = torch.addcmul(poly[-2], poly[-1], u)
     for p in range(poly.shape[0] - 3, -1, -1):
-        out = torch.addcmul(poly[p], out, u)
+        out = torch.addcmul(poly[p], out, u, out=out)
     return out
 
 
 def _locate_uniform(x: torch.Tensor, tables: SplineTables):
-    """Feature columns of the k + 1 active bases of x (batch, in) as (batch, in * (k + 1)) int64,
-    whether each exists (batch, in, k + 1), and the local coordinate u (batch, in, 1)."""
+    """Feature columns of the k + 1 active bases of x (batch, in) as (batch, (k + 1) * in) int64,
+    whether each exists (batch, k + 1, in), and the local coordinate u (batch, 1, in)."""
     s = torch.addcmul(tables.shift, x, tables.scale)
     interval = torch.floor(s)
-    u = (s - interval).unsqueeze(-1)
-    m = interval.clamp_(-1, tables.n_intervals).long().unsqueeze(-1) + tables.offsets  # basis index
+    u = s.sub_(interval).unsqueeze(1)
+    m = interval.clamp_(-1, tables.n_intervals).long().unsqueeze(1) + tables.offsets  # basis index (batch, r, in)
     exists = (m >= 0) & (m < tables.n_bases)  # not near the grid's ends, x inside the extended grid
     positions = m.clamp_(0, tables.n_bases - 1).add_(tables.starts)
     return positions.view(x.shape[0], -1), exists, u
 
 
 def _recursion(x: torch.Tensor, tables: SplineTables, order: int) -> torch.Tensor:
-    """Bases of order `order` of x (batch, in) by Cox-de Boor: (batch, in, n_knots - 1 - order)."""
-    diff = x.unsqueeze(-1) - tables.knots_d  # (batch, in, n_knots)
+    """Bases of order `order` of x (batch, in) by Cox-de Boor: (batch, n_knots - 1 - order, in)."""
+    diff = x.unsqueeze(1) - tables.knots_t  # (batch, n_knots, in)
     above = (diff >= 0).to(x.dtype)  # 1 where x >= t_m
-    bases = above[..., :-1] - above[..., 1:]
+    bases = above[:, :-1] - above[:, 1:]
     for p in range(1, order + 1):
-        count, inv = bases.shape[-1] - 1, tables.inv_spans[p - 1]
-        left = diff[..., :count] * inv[:, :count] * bases[..., :-1]
-        right = diff[..., p + 1:p + 1 + count] * inv[:, 1:count + 1] * bases[..., 1:]
-        bases = left - right  # (t_{m+p+1} - x) = -diff[m + p + 1]
+        count, inv = bases.shape[1] - 1, tables.inv_spans[p - 1]
+        left = diff[:, :count] * inv[:count] * bases[:, :-1]
+        right = diff[:, p + 1:p + 1 + count] * inv[1:count + 1] * bases[:, 1:]
+        bases = left.sub_(right)  # (t_{m+p+1} - x) = -diff[m + p + 1]
     return bases
 
 
@@ -245,7 +246,7 @@ def _features(x: torch.Tensor, tables: SplineTables, ws: _Workspace, fused):
         values = _horner(tables.poly, u) * exists
         features.zero_().scatter_add_(1, positions, values.view(batch, -1))  # absent bases add 0
     else:
-        features.view(batch, n_in, -1).copy_(_recursion(x, tables, tables.k))
+        features.view(batch, n_in, -1).copy_(_recursion(x, tables, tables.k).transpose(1, 2))
     return features, located
 
 
@@ -256,11 +257,12 @@ def _add_input_grad(x, grad_features, tables, fused, located, grad_x) -> None:
     elif tables.uniform:
         positions, exists, u = located
         gathered = grad_features.gather(1, positions).view(exists.shape)
-        grad_x.add_((_horner(tables.dpoly, u) * gathered * exists).sum(-1))
+        grad_x.add_((_horner(tables.dpoly, u) * gathered * exists).sum(1))
     else:  # dB_m,k/dx = k (B_m,k-1 / (t_m+k - t_m) - B_m+1,k-1 / (t_m+k+1 - t_m+1))
         lower = _recursion(x, tables, tables.k - 1) * tables.inv_spans[tables.k - 1]
-        slopes = lower[..., :-1] - lower[..., 1:]
-        grad_x.add_((slopes * grad_features.view(slopes.shape)).sum(-1), alpha=tables.k)
+        slopes = lower[:, :-1] - lower[:, 1:]  # (batch, G + k, in)
+        grad_x.add_((slopes * grad_features.view(x.shape[0], x.shape[1], -1).transpose(1, 2)).sum(1),
+                    alpha=tables.k)
 
 
 def _weights(coef, scale_base, scale_sp, mask, fused) -> tuple[torch.Tensor, torch.Tensor]:
@@ -282,7 +284,8 @@ _NARROW = 32
 
 
 class _KANLinear(torch.autograd.Function):
-    """y = silu(x) @ base + features(x) @ spline^T; saves x and the parameters only.
+    """y = silu(x) @ base + features(x) @ spline^T; saves x and the parameters only (the weights
+    cost a pass over the parameters to rebuild, less than keeping them costs memory at small batch).
 
     On CPU the batch is processed in chunks whose buffers stay in cache (silu and basis in forward;
     in backward, the same again, their gradients and the input gradient)."""
@@ -306,14 +309,15 @@ class _KANLinear(torch.autograd.Function):
                 chunk = out[start:stop]
                 torch.mm(act, base, out=chunk)
                 chunk.addmm_(features, spline.T)
-        ctx.save_for_backward(x, coef, scale_base, scale_sp, mask, base, spline)
+        ctx.save_for_backward(x, coef, scale_base, scale_sp, mask)  # the weights are rebuilt in backward
         ctx.tables = tables
         return out.T if narrow else out
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, coef, scale_base, scale_sp, mask, base, spline = ctx.saved_tensors
-        tables, ws = ctx.tables, _workspace()
+        x, coef, scale_base, scale_sp, mask = ctx.saved_tensors
+        tables, ws, fused = ctx.tables, _workspace(), ctx.tables.native(x)
+        base, spline = _weights(coef, scale_base, scale_sp, mask, fused)
         n_in, n_out = coef.shape[:2]
         grad_x = grad_coef = grad_base = grad_sp = None
         want_x = ctx.needs_input_grad[0]
@@ -323,7 +327,6 @@ class _KANLinear(torch.autograd.Function):
         grad_base_t = x.new_empty(n_out, n_in) if want_base else None
         if want_x:
             grad_x = torch.empty_like(x)
-        fused = tables.native(x)
         for start, stop in _chunks(x, tables):
             xc, grad_c = x[start:stop], grad_out[start:stop]
             beta = 1 if start else 0
@@ -335,10 +338,11 @@ class _KANLinear(torch.autograd.Function):
             if want_spline:
                 torch.addmm(grad_spline_t, grad_c.T, features, beta=beta, out=grad_spline_t)
             if want_x:
-                grad_act = torch.mm(grad_c, base.T, out=ws.get("grad_silu", xc.shape, xc))
+                # the silu and basis buffers are read by now: their gradients take their places
+                grad_act = torch.mm(grad_c, base.T, out=ws.get("silu", xc.shape, xc))
                 torch.ops.aten.silu_backward.grad_input(grad_act, xc, grad_input=grad_x[start:stop])
                 if tables.k > 0:  # order-0 bases are piecewise constant
-                    grad_features = torch.mm(grad_c, spline, out=ws.get("grad_features", features.shape, xc))
+                    grad_features = torch.mm(grad_c, spline, out=features)
                     _add_input_grad(xc, grad_features, tables, fused, located, grad_x[start:stop])
         if want_base:  # in the parameters' own layouts, so they accumulate without copies
             grad_base = torch.mul(grad_base_t.T, mask, out=torch.empty_like(scale_base))
