@@ -14,13 +14,16 @@ recorded as such). Every model is the stack [64, 128, 128, 10], grid 5, order 3.
 2. Time: one training step (zero grads, forward, mean-square loss, backward), models interleaved
    step by step in one process (A, B, C, A, B, C, ...) so machine noise hits all alike; medians and
    ratios to our KAN and to an MLP [64, 472, 472, 10] with about the same parameter count.
-3. Peak memory: one fresh process per model and batch; after warm-up (compilation included) the
-   peak RSS is reset (/proc/self/clear_refs) and the step's peak above the resident baseline read.
+   "ours-eager" is our layer with its fused C++ kernels switched off (PAPERZOO_KAN_NATIVE=0).
+3. Peak memory: one fresh process per model and batch; after warm-up (compilation included), the
+   peak of live tensor bytes during a step above those live before it, from the profiler's
+   allocation records (max of 3 steps), plus our reused workspace buffers.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import statistics
@@ -78,6 +81,8 @@ def build_models(names: list[str]):
         try:
             if name == "ours":
                 models[name] = ours
+            elif name == "ours-eager":  # the same weights, run without the fused kernels (see train_step)
+                models[name] = copy.deepcopy(ours)
             elif name == "mlp-same-params":
                 layers = []
                 for a, b in zip(MLP_WIDTH[:-1], MLP_WIDTH[1:]):
@@ -138,7 +143,10 @@ def uniform_peer_copy(ours, name: str):
     return nn.Sequential(*layers)
 
 
-def train_step(model, x):
+def train_step(model, x, eager: bool = False):
+    """Zero grads, forward, mean-square loss, backward; `eager`: with our fused kernels switched off
+    (native.library() reads PAPERZOO_KAN_NATIVE at every call, so models can alternate in one process)."""
+    os.environ["PAPERZOO_KAN_NATIVE"] = "0" if eager else "1"
     for p in model.parameters():
         p.grad = None
     model(x).square().mean().backward()
@@ -160,9 +168,9 @@ def worker_time(batch: int, rounds: int, names: list[str]) -> dict:
     warm = {}
     for name, model in models.items():  # warm-up: compilation, workspaces, allocator
         start = time.perf_counter()
-        train_step(model, x)
+        train_step(model, x, name == "ours-eager")
         warm[name] = time.perf_counter() - start
-        train_step(model, x)
+        train_step(model, x, name == "ours-eager")
     times = {name: [] for name in models}
     slow = {"pykan"}  # seconds per step at large batch: fewer rounds
     for r in range(rounds):
@@ -170,43 +178,49 @@ def worker_time(batch: int, rounds: int, names: list[str]) -> dict:
             if name in slow and r >= max(3, rounds // 4):
                 continue
             start = time.perf_counter()
-            train_step(model, x)
+            train_step(model, x, name == "ours-eager")
             times[name].append(time.perf_counter() - start)
     return {"batch": batch, "times": times, "agreement": agreement, "params": params, "first_step_s": warm,
             "notes": notes}
 
 
-def worker_memory(batch: int, name: str) -> dict:
-    import gc
+def step_peak_bytes(model, x, eager: bool) -> int:
+    """Peak bytes of tensors alive during one training step above those alive before it, from the
+    profiler's allocation and free records (every tensor of every CPU op, compiled kernels' buffers
+    included; the allocator's caching does not hide them as it does from the process's RSS)."""
+    from torch.profiler import ProfilerActivity, profile
 
+    for p in model.parameters():
+        p.grad = None  # freed before the window, so every free inside it has a recorded allocation
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        train_step(model, x, eager)
+    records = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                     if e.name() == "[memory]")
+    live = peak = 0
+    for _, nbytes in records:
+        live += nbytes
+        peak = max(peak, live)
+    return peak
+
+
+def worker_memory(batch: int, name: str) -> dict:
     import torch
 
     torch.set_num_threads(int(os.environ.get("KAN_BENCH_THREADS", "2")))
-    models, notes = build_models([name] if name == "ours" else ["ours", name])
+    models, notes = build_models(["ours"] + ([name] if name != "ours" else []))
     if name not in models:
         return {"batch": batch, "model": name, "peak_mb": None, "note": notes.get(name)}
     model = models[name]
     x = torch.rand(batch, WIDTH[0]) * 2 - 1
+    eager = name == "ours-eager"
     for _ in range(2):
-        train_step(model, x)
-    gc.collect()
-
-    def status(field: str) -> float:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError(f"no {field} in /proc/self/status")
-
-    baseline = status("VmRSS:")
-    Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS
-    for _ in range(3):
-        train_step(model, x)
-    peak = status("VmHWM:") - baseline
-    if name == "ours":  # our reused scratch buffers are resident in the baseline: count them
+        train_step(model, x, eager)
+    peak = max(step_peak_bytes(model, x, eager) for _ in range(3))
+    if name in ("ours", "ours-eager"):  # our reused scratch buffers are allocated before the window: count them
         from zoo_plugins.kan.spline import workspace_bytes
 
-        peak += workspace_bytes() / 2 ** 20
-    return {"batch": batch, "model": name, "peak_mb": peak}
+        peak += workspace_bytes()
+    return {"batch": batch, "model": name, "peak_mb": peak / 2 ** 20}
 
 
 # --- driver ------------------------------------------------------------------------------------
@@ -242,7 +256,7 @@ def main() -> None:
     if args.memory_only:
         remeasure_memory(python)
         return
-    names = ["ours", "mlp-same-params", "pykan", "flashkan", "inkan", "inkan-eager", "torchkan"]
+    names = ["ours", "ours-eager", "mlp-same-params", "pykan", "flashkan", "inkan", "inkan-eager", "torchkan"]
     rows, raw = [], {}
     for batch in (256, 4096):
         rounds = (10 if batch == 256 else 4) if args.quick else (60 if batch == 256 else 16)
@@ -297,23 +311,25 @@ def summarise(rows: list, raw: dict) -> None:
         mem_ours = ratio("ours", batch, 6)
         lines.append(f"B={batch}: ours is {ours_mlp}x the equal-parameter MLP's step time; faster than "
                      f"{', '.join(faster) or 'no peer'}" + (f", not faster than {', '.join(slower)}" if slower else "")
-                     + f" (time ratios peer/ours: {peers}); our peak step memory {mem_ours} MB.")
+                     + f" (time ratios peer/ours: {peers}); without the fused kernels (ours-eager) "
+                     f"{ratio('ours-eager', batch, 4)}x our time; our peak step memory {mem_ours} MB.")
     save_result(
         "kan", "peers_speed",
         claim="Issue target: faster than every peer B-spline KAN measured, at no more peak memory, on "
               "[64,128,128,10], grid 5, order 3, batch 256 and 4096; within 1.5x the equal-parameter MLP's time.",
         verdict="measured",
-        summary=" ".join(lines) + " Ours runs in eager mode; flashkan and inkan torch.compile their basis (cold "
-                                  "compiles of 2-40 s, not in the step times). Shared 2-core machine under heavy "
-                                  "load: ratios come from one process with models interleaved step by step; "
-                                  "absolute milliseconds are noisy.",
+        summary=" ".join(lines) + " Ours runs without torch.compile, its basis in fused C++ kernels (native.cpp, "
+                                  "compiled on first use in about a second); ours-eager is the same layer without "
+                                  "them. flashkan and inkan torch.compile their basis (cold compiles of 2-40 s, not "
+                                  "in the step times). Shared 2-core machine: ratios come from one process with "
+                                  "models interleaved step by step; absolute milliseconds are noisy.",
         setup=f"train step = zero grads + forward + mean-square loss + backward, float32, "
               f"{os.environ.get('KAN_BENCH_THREADS', '2')} torch thread(s) (KAN_BENCH_THREADS); peers in "
               "their default configuration (flashkan, inkan: torch.compile'd basis, warmed up first; pykan after "
-              "model.speed()); inkan-eager = inkan with compile_basis=False. Peak memory = peak RSS during 3 steps "
-              "above the resident baseline after warm-up, one process per model, plus our reused workspace "
-              "buffers (resident in the baseline); RSS does not see allocations served from memory the allocator "
-              "already holds, so small-batch figures (a few MB) are at its resolution.",
+              "model.speed()); inkan-eager = inkan with compile_basis=False; ours-eager = ours with "
+              "PAPERZOO_KAN_NATIVE=0. Peak memory = the largest, over 3 steps after warm-up, of the peak live tensor "
+              "bytes during the step above those live before it (torch profiler allocation records), one process "
+              "per model, plus our reused workspace buffers (allocated before the step).",
         command="python -m benchmarks.perf.kan_peers",
         table={"columns": ["model", "batch", "trainable params", "step ms (median)", "x ours", "x MLP",
                            "peak step MB", "max |output - ours|", "note"], "rows": rows},
