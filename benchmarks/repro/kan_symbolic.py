@@ -17,11 +17,13 @@ the penalty is `SparsityTraining`'s training step.
 from __future__ import annotations
 
 import argparse
+import copy
 
 import torch
 
 from benchmarks.record import figure_path, save_result
 from benchmarks.repro.kan_common import GridUpdates, fit, rmse, task_arrays
+from zoo.training import NonFiniteLossError
 from zoo_plugins.kan.config import KANConfig
 from zoo_plugins.kan.model import KAN, SparsityTraining
 from zoo_plugins.kan.plot import plot_activations
@@ -74,9 +76,14 @@ def main() -> None:
                      variables=["x", "y"])
     snapped = auto_symbolic(model, x, lib=LIB, r2_threshold=0.99)
     stages.append(["snap to symbolic functions", str(model.config.width), rmse(snapped, xt, yt)])
-    train(snapped, data, args.steps, args.seed)  # the affine parameters (and any remaining splines)
+    tuned = copy.deepcopy(snapped)
+    try:
+        train(tuned, data, args.steps, args.seed)  # the affine parameters (and any remaining splines)
+        snapped, tuning = tuned, "train the affine parameters"
+    except NonFiniteLossError as exc:  # recorded, and the snapped network kept as it was
+        tuning = f"train the affine parameters: diverged ({str(exc).split(';')[0]}); snapped values kept"
     after = rmse(snapped, xt, yt)
-    stages.append(["train the affine parameters", str(model.config.width), after])
+    stages.append([tuning, str(model.config.width), after])
     formulas, numeric = snapped.formula(variables=["x", "y"])
     formula = str(formulas[0])
     for stage in stages:
