@@ -18,8 +18,9 @@ regulariser (`KAN.regularization`, Sec. 2.5.1; `SparsityTraining` trains on it t
 and pruning (`KAN.prune`, Sec. 2.5.1). Symbolic snapping is in `symbolic.py`, plots in `plot.py`.
 
 Departures from the paper, none in the maths:
-- The layer is evaluated as one GEMM over per-interval polynomial B-splines (`spline.py`), equal
-  to the Cox-de Boor recursion within float rounding; the recursion is kept as the oracle.
+- The layer is evaluated as two GEMMs (silu base, B-spline basis) over per-interval polynomial
+  B-splines (`spline.py`, fused C++ kernels on CPU in `native.cpp`), equal to the Cox-de Boor
+  recursion within float rounding; the recursion is kept as the oracle.
 - Parameters use pykan's layout and names (`coef` (in, out, G+k), `scale_base`, `scale_sp`,
   per-input `grid`, `mask`) so results can be compared edge by edge with the authors' code.
 - pykan's symbolic branch is not part of the layer; snapping builds a `SymbolicKAN` instead, so a
