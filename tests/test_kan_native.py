@@ -3,6 +3,9 @@ path and the Cox-de Boor oracle, and a clean fall-back when they cannot be built
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -102,6 +105,25 @@ def test_the_library_is_built_once_and_cached(fresh_native):
     assert native.library() is not None
     assert built[0].stat().st_mtime_ns == stamp
     assert [p.name for p in built[0].parent.iterdir()] == [built[0].name]  # no staging files left
+
+
+@pytest.mark.skipif(not HAS_COMPILER, reason="no C++ compiler")
+def test_a_damaged_cached_library_is_dropped_and_rebuilt(fresh_native):
+    assert native.library() is not None
+    (built,) = (fresh_native / "paperzoo" / "native").glob("kan-*.so")
+    damaged = built.with_suffix(".tmp")
+    damaged.write_bytes(b"not a shared library")
+    os.replace(damaged, built)  # a new file: the library this process has mapped stays intact
+    # new processes (this one would get its loaded copy back from dlopen)
+    probe = ("import warnings; warnings.simplefilter('always'); from zoo_plugins.kan import native; "
+             "print(native.library() is not None)")
+    env = dict(os.environ, XDG_CACHE_HOME=str(fresh_native))
+    first = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert first.stdout.strip() == "False" and "without their fused CPU kernels" in first.stderr, first.stderr
+    assert not built.exists()
+    second = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert second.stdout.strip() == "True", second.stderr
+    assert built.exists()
 
 
 def test_without_a_compiler_the_layer_warns_once_and_runs_eagerly(fresh_native, monkeypatch):

@@ -80,7 +80,11 @@ def _build() -> ctypes.CDLL:
         finally:
             if os.path.exists(staging):
                 os.remove(staging)
-    lib = ctypes.CDLL(str(path))
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError:
+        path.unlink(missing_ok=True)  # a damaged cache entry: the next process builds it again
+        raise
     for suffix in ("f32", "f64"):
         getattr(lib, f"kan_features_{suffix}").argtypes = _GRID + [ctypes.c_void_p, ctypes.c_int64,
                                                                    ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64]
@@ -112,8 +116,8 @@ _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 
 
 class NativeGrid:
-    """The tables native.cpp reads (plain tensors: a layer holding them still deep-copies); built only
-    once `library()` has loaded for one grid (in, G + 2k + 1) of order k, in `dtype`.
+    """The tables native.cpp reads for one grid (in, G + 2k + 1) of order k, in `dtype`: plain
+    tensors (a layer holding them still deep-copies), built once `library()` has loaded.
 
     uniform: the k + 1 polynomials of u of the active bases (the same on every interval and input)
     and the per-input scale 1 / h and shift -t_0 / h. General grids: the polynomials of every
