@@ -475,3 +475,20 @@ def test_repeated_evaluations_of_one_task_do_not_carry_metric_state_over():
     model, reused = mlp(), task()
     evaluate(model, reused, split="test")  # fills the metrics this task's next evaluation reuses
     assert evaluate(model, reused, split="train") == evaluate(model, task(), split="train")
+
+
+def test_evaluate_moves_a_model_only_when_it_is_elsewhere(monkeypatch):
+    moves = []
+    original = nn.Module.to
+
+    def counting_to(self, *args, **kwargs):
+        moves.append(args)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(nn.Module, "to", counting_to)
+    data = regression_data()
+    evaluate(mlp(), data, device="cpu")
+    assert moves == []  # already on the CPU: no walk over its parameters
+    with pytest.raises(NotImplementedError):  # meta tensors cannot be copied: the move was attempted
+        evaluate(mlp().to("meta"), data, device="cpu")
+    assert moves[-1] == (torch.device("cpu"),)
