@@ -27,7 +27,7 @@ struct Grid {
     int uniform;
     const void *scale, *shift;         // uniform: (in,)
     const void *knots, *inv_width;     // general: (in, n_knots), (in, n_int)
-    const void *poly, *dpoly;          // see above; dpoly has k coefficients per basis, d/dx
+    const void *poly, *dpoly;          // see above; dpoly: k per basis, d/du (uniform, times scale) or d/dx
 };
 
 template <typename T>
