@@ -30,29 +30,21 @@ struct Grid {
     const void *poly, *dpoly;          // see above; dpoly: k per basis, d/du (uniform, times scale) or d/dx
 };
 
+// General grids: the interval by binary search in the input's knots, u in [0, 1) on it
 template <typename T>
 inline bool locate(const Grid &g, int64_t i, T x, int64_t &j, T &u) {
-    if (g.uniform) {
-        T s = x * static_cast<const T *>(g.scale)[i] + static_cast<const T *>(g.shift)[i];
-        if (!(s >= 0) || !(s < static_cast<T>(g.n_int))) return false;  // also NaN
-        T f = std::floor(s);
-        j = static_cast<int64_t>(f);
-        u = s - f;
-        return true;
-    }
     const int64_t n_knots = g.n_int + 1;
     const T *t = static_cast<const T *>(g.knots) + i * n_knots;
-    if (!(x >= t[0]) || !(x < t[n_knots - 1])) return false;
+    if (!(x >= t[0]) || !(x < t[n_knots - 1])) return false;  // also NaN
     j = (std::upper_bound(t, t + n_knots, x) - t) - 1;
     u = (x - t[j]) * static_cast<const T *>(g.inv_width)[i * g.n_int + j];
     return true;
 }
 
-// coefficients of the r-th active basis: `degree + 1` of them, highest last
+// general grids: the coefficients of interval j's active bases, `degree + 1` per basis, highest last
 template <typename T>
 inline const T *table(const Grid &g, const void *poly, int64_t i, int64_t j, int64_t degree) {
-    const T *p = static_cast<const T *>(poly);
-    return g.uniform ? p : p + (i * g.n_int + j) * (g.k + 1) * (degree + 1);
+    return static_cast<const T *>(poly) + (i * g.n_int + j) * (g.k + 1) * (degree + 1);
 }
 
 template <typename T>

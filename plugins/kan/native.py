@@ -116,36 +116,31 @@ _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 
 
 class NativeGrid:
-    """The tables native.cpp reads for one grid (in, G + 2k + 1) of order k, in `dtype`: plain
-    tensors (a layer holding them still deep-copies), built once `library()` has loaded.
+    """The tables native.cpp reads for a grid's `SplineTables`: plain tensors (a layer holding them
+    still deep-copies), built once `library()` has loaded.
 
-    uniform: the k + 1 polynomials of u of the active bases (the same on every interval and input)
-    and the per-input scale 1 / h and shift -t_0 / h. General grids: the polynomials of every
-    (input, interval), with d/dx folded into their derivatives. Polynomials are fitted in float64
-    to the Cox-de Boor oracle at k + 1 points of each interval.
+    uniform: the tables' k + 1 polynomials of u of the active bases (the same on every interval and
+    input), their d/du, and the per-input scale 1 / h and shift -t_0 / h. General grids: the
+    polynomials of every (input, interval), fitted in float64 to the Cox-de Boor oracle at k + 1
+    points of each interval, with d/dx folded into their derivatives.
     """
 
-    def __init__(self, knots: torch.Tensor, k: int, uniform: bool, dtype: torch.dtype,
-                 scale: torch.Tensor | None = None, shift: torch.Tensor | None = None):
+    def __init__(self, tables):
         from .spline import b_spline_basis, chebyshev_nodes
 
-        knots = knots.detach().to("cpu", torch.float64)
-        n_in, n_knots = knots.shape
-        self.n_in, self.k, self.n_int, self.n_bases = n_in, k, n_knots - 1, n_knots - 1 - k
-        self.uniform, self.suffix = uniform, _SUFFIX[dtype]
-        nodes = chebyshev_nodes(k + 1)
-        vandermonde = nodes[:, None] ** torch.arange(k + 1, dtype=torch.float64)
-        powers = torch.arange(1, k + 1, dtype=torch.float64)
-        widths = knots[:, 1:] - knots[:, :-1]  # (in, n_int)
-        if uniform:
-            j = k  # an interval where all k + 1 active bases exist
-            samples = (knots[0, j] + widths[0, j] * nodes)[:, None]  # (node, 1)
-            values = b_spline_basis(samples, knots[:1], k)[:, 0, j - k:j + 1]  # (node, r)
-            poly = torch.linalg.solve(vandermonde, values).T  # (r, p)
-            dpoly = poly[:, 1:] * powers  # d/du; native.cpp multiplies by du/dx = scale
-            self.scale, self.shift = scale.to("cpu", dtype).contiguous(), shift.to("cpu", dtype).contiguous()
+        k, dtype = tables.k, tables.dtype
+        self.n_in, self.k, self.n_int, self.n_bases = tables.n_in, k, tables.n_intervals, tables.n_bases
+        self.uniform, self.suffix = tables.uniform, _SUFFIX[dtype]
+        if self.uniform:
+            poly = tables.poly[:, :, 0].T.cpu()  # (r, p): the same for every input
+            dpoly = poly[:, 1:] * torch.arange(1, k + 1, dtype=dtype)  # d/du; native.cpp multiplies by scale
+            self.scale, self.shift = tables.scale.cpu().contiguous(), tables.shift.cpu().contiguous()
             self.knots = self.inv_width = None
         else:
+            knots, n_in = tables.knots.cpu(), tables.n_in
+            nodes = chebyshev_nodes(k + 1)
+            vandermonde = nodes[:, None] ** torch.arange(k + 1, dtype=torch.float64)
+            widths = knots[:, 1:] - knots[:, :-1]  # (in, n_int)
             samples = knots[:, :-1, None] + widths[..., None] * nodes  # (in, n_int, node)
             values = b_spline_basis(samples.permute(1, 2, 0).reshape(-1, n_in), knots, k)  # (n_int * node, in, m)
             values = values.reshape(self.n_int, k + 1, n_in, self.n_bases).permute(2, 0, 1, 3)  # (in, j, node, m)
@@ -153,10 +148,9 @@ class NativeGrid:
             valid = (m >= 0) & (m < self.n_bases)
             index = m.clamp(0, self.n_bases - 1)[None, :, None, :].expand(n_in, -1, k + 1, -1)
             active = values.gather(3, index) * valid[None, :, None, :]  # (in, j, node, r)
-            poly = torch.linalg.solve(vandermonde, active)  # (in, j, p, r)
-            poly = poly.transpose(2, 3)  # (in, j, r, p)
+            poly = torch.linalg.solve(vandermonde, active).transpose(2, 3)  # (in, j, r, p)
             inv_width = torch.where(widths > 0, 1 / widths.clamp_min(1e-300), torch.zeros((), dtype=torch.float64))
-            dpoly = poly[..., 1:] * powers * inv_width[..., None, None]  # d/dx
+            dpoly = poly[..., 1:] * torch.arange(1, k + 1, dtype=torch.float64) * inv_width[..., None, None]  # d/dx
             self.knots, self.inv_width = knots.to(dtype).contiguous(), inv_width.to(dtype).contiguous()
             self.scale = self.shift = None
         self.poly, self.dpoly = poly.to(dtype).contiguous(), dpoly.to(dtype).contiguous()

@@ -122,8 +122,7 @@ class SplineTables:
         if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or native.library() is None:
             return None
         if self._native is None:
-            self._native = native.NativeGrid(self.knots, self.k, self.uniform, self.dtype,
-                                             *((self.scale, self.shift) if self.uniform else ()))
+            self._native = native.NativeGrid(self)
         return self._native
 
     def _uniform_tables(self, knots: torch.Tensor, width: torch.Tensor, dtype: torch.dtype) -> None:
