@@ -45,6 +45,8 @@ _LAZY = {
     "UnsafeCheckpointError": "errors",
     "IntegrityError": "errors",
     "HubError": "errors",
+    "ResourceError": "errors",
+    "BusyError": "errors",
 }
 
 # module-level API: each forwards to the default registry

@@ -16,6 +16,8 @@ __all__ = [
     "UnsafeCheckpointError",
     "IntegrityError",
     "HubError",
+    "ResourceError",
+    "BusyError",
     "did_you_mean",
 ]
 
@@ -58,6 +60,15 @@ class IntegrityError(WeightsError):
 class HubError(ZooError):
     """The Hub (or its local cache) could not provide or accept a repo: unreachable endpoint, offline
     cache miss, missing repo, revision or file, refused upload."""
+
+
+class ResourceError(ZooError):
+    """A model or input over a size limit (refused before anything is allocated), or an allocation
+    that failed; the message names the model, its sizes and the limit."""
+
+
+class BusyError(ZooError):
+    """Another writer holds the target (a run directory or a saved repo); the message names it."""
 
 
 def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:
