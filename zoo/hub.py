@@ -5,6 +5,10 @@ Settings are read from the environment at call time (`HF_ENDPOINT`, `HF_HUB_OFFL
 `HF_HUB_CACHE` / `HF_HOME`), so changing them after `import huggingface_hub` takes effect; where a
 variable is unset, what the client read at import is used.
 
+Every repo id, revision and file name is checked before any cache or network access: the Hub
+client writes the cache's refs/<revision> file under the name it is given, so a revision such as
+`../../x` or `/tmp/x` would otherwise write outside the cache.
+
 Order of resolution for a file: the HF cache (at once when the revision is a pinned commit sha, or
 when offline), then the network. Before any download one HEAD request without retries checks that
 the endpoint answers, so an unreachable endpoint fails in seconds instead of after the client's
@@ -29,6 +33,9 @@ __all__ = [
     "hub_settings",
     "parse_hub_uri",
     "is_commit_sha",
+    "check_repo_id",
+    "check_revision",
+    "check_filename",
     "sha256_file",
     "fetch_file",
     "snapshot_commit",
@@ -42,6 +49,10 @@ __all__ = [
 
 HUB_PREFIX = "hf-hub:"
 _COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+# what git (check-ref-format) and the Hub refuse in a branch or tag name: control characters, space,
+# ~ ^ : ? * [ \, and the sequences "..", "@{" and "//"
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
+_MAX_REF = 255
 _TRUE = {"1", "ON", "YES", "TRUE"}
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
@@ -78,19 +89,78 @@ def is_commit_sha(revision: str | None) -> bool:
     return bool(revision) and bool(_COMMIT_SHA.match(revision))
 
 
-def parse_hub_uri(uri: str) -> tuple[str, str | None]:
-    """'hf-hub:org/name@rev' -> ('org/name', 'rev'); the revision is optional."""
+def check_repo_id(repo_id, where: str = "") -> str:
+    """A repo id the Hub accepts ('name' or 'org/name': letters, digits, '-', '_', '.'; no '--' or
+    '..'; at most 96 characters), else HubError naming it and the rule."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-    if not isinstance(uri, str) or not uri.startswith(HUB_PREFIX):
-        raise HubError(f"{uri!r} is not a Hub reference; expected '{HUB_PREFIX}org/name' or '{HUB_PREFIX}org/name@revision'")
-    repo_id, _, revision = uri[len(HUB_PREFIX):].partition("@")
+    prefix = f"{where}: " if where else ""
+    if not isinstance(repo_id, str):
+        raise HubError(f"{prefix}repo id must be a string like 'org/name', got {type(repo_id).__name__} {repo_id!r}")
     try:
         validate_repo_id(repo_id)
     except HFValidationError as exc:
-        raise HubError(f"{uri!r}: invalid repo id {repo_id!r}: {exc}") from None
-    if "@" in uri[len(HUB_PREFIX):] and not revision:
-        raise HubError(f"{uri!r}: empty revision after '@'; give a branch, tag or 40-hex commit sha")
+        raise HubError(f"{prefix}invalid repo id {repo_id[:200]!r}: {exc}") from None
+    return repo_id
+
+
+def check_revision(revision, where: str = "") -> str:
+    """A 40-hex commit sha, or a branch or tag name as git and the Hub accept it (never a path: no
+    leading or trailing '/', no component that starts with '.' or ends with '.lock', no '..', no
+    '//', no '@{', no control characters, space or ~ ^ : ? * [ \\, at most 255 characters),
+    else HubError naming it and the rule broken."""
+    prefix = f"{where}: " if where else ""
+    if not isinstance(revision, str):
+        raise HubError(f"{prefix}revision must be a string (a branch, tag or 40-hex commit sha), got "
+                       f"{type(revision).__name__} {revision!r}")
+    if is_commit_sha(revision):
+        return revision
+    shown = repr(revision[:200]) + ("..." if len(revision) > 200 else "")
+    rule = None
+    if not revision:
+        rule = "it is empty"
+    elif len(revision) > _MAX_REF:
+        rule = f"it is longer than {_MAX_REF} characters"
+    elif (bad := _REF_FORBIDDEN.search(revision)) is not None:
+        rule = f"it contains {bad.group()!r} (no control characters, space, ~ ^ : ? * [ \\, '..', '//' or '@{{')"
+    elif revision.startswith("/") or revision.endswith("/"):
+        rule = "it starts or ends with '/' (a revision is a name, never a path)"
+    elif revision == "@" or revision.endswith("."):
+        rule = "it is '@' or ends with '.'"
+    elif any(part.startswith(".") or part.endswith(".lock") for part in revision.split("/")):
+        rule = "a part of it starts with '.' or ends with '.lock'"
+    if rule:
+        raise HubError(f"{prefix}invalid revision {shown}: {rule}; give a branch or tag name, or a 40-hex commit sha")
+    return revision
+
+
+def check_filename(filename, where: str = "") -> str:
+    """A file path inside a repo: relative, '/'-separated, no empty, '.' or '..' part, no backslash
+    or control characters, at most 1024 characters; else HubError naming it and the rule."""
+    prefix = f"{where}: " if where else ""
+    if not isinstance(filename, str):
+        raise HubError(f"{prefix}file name must be a string, got {type(filename).__name__} {filename!r}")
+    rule = None
+    if not filename or len(filename) > 1024:
+        rule = "it must have 1 to 1024 characters"
+    elif re.search(r"[\x00-\x1f\x7f\\]", filename):
+        rule = "it contains a control character or a backslash"
+    elif filename.startswith("/") or any(part in ("", ".", "..") for part in filename.split("/")):
+        rule = "it must be a relative path inside the repo, without empty, '.' or '..' parts"
+    if rule:
+        raise HubError(f"{prefix}invalid file name {filename[:200]!r}: {rule}")
+    return filename
+
+
+def parse_hub_uri(uri: str) -> tuple[str, str | None]:
+    """'hf-hub:org/name@rev' -> ('org/name', 'rev'); the revision is optional. Both parts are checked
+    (check_repo_id, check_revision) before anything touches the cache or the network."""
+    if not isinstance(uri, str) or not uri.startswith(HUB_PREFIX):
+        raise HubError(f"{uri!r} is not a Hub reference; expected '{HUB_PREFIX}org/name' or '{HUB_PREFIX}org/name@revision'")
+    repo_id, at, revision = uri[len(HUB_PREFIX):].partition("@")
+    check_repo_id(repo_id, repr(uri[:300]))
+    if at:
+        check_revision(revision, repr(uri[:300]))
     return repo_id, revision or None
 
 
@@ -182,8 +252,10 @@ def fetch_file(repo_id: str, filename: str, revision: str | None = None, *, sha2
     """
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
+    check_repo_id(repo_id)
+    revision = check_revision(revision or "main", f"repo {repo_id!r}")
+    check_filename(filename, f"repo {repo_id!r}")
     settings = hub_settings()
-    revision = revision or "main"
     where = _where(repo_id, revision, filename, settings)
     cached = try_to_load_from_cache(repo_id, filename, cache_dir=str(settings.cache_dir), revision=revision)
     if isinstance(cached, str) and (is_commit_sha(revision) or settings.offline):
@@ -217,6 +289,9 @@ def list_repo_files(repo_id: str, revision: str | None = None, *, token: str | b
     """Files of a repo at a revision (online only)."""
     from huggingface_hub import HfApi
 
+    check_repo_id(repo_id)
+    if revision is not None:
+        check_revision(revision, f"repo {repo_id!r}")
     settings = hub_settings()
     if settings.offline:
         raise HubError(f"cannot list repo {repo_id!r}: HF_HUB_OFFLINE is set")
@@ -254,6 +329,9 @@ def push_folder(folder: str | Path, repo_id: str, *, revision: str | None = None
 
     from .weights import check_repo_folder
 
+    check_repo_id(repo_id)
+    if revision is not None:
+        check_revision(revision, f"repo {repo_id!r}")
     folder = Path(folder)
     check_repo_folder(folder)
     settings = hub_settings()
@@ -280,6 +358,9 @@ def push_to_hub(model, repo_id: str, *, revision: str | None = None, private: bo
     """
     from .weights import save
 
+    check_repo_id(repo_id)
+    if revision is not None:
+        check_revision(revision, f"repo {repo_id!r}")
     with tempfile.TemporaryDirectory(prefix="zoo-push-") as tmp:
         folder = save(model, Path(tmp) / repo_id.split("/")[-1], run=run, metrics=metrics, license=license,
                       repo_id=repo_id)
