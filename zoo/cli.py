@@ -1,8 +1,12 @@
 """The `zoo` command: argument parsing, error reporting and exit codes, plus the catalog commands
 (list, info, tasks, plugins, doctor). Other areas add subcommands through COMMAND_MODULES.
 
-Exit codes: 0 success; 1 the command ran and found problems (doctor, a failed check);
-2 bad input (unknown name, invalid config, malformed catalog, unusable file).
+Exit codes: 0 success; 1 the command ran and found problems (doctor, a failed check, a stopped
+run) or hit an internal error (a bug); 2 bad input (unknown name or option, invalid value or
+config, malformed catalog, unusable file); 130 interrupted (Ctrl-C).
+
+Every failure is one line on stderr: "error: ..." for bad input, "internal error: ..." for a bug.
+`zoo --debug ...`, `zoo COMMAND ... --debug` or PAPERZOO_DEBUG=1 print the full traceback instead.
 """
 
 from __future__ import annotations
@@ -12,16 +16,20 @@ import importlib
 import json
 import os
 import sys
+import traceback
+import warnings
 from dataclasses import asdict
 
-from .errors import ZooError
+from .errors import ConfigError, ZooError
 
-__all__ = ["main", "COMMAND_MODULES"]
+__all__ = ["main", "run", "build_parser", "ArgumentParser", "UsageError", "COMMAND_MODULES"]
 
 # modules with a `register(subparsers)` function; each adds its subcommands
 COMMAND_MODULES = ["zoo.cli", "zoo.hub_cli", "zoo.training.cli", "zoo_plugins.kan.cli"]
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+DEBUG_ENV = "PAPERZOO_DEBUG"
 
 
 def _console(stderr: bool = False):
@@ -178,8 +186,8 @@ def cmd_doctor(args) -> int:
     if not failures:
         console.print("[green]no problems found[/green]: every catalog and plugin loaded")
         return EXIT_OK
-    console.print(f"[red]{len(failures)} problem(s)[/red]")
     _print_failures(console, failures, args.verbose)
+    say(f"zoo doctor: {len(failures)} problem(s) found, listed above")
     return EXIT_PROBLEMS
 
 
@@ -216,13 +224,110 @@ def register(sub) -> None:
 # --- entry point -------------------------------------------------------------------------------------
 
 
+class UsageError(ConfigError):
+    """The command line itself is wrong: an unknown command or option, a missing argument, a value
+    of the wrong type or not among the choices."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the zoo's error reporting: a bad command line raises UsageError (printed as one
+    line, exit 2) instead of printing a usage block, and every (sub)command accepts --debug."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # SUPPRESS: a subcommand that does not see --debug must not reset the one given before it
+        self.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                          help=f"show the full traceback of an error (or set {DEBUG_ENV}=1)")
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message}; run '{self.prog} --help' for usage")
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        # the innermost (sub)command returns first: it names the command for later errors
+        if not hasattr(namespace, "command_prog"):
+            namespace.command_prog = self.prog
+        return namespace, extras
+
+    def parse_args(self, args=None, namespace=None):
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            prog = getattr(namespace, "command_prog", self.prog)
+            raise UsageError(f"{prog}: unrecognized arguments: {' '.join(map(repr, extras))}; "
+                             f"run '{prog} --help' for usage")
+        return namespace
+
+
+def one_line(text: str) -> str:
+    """`text` on a single line: a message spread over lines (a library's, a wrapped one) is joined."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def say(text: str) -> None:
+    """Write one line to stderr (plain text: rich would wrap it at the terminal's width)."""
+    sys.stderr.write(one_line(text) + "\n")
+    sys.stderr.flush()
+
+
+def debug_requested(args=None) -> bool:
+    return bool(getattr(args, "debug", False)) or os.environ.get(DEBUG_ENV, "").strip().lower() not in (
+        "", "0", "false", "no", "off")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    say(f"warning: {message}")  # one line, without the source line Python would print under it
+
+
+def _failed(exc: BaseException, line: str, code: int, debug: bool) -> int:
+    if debug:
+        traceback.print_exception(exc)
+    else:
+        say(line)
+    return code
+
+
+def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
+    """Parse argv with `parser` and run the chosen command (`args.func(args)`), turning every
+    failure into one line on stderr and an exit code (see the module docstring)."""
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help and --version print and exit
+            return exc.code if isinstance(exc.code, int) else EXIT_OK
+        except ZooError as exc:
+            return _failed(exc, f"error: {exc}", EXIT_BAD_INPUT, debug_requested())
+        debug = debug_requested(args)
+        try:
+            with warnings.catch_warnings():  # restores the caller's warning display afterwards
+                if not debug:
+                    warnings.showwarning = _show_warning
+                return args.func(args)
+        except ZooError as exc:
+            return _failed(exc, f"error: {exc}", EXIT_BAD_INPUT, debug)
+        except Exception as exc:  # noqa: BLE001 - a bug: one line that says so and how to see more
+            what = type(exc).__name__ + (f": {exc}" if str(exc) else "")
+            return _failed(exc, f"internal error (a bug, not your input): {what}. Rerun with --debug or "
+                                f"{DEBUG_ENV}=1 for the traceback", EXIT_PROBLEMS, debug)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+class _StrictPlugins(argparse.Action):
+    """--strict: plugin errors are raised, not recorded (read by zoo.discovery when plugins load)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from .discovery import STRICT_ENV
+
+        os.environ[STRICT_ENV] = "1"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="zoo", description="PaperZoo: every paper a plugin.")
+    parser = ArgumentParser(prog="zoo", description="PaperZoo: every paper a plugin.")
     parser.add_argument("--version", action="version", version=f"paperzoo {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-    parser.add_argument("--strict", action="store_true", help="raise on the first plugin error (for plugin authors)")
+    parser.add_argument("--strict", action=_StrictPlugins, nargs=0,
+                        help="raise on the first plugin error (for plugin authors)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub)
@@ -230,21 +335,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.strict:
-        os.environ["PAPERZOO_STRICT_PLUGINS"] = "1"
-    try:
-        return args.func(args)
-    except ZooError as exc:
-        if args.debug:
-            raise
-        from rich.markup import escape
+    """The `zoo` command; returns its exit code."""
+    from .discovery import STRICT_ENV
 
-        _console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        return 130
+    before = os.environ.get(STRICT_ENV)
+    try:
+        return run(build_parser(), argv)
+    finally:  # a caller that runs main() in-process gets its environment back
+        if before is None:
+            os.environ.pop(STRICT_ENV, None)
+        else:
+            os.environ[STRICT_ENV] = before
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ Authentication for pushes comes from HF_TOKEN or `hf auth login`, as for the hug
 
 from __future__ import annotations
 
-from .cli import EXIT_BAD_INPUT, EXIT_OK, _add_row, _console, _print_json
+from .cli import EXIT_BAD_INPUT, EXIT_OK, _add_row, _console, _print_json, say
 from .errors import ZooError
 
 __all__ = ["register"]
@@ -54,9 +54,9 @@ def cmd_download(args) -> int:
         for item in done:
             console.print(f"[green]ok[/green] {escape(item['name'])}: {escape(item['where'])}\n   {escape(item['path'])}"
                           + (f"\n   sha256 {item['sha256']} verified" if item["sha256"] else ""))
-        err = _console(stderr=True)
-        for item in failed:
-            err.print(f"[red]failed[/red] {escape(item['name'])}: {escape(item['error'])}")
+    if failed:  # one line for all of them: every failure stays one line on stderr
+        say("error: " + "; ".join(f"{item['name']!r}: {item['error'].rstrip('.')}" for item in failed)
+            + (f" ({len(failed)} of {len(args.names)} failed)" if len(args.names) > 1 else ""))
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 

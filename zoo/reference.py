@@ -15,7 +15,6 @@ into the catalog (sha256 and measured metrics); a Hub location goes in only once
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import shutil
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import WeightsError, ZooError
+from .errors import WeightsError
 
 __all__ = ["ReferenceBuild", "build_reference", "install_reference", "catalog_block", "main"]
 
@@ -108,31 +107,37 @@ def catalog_block(build: ReferenceBuild, *, registry=None, repo_id: str | None =
     return yaml.safe_dump({build.name.split(".", 1)[1]: kept}, sort_keys=False, width=100)
 
 
+def _run(args) -> int:
+    from .training.cli import check_output_path
+
+    check_output_path(args.out, "--out", directory=True)
+    build = build_reference(args.name, args.out)
+    print(f"built {build.name} in {build.folder}\n  sha256 {build.sha256}\n  metrics {build.metrics}")
+    if args.install:
+        print(f"installed into {install_reference(build)}")
+    pushed = None
+    if args.push:
+        from .hub import push_folder
+
+        pushed = push_folder(build.folder, args.push, commit_message=f"Reference weights {build.name}")
+        print(f"pushed to {pushed.url}")
+    print("\ncatalog entry (paste under the model's weights:):\n")
+    print(catalog_block(build, repo_id=pushed.repo_id if pushed else None,
+                        revision=pushed.commit if pushed else None))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m zoo.reference", description=__doc__.split("\n\n")[0])
+    """`python -m zoo.reference`; errors are reported as by the `zoo` command (one line, exit 2)."""
+    from .cli import ArgumentParser, run
+
+    parser = ArgumentParser(prog="python -m zoo.reference", description=__doc__.split("\n\n")[0])
     parser.add_argument("name", help="catalog weights to rebuild, 'arch.tag'")
     parser.add_argument("--out", help=f"repo folder to write (default {DEFAULT_OUT}/<name>)")
     parser.add_argument("--install", action="store_true", help="copy the folder to the package path `file` names")
     parser.add_argument("--push", metavar="REPO", help="upload the folder to this Hub repo (HF_TOKEN)")
-    args = parser.parse_args(argv)
-    try:
-        build = build_reference(args.name, args.out)
-        print(f"built {build.name} in {build.folder}\n  sha256 {build.sha256}\n  metrics {build.metrics}")
-        if args.install:
-            print(f"installed into {install_reference(build)}")
-        pushed = None
-        if args.push:
-            from .hub import push_folder
-
-            pushed = push_folder(build.folder, args.push, commit_message=f"Reference weights {build.name}")
-            print(f"pushed to {pushed.url}")
-        print("\ncatalog entry (paste under the model's weights:):\n")
-        print(catalog_block(build, repo_id=pushed.repo_id if pushed else None,
-                            revision=pushed.commit if pushed else None))
-    except ZooError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    parser.set_defaults(func=_run)
+    return run(parser, argv)
 
 
 if __name__ == "__main__":

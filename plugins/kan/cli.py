@@ -10,27 +10,72 @@ or uniformly on the first layer's grid range without --task.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+
+from zoo.errors import ConfigError, ResourceError
+from zoo.training.cli import check_output_path, load_model_source, shown
 
 __all__ = ["register"]
 
+MAX_SAMPLES = 100_000  # enough for any plot or fit; more only costs memory and time
 
-def _load(source: str):
+
+def _check_options(args) -> None:
+    """Refuse bad --samples, --r2, --lib and --out values before any model is loaded."""
+    if not 1 <= args.samples <= MAX_SAMPLES:
+        raise ConfigError(f"--samples expects a number of input samples from 1 to {MAX_SAMPLES}, got {args.samples}")
+    r2 = getattr(args, "r2", None)
+    if r2 is not None and not (math.isfinite(r2) and 0.0 <= r2 <= 1.0):
+        raise ConfigError(f"--r2 expects an R^2 threshold from 0 to 1, got {r2}")
+    if getattr(args, "lib", None) is not None:
+        from .symbolic import LIBRARY
+
+        names = [n.strip() for n in args.lib.split(",") if n.strip()]
+        unknown = [n for n in names if n not in LIBRARY]
+        if unknown or not names:
+            problem = f"unknown symbolic function(s) {unknown}" if unknown else f"no function named in {shown(args.lib)}"
+            raise ConfigError(f"--lib: {problem}; expected comma-separated names among {', '.join(LIBRARY)}")
+        args.lib = ",".join(names)
+    if getattr(args, "out", None) is not None:
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        check_output_path(args.out, "--out", directory=False)
+        formats = FigureCanvasBase.get_supported_filetypes()
+        suffix = Path(args.out).suffix.lower().lstrip(".")
+        if suffix not in formats:
+            raise ConfigError(f"--out {shown(args.out)}: the file name must end in an image format matplotlib "
+                              f"writes ({', '.join('.' + f for f in sorted(formats))}), e.g. kan.png")
+
+
+def _kan(source: str):
+    from .model import KAN
+
+    model = load_model_source(source, untrained=True, plugin="kan")
+    if not isinstance(model, KAN):
+        raise ConfigError(f"{shown(source)} holds a {type(model).__name__}, not a KAN; `zoo kan` works on models "
+                          f"of the 'kan' plugin")
+    return model.eval()
+
+
+def _task(name: str | None):
     import zoo
 
-    if Path(source).exists() or source.startswith("hf-hub:"):
-        return zoo.load(source)
-    name, _, tag = source.partition(".")
-    return zoo.create(source, pretrained=bool(tag)) if tag else zoo.create(name)
+    return zoo.get_task(name) if name else None
 
 
-def _samples(model, task: str | None, n: int):
+def _samples(model, task, n: int):
+    """n input samples: the task's first training inputs, or uniform on the first layer's grid range."""
     import torch
 
-    if task:
-        import zoo
+    width = model.config.width
+    if task is not None:
+        from zoo.training import TaskMismatchError
 
-        data = zoo.get_task(task).splits()["train"]
+        if task.info.input_dim != width[0]:
+            raise TaskMismatchError(f"the KAN takes {width[0]} input(s), task {task.name!r} gives inputs of shape "
+                                    f"{task.info.input_shape}; give the task it was trained on, or no --task")
+        data = task.splits()["train"]
         x = torch.stack([data[i][0] for i in range(min(n, len(data)))])
         return x.reshape(x.shape[0], -1).to(model.layers[0].coef.dtype)
     grid = model.layers[0].grid
@@ -41,44 +86,35 @@ def _samples(model, task: str | None, n: int):
     return low + (high - low) * u
 
 
-def _kan(model):
-    from .model import KAN
-
-    if not isinstance(model, KAN):
-        raise TypeError(f"{type(model).__name__} is not a KAN; `zoo kan` works on models of the 'kan' plugin")
-    return model
-
-
-def _reported(func):
-    """Bad input (wrong model, samples, thresholds) is an error message and exit code 2."""
-    def run(args) -> int:
-        try:
-            return func(args)
-        except (ValueError, TypeError) as exc:
-            import sys
-
-            sys.stderr.write(f"error: {exc}\n")
-            return 2
-    return run
-
-
-@_reported
 def cmd_plot(args) -> int:
-    from .plot import plot_activations
+    from .plot import MAX_EDGES, plot_activations
 
-    model = _kan(_load(args.source)).eval()
-    plot_activations(model, _samples(model, args.task, args.samples), args.out, title=args.title)
+    _check_options(args)
+    task = _task(args.task)
+    model = _kan(args.source)
+    width = list(model.config.width)
+    edges = sum(a * b for a, b in zip(width[:-1], width[1:]))
+    if edges > MAX_EDGES:
+        raise ResourceError(f"KAN {args.source!r} (width {width}) has {edges} edges; plots are limited to "
+                            f"{MAX_EDGES}. Prune it first (KAN.prune) or plot a smaller model")
+    samples = _samples(model, task, args.samples)
+    try:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        plot_activations(model, samples, args.out, title=args.title)
+    except OSError as exc:
+        raise ConfigError(f"--out {shown(args.out)} cannot be written: {exc.strerror or exc}") from None
     print(f"wrote {args.out}")
     return 0
 
 
-@_reported
 def cmd_formula(args) -> int:
     from .symbolic import auto_symbolic
 
-    model = _kan(_load(args.source)).eval()
+    _check_options(args)
+    task = _task(args.task)
+    model = _kan(args.source)
     lib = args.lib.split(",") if args.lib else None
-    snapped = auto_symbolic(model, _samples(model, args.task, args.samples), lib=lib, r2_threshold=args.r2)
+    snapped = auto_symbolic(model, _samples(model, task, args.samples), lib=lib, r2_threshold=args.r2)
     formulas, numeric = snapped.formula()
     for i, f in enumerate(formulas):
         print(f"y_{i + 1} = {f}")
@@ -98,11 +134,12 @@ def register(sub) -> None:
         p = commands.add_parser(name, help=text)
         p.add_argument("source", help="folder written by zoo.save, hf-hub:org/name@rev, or a catalog name")
         p.add_argument("--task", help="sample activations on this task's training inputs (e.g. toy/exp-sin)")
-        p.add_argument("--samples", type=int, default=1000, help="number of input samples (default 1000)")
+        p.add_argument("--samples", type=int, default=1000,
+                       help=f"number of input samples, 1 to {MAX_SAMPLES} (default 1000)")
         p.set_defaults(func=func)
         if name == "plot":
-            p.add_argument("--out", required=True, help="PNG file to write")
+            p.add_argument("--out", required=True, help="image file to write (PNG, or another format by its suffix)")
             p.add_argument("--title")
         else:
-            p.add_argument("--r2", type=float, default=0.9, help="snap an edge when its best fit reaches this R^2")
+            p.add_argument("--r2", type=float, default=0.9, help="snap an edge when its best fit reaches this R^2 (0 to 1)")
             p.add_argument("--lib", help="comma-separated library functions (default: all)")

@@ -10,28 +10,135 @@ repo that `zoo eval` and `zoo.load` read) into --out (default ./runs/<name>-<tas
 
 from __future__ import annotations
 
-import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-__all__ = ["register"]
+from ..cli import say
+from ..errors import ConfigError, UnknownNameError
+
+__all__ = ["register", "key_values", "parse_bool", "check_output_path", "load_model_source"]
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
+SPLITS = ("train", "val", "test")
+MAX_SEED = 2**32 - 1  # numpy's seeding (through accelerate's set_seed) takes no more
 
 
-def _key_values(items: list[str] | None, what: str) -> dict:
-    """['width=[2,5,1]', 'grid=7', 'name=x'] -> values parsed as JSON where they are JSON."""
-    out = {}
+def shown(text: str, limit: int = 200) -> str:
+    """repr of a user's value, shortened so that a huge one still makes a readable message."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
+def key_values(items: list[str] | None, flag: str) -> dict:
+    """['width=[2,5,1]', 'grid=7', 'name=x'] -> {key: value}, values parsed as JSON where they are
+    JSON (else kept as text); ConfigError for an item that is not KEY=VALUE or a key given twice."""
+    out, given = {}, {}
     for item in items or []:
         key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise argparse.ArgumentTypeError(f"{what} must look like key=value, got {item!r}")
+        if not sep or not key.strip():
+            raise ConfigError(f"{flag} expects KEY=VALUE (e.g. {flag} seed=1), got {shown(item)}")
+        if not key.isidentifier():
+            raise ConfigError(f"{flag} {shown(item)}: the key {shown(key)} is not a name (letters, digits, _)")
+        if key in given:
+            raise ConfigError(f"{flag} sets {key!r} twice ({shown(given[key])} and {shown(item)}); give it once")
+        given[key] = item
         try:
             out[key] = json.loads(raw)
         except json.JSONDecodeError:
-            out[key] = raw
+            out[key] = raw  # plain text, e.g. name=x
+        except (ValueError, RecursionError) as exc:  # an integer too long to convert, nesting too deep
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise ConfigError(f"{flag} {shown(item)}: the value cannot be read ({reason})") from None
     return out
+
+
+def parse_bool(text: str | None, flag: str) -> bool | None:
+    if text is None:
+        return None
+    value = {"true": True, "1": True, "yes": True, "on": True,
+             "false": False, "0": False, "no": False, "off": False}.get(text.strip().lower())
+    if value is None:
+        raise ConfigError(f"{flag} expects true or false (also yes/no, on/off, 1/0), got {shown(text)}")
+    return value
+
+
+def _parse_splits(text: str | None, flag: str) -> list[str] | None:
+    if text is None:
+        return None
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [n for n in names if n not in SPLITS]
+    if unknown:
+        raise ConfigError(f"{flag} expects comma-separated splits among {', '.join(SPLITS)} ('' for none), "
+                          f"got {shown(unknown[0])} in {shown(text)}")
+    return names
+
+
+def _check_splits(task, wanted, flag: str) -> None:
+    """Refuse splits the task does not have, before any model is built."""
+    have = task.splits()
+    missing = [s for s in wanted if s not in have]
+    if missing:
+        raise ConfigError(f"{flag}: task {task.name!r} has no {missing[0]!r} split; it has {', '.join(have)}")
+
+
+def _exists(path: str) -> bool:
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte: no such file
+        return False
+
+
+def check_output_path(path: str | None, flag: str, *, directory: bool) -> None:
+    """ConfigError unless `path` can become the directory (or file) `flag` asks for: an existing
+    path of the other kind, or an ancestor that is a file, is refused before any work starts."""
+    if path is None:
+        return
+    if not path or "\0" in path:
+        raise ConfigError(f"{flag} expects a {'directory' if directory else 'file'} path, got {shown(path)}")
+    target = Path(path).expanduser()
+    try:
+        if target.exists() and target.is_dir() != directory:
+            kind = "a directory" if target.is_dir() else "a file"
+            raise ConfigError(f"{flag} {shown(path)} is {kind}; expected {'a directory' if directory else 'a file'}")
+        ancestor = target.parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise ConfigError(f"{flag} {shown(path)}: {str(ancestor)!r} is a file, not a directory")
+    except OSError as exc:
+        raise ConfigError(f"{flag} {shown(path)} cannot be used: {exc.strerror or exc}") from None
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.startswith((".", "~")) or "/" in text or os.sep in text
+
+
+def load_model_source(source: str, *, untrained: bool = False, plugin: str | None = None):
+    """The model SOURCE names: a run or model directory, 'hf-hub:org/name[@rev]', or a catalog name
+    ('arch.tag', or 'arch' for its first weights; with `untrained`, 'arch' is a fresh model).
+    plugin: only catalog models of that plugin are accepted (checked before one is built)."""
+    import zoo
+
+    if source.startswith("hf-hub:") or _exists(source):
+        return zoo.load(source)
+    if _looks_like_path(source):
+        raise UnknownNameError(f"{shown(source)} is not a catalog name (those have no '/') and not a directory "
+                               f"either: give a run or model directory (written by 'zoo train' or zoo.save), "
+                               f"hf-hub:org/name[@revision], or a catalog name such as 'kan.<tag>'")
+    try:
+        entry = zoo.info(source)
+    except UnknownNameError as exc:
+        raise UnknownNameError(f"{exc} ({shown(source)} is not a directory either)") from None
+    if plugin is not None and entry.plugin != plugin:
+        raise ConfigError(f"{entry.name!r} is a model of plugin {entry.plugin!r}; this command works on models "
+                          f"of plugin {plugin!r}")
+    if untrained and "." not in source:
+        return zoo.create(source)
+    if not entry.weights:
+        raise UnknownNameError(f"model {source!r} has no pretrained weights to evaluate; give a run "
+                               f"directory written by 'zoo train' or a saved model directory")
+    return zoo.create(source, pretrained=True)
 
 
 def _default_out(name: str, task: str) -> Path:
@@ -54,34 +161,47 @@ def _print_metrics(title: str, metrics: dict, extra: list[str] = ()) -> None:
         console.print(Text(line))
 
 
-def cmd_train(args) -> int:
-    import zoo
-    from zoo.training import NonFiniteLossError, train
+def _train_options(args) -> dict:
+    """The zoo.train options the command line gives, validated (ConfigError) before any work."""
+    from zoo.config import validate_config
+    from zoo.training.config import TrainConfig
 
-    config = _key_values(args.set, "--set")
-    task_options = _key_values(args.task_option, "--task-option")
-    task = zoo.get_task(args.task, **task_options)
-    from accelerate.utils import set_seed
-
-    set_seed(args.seed or 0)  # the model's initialisation follows --seed, like the data order
-    model = zoo.create(args.name, pretrained=args.pretrained, variant=args.variant, task=task, **config)
-    out = Path(args.out) if args.out else _default_out(args.name, args.task)
+    if args.resume and args.overwrite:
+        raise ConfigError("--resume continues the run in --out and --overwrite deletes its checkpoints; give one")
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise ConfigError(f"--seed expects an integer from 0 to {MAX_SEED}, got {args.seed}")
     options = {k: v for k, v in {
         "epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size, "lr": args.lr,
         "optimizer": args.optimizer, "weight_decay": args.weight_decay, "schedule": args.schedule,
         "warmup_steps": args.warmup_steps, "grad_accumulation": args.grad_accumulation,
         "clip_grad_norm": args.clip_grad_norm, "device": args.device, "precision": args.precision,
         "compile": args.compile, "seed": args.seed, "patience": args.patience, "monitor": args.monitor,
-        "checkpoint_every": args.checkpoint_every, "progress": args.progress, "eval_every": args.eval_every,
-        "final_splits": args.final_splits,
+        "checkpoint_every": args.checkpoint_every, "progress": parse_bool(args.progress, "--progress"),
+        "eval_every": args.eval_every, "final_splits": _parse_splits(args.final_splits, "--final-splits"),
     }.items() if v is not None}
+    validate_config(TrainConfig, options, "zoo train")
+    return options
+
+
+def cmd_train(args) -> int:
+    import zoo
+    from zoo.training import NonFiniteLossError, train
+
+    config = key_values(args.set, "--set")
+    task_options = key_values(args.task_option, "--task-option")
+    options = _train_options(args)
+    check_output_path(args.out, "--out", directory=True)
+    task = zoo.get_task(args.task, **task_options)
+    _check_splits(task, options.get("final_splits", ()), "--final-splits")
+    from accelerate.utils import set_seed
+
+    set_seed(args.seed or 0)  # the model's initialisation follows --seed, like the data order
+    model = zoo.create(args.name, pretrained=args.pretrained, variant=args.variant, task=task, **config)
+    out = Path(args.out) if args.out else _default_out(args.name, args.task)
     try:
         result = train(model, task, out_dir=out, resume=args.resume, overwrite=args.overwrite, **options)
     except NonFiniteLossError as exc:
-        from rich.console import Console
-        from rich.markup import escape
-
-        Console(stderr=True).print(f"[red]training stopped:[/red] {escape(str(exc))}")
+        say(f"training stopped: {exc}")
         return EXIT_PROBLEMS
     if args.json:
         sys.stdout.write(json.dumps({"final": result.final, "epochs": result.epochs, "steps": result.steps,
@@ -98,34 +218,23 @@ def cmd_train(args) -> int:
 
 def cmd_eval(args) -> int:
     import zoo
-    from zoo.errors import UnknownNameError
+    from zoo.config import validate_config
     from zoo.training import evaluate
+    from zoo.training.config import TrainConfig
 
-    source = Path(args.model)
-    if source.exists() or args.model.startswith("hf-hub:"):
-        model = zoo.load(args.model)
-    else:
-        try:
-            entry = zoo.info(args.model)
-        except UnknownNameError as exc:
-            raise UnknownNameError(f"{exc} ({args.model!r} is not a directory either)") from None
-        if not entry.weights:
-            raise UnknownNameError(f"model {args.model!r} has no pretrained weights to evaluate; give a run "
-                                   f"directory written by 'zoo train' or a saved model directory")
-        model = zoo.create(args.model, pretrained=True)
     options = {k: v for k, v in {"batch_size": args.batch_size, "device": args.device,
                                  "precision": args.precision}.items() if v is not None}
-    metrics = evaluate(model, args.task, split=args.split, task_options=_key_values(args.task_option, "--task-option"),
-                       **options)
+    validate_config(TrainConfig, options, "zoo eval")
+    task_options = key_values(args.task_option, "--task-option")
+    task = zoo.get_task(args.task, **task_options)
+    _check_splits(task, [args.split], "--split")
+    model = load_model_source(args.model)
+    metrics = evaluate(model, task, split=args.split, **options)
     if args.json:
         sys.stdout.write(json.dumps(metrics, indent=2) + "\n")
     else:
         _print_metrics(f"{args.model} on {args.task} ({args.split})", metrics)
     return EXIT_OK
-
-
-def _optional_bool(text: str) -> bool:
-    return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[text.lower()]
 
 
 def register(sub) -> None:
@@ -157,10 +266,10 @@ def register(sub) -> None:
     p.add_argument("--patience", type=int, help="early stopping after this many epochs without improvement")
     p.add_argument("--monitor", help="metric watched by early stopping, e.g. val_accuracy")
     p.add_argument("--eval-every", type=int)
-    p.add_argument("--final-splits", type=lambda text: [s for s in text.split(",") if s], metavar="SPLITS",
+    p.add_argument("--final-splits", metavar="SPLITS",
                    help="comma-separated splits evaluated after training (default: all; '' for none)")
     p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N optimizer steps")
-    p.add_argument("--progress", type=_optional_bool, metavar="BOOL", help="progress bars (default: on a terminal)")
+    p.add_argument("--progress", metavar="BOOL", help="progress bars (default: on a terminal)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_train)
 
