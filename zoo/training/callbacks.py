@@ -29,16 +29,20 @@ class _Manager(pluggy.PluginManager):
 
 class Callbacks:
     def __init__(self, callbacks=()):
+        from .config import ConfigTypeError
+
         self.manager = _Manager(hookspecs.PROJECT)
         self.manager.add_hookspecs(hookspecs)
         self.errors: list[str] = []
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            raise ConfigTypeError(f"callbacks must be a list of callback objects, got {type(callbacks).__name__}")
         for i, callback in enumerate(callbacks or ()):
             name = f"{type(callback).__name__}#{i}"
             try:
                 self.manager.register(callback, name=name)
             except (pluggy.PluginValidationError, ValueError) as exc:
-                raise TypeError(f"callback {name} does not fit the training hooks "
-                                f"({', '.join(hookspecs.TRAINING_HOOKS)}): {exc}") from None
+                raise ConfigTypeError(f"callback {name} does not fit the training hooks "
+                                      f"({', '.join(hookspecs.TRAINING_HOOKS)}): {exc}") from None
         self._active = {h for h in hookspecs.TRAINING_HOOKS if getattr(self.manager.hook, h).get_hookimpls()}
 
     def wants(self, hook: str) -> bool:

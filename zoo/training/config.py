@@ -8,12 +8,18 @@ from typing import Literal
 from pydantic import model_validator
 
 from ..config import Config, Field
+from ..errors import ConfigError
 
-__all__ = ["TrainConfig", "RESUME_MAY_CHANGE"]
+__all__ = ["TrainConfig", "RESUME_MAY_CHANGE", "ConfigTypeError"]
 
 # fields a resumed run may change without breaking exact continuation
 RESUME_MAY_CHANGE = frozenset({"epochs", "max_steps", "progress", "num_workers", "checkpoint_every",
                                "keep_checkpoints", "patience"})
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A value of the wrong type given to train/evaluate (a model, data, callbacks, a path): a
+    ConfigError that is also the TypeError callers caught before."""
 
 
 class TrainConfig(Config):
@@ -33,10 +39,10 @@ class TrainConfig(Config):
     precision: Literal["fp32", "bf16", "fp16", "auto"] = Field(
         "fp32", description="mixed precision; auto = bf16/fp16 where the device supports it, else fp32")
     compile: bool | str = Field(False, description="torch.compile the model: True (inductor) or a backend name")
-    seed: int = Field(0, ge=0, description="seeds python, numpy and torch, and the data order")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seeds python, numpy and torch, and the data order")
     shuffle: bool = Field(True, description="reshuffle the training split every epoch")
     drop_last: bool = Field(False, description="drop the last incomplete training batch")
-    num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
+    num_workers: int = Field(0, ge=0, le=256, description="DataLoader worker processes")
     eval_splits: list[str] | None = Field(
         None, description="splits evaluated after each epoch (default: val if the task has one, else test)")
     eval_every: int = Field(1, ge=1, description="evaluate every this many epochs")

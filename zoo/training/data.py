@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Subset, TensorDataset
 
-from ..errors import ZooError
+from ..errors import ConfigError, ZooError
 from ..tasks import ArraySplit, ArrayTask, Task, TaskInfo, cross_entropy, mse, standard_metrics
+from .config import ConfigTypeError
 
 __all__ = ["as_task", "EpochBatchSampler", "make_loader", "DataTask", "InMemoryBatches", "batches"]
 
@@ -45,10 +46,10 @@ class DataTask(Task):
         sample = _first_sample(splits["train"])
         try:
             x, y = sample[0], sample[1]
-        except (TypeError, IndexError, KeyError):
-            raise TypeError(f"training data must give (input, target) pairs, got a sample of type "
-                            f"{type(sample).__name__}; pass a Task to describe other layouts") from None
-        x, y = torch.as_tensor(x), torch.as_tensor(y)
+            x, y = torch.as_tensor(x), torch.as_tensor(y)
+        except (TypeError, IndexError, KeyError, ValueError, RuntimeError):
+            raise ConfigTypeError(f"training data must give (input, target) pairs of arrays or tensors, got a sample "
+                                  f"of type {type(sample).__name__}; pass a Task to describe other layouts") from None
         self.kind = kind or _infer_kind(y)
         self._classes = not y.is_floating_point()
         shape = tuple(x.shape[1:]) if isinstance(splits["train"], DataLoader) else tuple(x.shape)
@@ -76,7 +77,7 @@ def _first_sample(data):
     if isinstance(data, DataLoader):
         return next(iter(data))
     if len(data) == 0:
-        raise ValueError("the training data is empty")
+        raise ConfigError("the training data is empty")
     return data[0]
 
 
@@ -85,25 +86,42 @@ def _as_split(value, what: str):
         return value
     if _is_arrays(value):
         return ArraySplit(*_arrays_split(*value))
-    raise TypeError(f"{what} must be arrays (inputs, targets), a torch Dataset or a DataLoader, "
-                    f"got {type(value).__name__}")
+    raise ConfigTypeError(f"{what} must be arrays (inputs, targets), a torch Dataset or a DataLoader, "
+                          f"got {type(value).__name__}")
 
 
 def as_task(data: Any, *, task_options: dict | None = None, loss=None, metrics=None, val=None,
             registry=None) -> Task:
     """The `Task` behind what the caller passed to train/evaluate (see the module docstring)."""
+    if task_options is not None and not isinstance(task_options, dict):
+        raise ConfigTypeError(f"task_options must be a dict of a task's options, got {type(task_options).__name__}")
+    for name, value in (("loss", loss), ("metrics", metrics)):
+        if value is not None and not callable(value):
+            raise ConfigTypeError(f"{name} must be a function, got {type(value).__name__} {value!r:.80}")
     if isinstance(data, Task):
         if task_options:
-            raise ValueError("task_options apply to a task name; this task is already built")
+            raise ConfigError("task_options apply to a task name; this task is already built")
         return data
     if isinstance(data, str):
         from ..registry import default_registry
 
         return (registry or default_registry()).get_task(data, **(task_options or {}))
+    try:
+        return _data_task(data, loss, metrics, val)
+    except (ValueError, TypeError, RuntimeError, IndexError) as exc:
+        if isinstance(exc, ZooError):
+            raise
+        # arrays that cannot be tensors, or splits that do not line up (e.g. rows of inputs and targets)
+        kind = ConfigTypeError if isinstance(exc, TypeError) else ConfigError
+        raise kind(f"cannot use this data for training: {type(exc).__name__}: {exc}") from exc
+
+
+def _data_task(data: Any, loss, metrics, val) -> Task:
     if isinstance(data, dict):
         unknown = set(data) - {"train", "val", "test"}
         if unknown or "train" not in data:
-            raise ValueError(f"a dict of splits needs 'train' (and optionally 'val', 'test'), got {sorted(data)}")
+            raise ConfigError(f"a dict of splits needs 'train' (and optionally 'val', 'test'), got "
+                              f"{sorted(map(str, data))}")
         if all(_is_arrays(v) for v in data.values()):
             y = data["train"][1]
             return ArrayTask("arrays", _infer_kind(y), {k: _arrays_split(*v) for k, v in data.items()},
@@ -203,7 +221,7 @@ def make_loader(data, batch_size: int, *, shuffle: bool, seed: int, drop_last: b
     if isinstance(data, DataLoader):
         return data, None
     if len(data) == 0:
-        raise ValueError("cannot iterate an empty split")
+        raise ConfigError("cannot iterate an empty split")
     batched = _batched_indexing(data)
     sampler = EpochBatchSampler(len(data), batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
                                 as_tensors=batched and not sharded)
@@ -250,7 +268,7 @@ def batches(data, batch_size: int, accelerator, *, shuffle: bool, seed: int, dro
     if (not isinstance(data, DataLoader) and not sharded and num_workers == 0 and grad_accumulation == 1
             and _batched_indexing(data)):
         if len(data) == 0:
-            raise ValueError("cannot iterate an empty split")
+            raise ConfigError("cannot iterate an empty split")
         sampler = EpochBatchSampler(len(data), batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
                                     as_tensors=True)
         return InMemoryBatches(data, sampler, accelerator.device), sampler

@@ -10,6 +10,7 @@ callbacks and the report.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 import sys
@@ -24,11 +25,11 @@ from typing import Any
 import torch
 
 from ..config import validate_config
-from ..errors import ZooError
+from ..errors import ConfigError, ResourceError, ZooError, did_you_mean
 from ..tasks import Task
 from . import checkpoint as ckpt
 from .callbacks import Callbacks
-from .config import RESUME_MAY_CHANGE, TrainConfig
+from .config import RESUME_MAY_CHANGE, ConfigTypeError, TrainConfig
 from .data import as_task, batches, make_loader
 from .report import write_report
 from .step import StepContext
@@ -86,18 +87,18 @@ def _available(device_type: str) -> bool:
 
 
 def _device_type(device: str) -> str:
-    """The device type a run will use; ValueError for unknown or unavailable devices."""
+    """The device type a run will use; ConfigError for unknown or unavailable devices."""
     if device == "auto":
         return next((t for t in _DEVICE_TYPES if _available(t)), "cpu")
     if device == "cpu":
         return "cpu"
     if device not in _DEVICE_TYPES:
-        raise ValueError(f"device must be 'auto', 'cpu' or one of {', '.join(_DEVICE_TYPES)}, got {device!r} "
-                         f"(to pick one GPU, set CUDA_VISIBLE_DEVICES)")
+        raise ConfigError(f"device must be 'auto', 'cpu' or one of {', '.join(_DEVICE_TYPES)}, got {device!r} "
+                          f"(to pick one GPU, set CUDA_VISIBLE_DEVICES)")
     if not _available(device):
         found = ", ".join(t for t in _DEVICE_TYPES if _available(t)) or "none"
-        raise ValueError(f"device {device!r} is not available on this machine (accelerators found: {found}); "
-                         f"use device='auto' or 'cpu'")
+        raise ConfigError(f"device {device!r} is not available on this machine (accelerators found: {found}); "
+                          f"use device='auto' or 'cpu'")
     return device
 
 
@@ -110,10 +111,22 @@ def _mixed_precision(precision: str, device_type: str) -> str:
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         return "bf16" if device_type in ("xpu", "npu", "hpu") else "no"
     if precision == "fp16" and device_type == "cpu":
-        raise ValueError("precision='fp16' needs an accelerator (cuda, xpu, ...); on cpu use 'bf16' or 'fp32'")
+        raise ConfigError(f"precision='fp16' needs a GPU with loss scaling (cuda, xpu, ...), the device is "
+                          f"{device_type}; use precision='bf16' or 'fp32'")
     if precision == "bf16" and device_type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise ValueError("this GPU does not support bf16; use precision='fp16' or 'auto'")
+        raise ConfigError("precision='bf16': this GPU does not support bf16; use precision='fp16' or 'auto'")
     return precision
+
+
+def _check_compile(compile_option) -> None:
+    """A compile backend named by a string must be one torch knows (found now, not at the first step)."""
+    if isinstance(compile_option, str):
+        import torch._dynamo
+
+        known = torch._dynamo.list_backends(exclude_tags=())
+        if compile_option not in known:
+            raise ConfigError(f"compile={compile_option!r} is not a torch.compile backend; known backends: "
+                              f"{', '.join(known)}." + did_you_mean(compile_option, known))
 
 
 _EVAL_ACCELERATOR: list = []  # (settings, accelerator) of the last evaluate() on one process
@@ -150,8 +163,8 @@ def _accelerator(config: TrainConfig, *, for_evaluation: bool = False):
         dataloader_config=DataLoaderConfiguration(split_batches=True), rng_types=[],
         step_scheduler_with_optimizer=False, dynamo_plugin=dynamo)
     if accelerator.device.type != device_type and not launched:
-        raise ValueError(f"asked for device {config.device!r} ({device_type}) but Accelerate chose "
-                         f"{accelerator.device}; check its config (accelerate env)")
+        raise ConfigError(f"asked for device {config.device!r} ({device_type}) but Accelerate chose "
+                          f"{accelerator.device}; check its config (accelerate env)")
     _EVAL_ACCELERATOR[:] = [(settings, accelerator)] if for_evaluation and not launched else []
     return accelerator
 
@@ -174,6 +187,43 @@ def _shapes(value) -> str:
     return type(value).__name__
 
 
+def _allocation_failure(exc: BaseException) -> bool:
+    """Whether an exception says that memory ran out (CUDA, the CPU allocator, Python)."""
+    if isinstance(exc, (MemoryError, getattr(torch, "OutOfMemoryError", MemoryError))):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower())
+
+
+def _out_of_memory(model, batch_size: int, device, message: str, doing: str) -> ResourceError:
+    parameters = sum(p.numel() for p in model.parameters()) if isinstance(model, torch.nn.Module) else 0
+    first_line = (message.strip().splitlines() or [""])[0][:300]
+    return ResourceError(f"{doing} model {_model_label(model)!r} ({parameters:,} parameters) with batch_size="
+                         f"{batch_size} on {device} ran out of memory ({first_line}). Use a smaller batch_size "
+                         f"(grad_accumulation keeps the effective batch), precision='bf16', or a smaller model.")
+
+
+def _mismatch(model, task: Task, batch, problem: str, output=None, *, evaluating: bool = False) -> TaskMismatchError:
+    name = _model_label(model)
+    try:
+        given = f"inputs {_shapes(task.inputs(batch))} and targets {_shapes(task.targets(batch))}"
+    except Exception:  # noqa: BLE001 - a batch the task cannot even take apart: say what it is
+        given = f"batches {_shapes(batch)}"
+    advice = ("Evaluate it on the task it was trained for, or size one for this task" if evaluating
+              else "Size the model for the task")
+    return TaskMismatchError(
+        f"model {name!r} does not fit task {task.name!r} ({task.kind}): {problem}. The task gives {given}"
+        + (f"; the model returned {_shapes(output)}" if output is not None else "")
+        + f". {advice}, e.g. zoo.create({name!r}, task={task.name!r}).")
+
+
+def _classes_problem(task: Task, output) -> str | None:
+    classes = task.info.num_classes if task.kind in ("classification", "sequence") else None
+    if classes and isinstance(output, torch.Tensor) and output.dim() and output.shape[-1] != classes:
+        return f"its output has {output.shape[-1]} values per position, the task has {classes} classes"
+    return None
+
+
 def _check_fit(model, task: Task, split, device) -> None:
     """Run the model on two training samples before training, so that a model that does not fit
     the task fails at once, with an error that names both and the shapes involved."""
@@ -183,32 +233,25 @@ def _check_fit(model, task: Task, split, device) -> None:
     from accelerate.utils import send_to_device
 
     batch = send_to_device(next(iter(loader)), device)
-    inputs = task.inputs(batch)
     was_training = model.training
     model.eval()
+    output = None
     try:
         with torch.no_grad():
-            output = model(*inputs)
-            problem = None
-            classes = task.info.num_classes if task.kind in ("classification", "sequence") else None
-            if classes and isinstance(output, torch.Tensor) and output.shape[-1] != classes:
-                problem = f"its output has {output.shape[-1]} values per position, the task has {classes} classes"
-            else:
+            output = model(*task.inputs(batch))
+            problem = _classes_problem(task, output)
+            if problem is None:
                 task.loss(output, batch)
     except NotImplementedError:
         return  # a task without a loss: only models with training_step can train on it
     except Exception as exc:  # noqa: BLE001 - turned into one clear error below
+        if _allocation_failure(exc):
+            raise
         problem = f"{type(exc).__name__}: {exc}"
-        output = None
     finally:
         model.train(was_training)
     if problem:
-        name = _model_label(model)
-        raise TaskMismatchError(
-            f"model {name!r} does not fit task {task.name!r} ({task.kind}): {problem}. The task gives inputs "
-            f"{_shapes(inputs)} and targets {_shapes(task.targets(batch))}"
-            + (f"; the model returned {_shapes(output)}" if output is not None else "")
-            + f". Size the model for the task, e.g. zoo.create({name!r}, task={task.name!r}).")
+        raise _mismatch(model, task, batch, problem, output)
 
 
 def _optimizers(model, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
@@ -218,12 +261,12 @@ def _optimizers(model, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
             found = {"main": found}
         if not isinstance(found, dict) or not found or not all(
                 isinstance(k, str) and isinstance(v, torch.optim.Optimizer) for k, v in found.items()):
-            raise TypeError(f"{type(model).__name__}.configure_optimizers must return an optimizer or a dict "
-                            f"{{name: optimizer}}, got {found!r}")
+            raise ConfigTypeError(f"{type(model).__name__}.configure_optimizers must return an optimizer or a dict "
+                                  f"{{name: optimizer}}, got {found!r}")
         return found
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
-        raise ValueError(f"model {_model_label(model)!r} has no trainable parameters")
+        raise ConfigError(f"model {_model_label(model)!r} has no trainable parameters")
     if config.optimizer == "adamw":
         opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     elif config.optimizer == "adam":
@@ -252,6 +295,11 @@ def _schedule_factor(config: TrainConfig, total_steps: int):
     return factor
 
 
+def _total_steps(config: TrainConfig, steps_per_epoch: int) -> int:
+    """The schedule's horizon: all optimizer steps of the run, or max_steps."""
+    return min(config.max_steps or sys.maxsize, config.epochs * steps_per_epoch)
+
+
 def _schedulers(optimizers: dict, config: TrainConfig, total_steps: int) -> dict[str, Any]:
     if config.schedule == "constant" and config.warmup_steps == 0:
         return {}
@@ -259,10 +307,70 @@ def _schedulers(optimizers: dict, config: TrainConfig, total_steps: int) -> dict
     return {name: torch.optim.lr_scheduler.LambdaLR(opt, factor) for name, opt in optimizers.items()}
 
 
-def _out_dir(out_dir) -> Path | None:
+def _run_directory(out_dir) -> tuple[Path, Path] | None:
+    """(out_dir as given, its resolved path), refused when it can never be a run directory: not a
+    path, the filesystem root, or an existing file. Nothing is created yet."""
     if out_dir is None:
         return None
-    path = Path(out_dir).expanduser()
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise ConfigTypeError(f"out_dir must be a folder path (str or os.PathLike), got {type(out_dir).__name__} "
+                              f"{out_dir!r:.80}")
+    try:
+        path = Path(out_dir).expanduser()
+        resolved = path.resolve()
+        if resolved.parent == resolved:
+            raise ConfigError(f"out_dir {str(out_dir)!r} is the filesystem root; give a folder of its own for the "
+                              f"run, e.g. runs/<name>")
+        if resolved.exists() and not resolved.is_dir():
+            raise ConfigError(f"out_dir {str(out_dir)!r} is an existing file, not a folder; give a folder for the run")
+        blocker = next((p for p in resolved.parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise ConfigError(f"cannot write the run's output directory {path}: {blocker} is a file, not a folder")
+    except (OSError, RuntimeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"out_dir {str(out_dir)!r:.200} is not a usable folder path ({exc})") from None
+    return path, resolved
+
+
+def _launch_rank() -> int:
+    """This process's rank under torchrun / accelerate launch (0 when launched alone); known before
+    Accelerate starts, so that only one process of a run takes its locks."""
+    rank = os.environ.get("RANK", "0")
+    return int(rank) if rank.isdigit() else 0
+
+
+def _is_zoo_file(path: Path, keys: tuple[str, ...], limit: int, **equal) -> bool:
+    """Whether `path` is a JSON object with these keys (and values) that the zoo writes."""
+    try:
+        if not path.is_file() or path.stat().st_size > limit:
+            return False
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and all(k in data for k in keys) and all(data.get(k) == v for k, v in equal.items())
+
+
+def _check_owned(path: Path, overwrite: bool) -> None:
+    """Refuse to write into a non-empty folder that is neither a zoo run directory nor a zoo repo,
+    unless overwrite=True: a typo in out_dir must not scatter a run over someone's files."""
+    from ..weights import CONFIG_NAME, FORMAT, METRICS_NAME
+
+    try:
+        entries = sorted(itertools.islice((p.name for p in path.iterdir()), 6)) if path.is_dir() else []
+    except OSError as exc:
+        raise ConfigError(f"cannot read out_dir {path}: {exc.strerror or exc}") from None
+    if not entries or overwrite or (path / ckpt.CHECKPOINTS).is_dir() \
+            or _is_zoo_file(path / METRICS_NAME, ("task", "training", "history"), 64 << 20) \
+            or _is_zoo_file(path / CONFIG_NAME, ("format",), 1 << 20, format=FORMAT):
+        return
+    shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+    raise ConfigError(f"out_dir {path} already holds files that are not a zoo run's ({shown}): it is neither a run "
+                      f"directory (checkpoints/, metrics.json) nor a zoo repo (config.json of format {FORMAT!r}). "
+                      f"Choose a new or empty folder, or pass overwrite=True (--overwrite) to write the run into it")
+
+
+def _make_writable(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".write-test-{os.getpid()}"
@@ -270,7 +378,6 @@ def _out_dir(out_dir) -> Path | None:
         probe.unlink()
     except OSError as exc:
         raise ZooError(f"cannot write the run's output directory {path}: {exc.strerror or exc}") from None
-    return path
 
 
 def _resume_path(resume, out_dir: Path | None) -> Path | None:
@@ -278,15 +385,22 @@ def _resume_path(resume, out_dir: Path | None) -> Path | None:
         return None
     if resume is True:
         if out_dir is None:
-            raise ValueError("resume=True continues the run in out_dir; pass out_dir (or resume=<checkpoint folder>)")
+            raise ConfigError("resume=True continues the run in out_dir; pass out_dir (or resume=<checkpoint folder>)")
         return ckpt.latest_checkpoint(out_dir)  # None: nothing written yet, start afresh
+    if not isinstance(resume, (str, os.PathLike)):
+        raise ConfigTypeError(f"resume must be True, False, or the path of a checkpoint folder or run directory, "
+                              f"got {type(resume).__name__} {resume!r:.80}")
     path = Path(resume)
-    if (path / ckpt.CHECKPOINTS).is_dir():
-        found = ckpt.latest_checkpoint(path)
-        if found is None:
-            raise ckpt.CheckpointError(f"run directory {path} has no complete checkpoint to resume from")
-        return found
-    if not path.exists():
+    try:
+        if (path / ckpt.CHECKPOINTS).is_dir():
+            found = ckpt.latest_checkpoint(path)
+            if found is None:
+                raise ckpt.CheckpointError(f"run directory {path} has no complete checkpoint to resume from")
+            return found
+        exists = path.exists()
+    except (OSError, ValueError) as exc:
+        raise ckpt.CheckpointError(f"cannot read resume={str(resume)!r:.200} ({exc})") from None
+    if not exists:
         raise ckpt.CheckpointError(f"no checkpoint at {path}: give a checkpoint folder, a run directory, or resume=True")
     return path
 
@@ -342,8 +456,10 @@ def _on_device(model, device: torch.device):
     return model if all(t.device == device for t in tensors) else model.to(device)
 
 
-def _evaluate_loader(model, raw_model, task: Task, loader, accelerator) -> dict[str, float]:
-    """Loss and metrics of the model over one prepared loader (every process sees all results)."""
+def _evaluate_loader(model, raw_model, task: Task, loader, accelerator, *, check_fit: bool = False) -> dict[str, float]:
+    """Loss and metrics of the model over one prepared loader (every process sees all results).
+    check_fit: a first batch that the model cannot take or whose output the task cannot score is a
+    TaskMismatchError (training checks the fit before it starts instead)."""
     metrics = _reset_metrics(task)
     for metric in metrics.values():
         if metric.device != accelerator.device:  # a no-op move still walks every state: skip it
@@ -359,20 +475,28 @@ def _evaluate_loader(model, raw_model, task: Task, loader, accelerator) -> dict[
     try:
         with torch.no_grad(), amp:
             for batch in loader:
-                output = raw_model.evaluation_step(batch, task) if custom else model(*task.inputs(batch))
-                if multi:
-                    output, batch = accelerator.gather_for_metrics((output, batch))
-                n = _batch_size_of(batch)
-                if with_loss:
-                    try:
-                        total.add_(task.loss(output, batch).detach(), alpha=n)
-                    except NotImplementedError:
-                        with_loss = False
-                count += n
-                if metrics:
-                    target = task.targets(batch)
-                    for metric in metrics.values():
-                        metric.update(output, target)
+                try:
+                    output = raw_model.evaluation_step(batch, task) if custom else model(*task.inputs(batch))
+                    if check_fit and (problem := _classes_problem(task, output)):
+                        raise _mismatch(raw_model, task, batch, problem, output, evaluating=True)
+                    if multi:
+                        output, batch = accelerator.gather_for_metrics((output, batch))
+                    n = _batch_size_of(batch)
+                    if with_loss:
+                        try:
+                            total.add_(task.loss(output, batch).detach(), alpha=n)
+                        except NotImplementedError:
+                            with_loss = False
+                    count += n
+                    if metrics:
+                        target = task.targets(batch)
+                        for metric in metrics.values():
+                            metric.update(output, target)
+                except Exception as exc:
+                    if not check_fit or isinstance(exc, ZooError) or _allocation_failure(exc):
+                        raise
+                    raise _mismatch(raw_model, task, batch, f"{type(exc).__name__}: {exc}", evaluating=True) from None
+                check_fit = False
     finally:
         model.train(was_training)
     results = {"loss": float(total) / max(count, 1)} if with_loss else {}
@@ -385,7 +509,7 @@ def _eval_loaders(task: Task, splits: dict, names, config: TrainConfig, accelera
     loaders = {}
     for name in names:
         if name not in splits:
-            raise ValueError(f"task {task.name!r} has no {name!r} split (it has {sorted(splits)})")
+            raise ConfigError(f"task {task.name!r} has no {name!r} split (it has {sorted(splits)})")
         loaders[name], _ = batches(splits[name], config.batch_size, accelerator, shuffle=False, seed=config.seed,
                                    num_workers=config.num_workers)
     return loaders
@@ -401,6 +525,10 @@ def evaluate(model, task, *, split: str = "test", batch_size: int = 256, device:
     """
     config = validate_config(TrainConfig, {"batch_size": batch_size, "device": device, "precision": precision},
                              "zoo.evaluate")
+    if not isinstance(model, torch.nn.Module):
+        raise ConfigTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(split, str):
+        raise ConfigTypeError(f"split must be 'train', 'val' or 'test', got {type(split).__name__} {split!r:.80}")
     task = as_task(task, task_options=task_options, loss=loss, metrics=metrics)
     if split != "train" and split not in task.splits() and len(task.splits()) == 1:
         split = "train"  # plain data given for evaluation: its only split
@@ -410,7 +538,13 @@ def evaluate(model, task, *, split: str = "test", batch_size: int = 256, device:
     # one process: nothing to wrap (the forward runs under the accelerator's autocast below)
     prepared = raw_model if accelerator.num_processes == 1 else accelerator.prepare_model(raw_model, evaluation_mode=True)
     loader = _eval_loaders(task, splits, [split], config, accelerator)[split]
-    return _evaluate_loader(prepared, raw_model, task, loader, accelerator)
+    try:
+        return _evaluate_loader(prepared, raw_model, task, loader, accelerator, check_fit=True)
+    except (MemoryError, RuntimeError) as exc:
+        if not _allocation_failure(exc):
+            raise
+        failure = str(exc)  # raised below, outside this block, so the failed batch's tensors are freed
+    raise _out_of_memory(model, config.batch_size, accelerator.device, failure, "evaluating")
 
 
 # --- training ------------------------------------------------------------------------------------------
@@ -436,9 +570,8 @@ class _Run:
         return dict(vars(self))
 
     def load(self, data: dict) -> None:
+        """Restore a state that `ckpt.load_resume` checked (it has every field)."""
         for key in vars(self):
-            if key not in data:
-                raise ckpt.CheckpointError(f"checkpoint state lacks {key!r}; it was written by another version")
             setattr(self, key, data[key])
 
 
@@ -456,21 +589,42 @@ def _monitor(config: TrainConfig, eval_splits: list[str]) -> tuple[str, str]:
     return monitor, mode
 
 
-def _check_resume_compatible(saved: dict, config: TrainConfig, task: Task, model, path: Path) -> None:
-    problems = []
-    if saved.get("task") != task.name:
-        problems.append(f"task {saved.get('task')!r} (now {task.name!r})")
-    now = _identity_dict(model)
-    for key in ("architecture", "config"):
-        if saved.get(key) != now[key]:
-            problems.append(f"model {key} {saved.get(key)!r} (now {now[key]!r})")
-    before = saved.get("training", {})
-    for key, value in config.to_dict().items():
-        if key not in RESUME_MAY_CHANGE and before.get(key) != value:
-            problems.append(f"{key}={before.get(key)!r} (now {value!r})")
-    if problems:
-        raise ckpt.CheckpointError(f"checkpoint {path} belongs to another run: it has " + "; ".join(problems)
-                                   + f". Only {', '.join(sorted(RESUME_MAY_CHANGE))} may change on resume.")
+class _Recorded:
+    """The history keys a run records: train_loss, and per evaluated split `<split>_loss` (unless the
+    model scores itself) and `<split>_<metric>` for the task's metrics (`<split>_<metric>_<key>` for a
+    metric whose value is a dict or a vector)."""
+
+    def __init__(self, task: Task, eval_splits: list[str], model):
+        scores_itself = callable(getattr(model, "evaluation_step", None))
+        names = list(_reset_metrics(task))
+        self.splits = list(eval_splits)
+        self.pairs = [f"{s}_{m}" for s in eval_splits for m in names]
+        # a model that trains itself may be on a task without a loss: then no <split>_loss is recorded
+        self.losses = [] if scores_itself else [f"{s}_loss" for s in eval_splits]
+        self.needs_loss = not scores_itself and not callable(getattr(model, "training_step", None))
+        self.exact = {"train_loss", *self.losses, *self.pairs}
+        self.prefixes = tuple(f"{pair}_" for pair in self.pairs)
+
+    def allows(self, key: str) -> bool:
+        return key in self.exact or key.startswith(self.prefixes)
+
+    def missing(self, keys: set[str]) -> str | None:
+        """The first metric that an evaluated epoch's keys lack, or None."""
+        for name in self.losses if self.needs_loss else ():
+            if name not in keys:
+                return name
+        for pair in self.pairs:
+            if pair not in keys and not any(k.startswith(f"{pair}_") for k in keys):
+                return pair
+        return None
+
+    def check_monitor(self, config: TrainConfig, monitor: str, eval_splits: list[str]) -> None:
+        if (config.patience is None and config.monitor is None) or self.allows(monitor):
+            return
+        raise ConfigError(f"monitor={monitor!r}{'' if config.monitor else ' (the default)'} is not a metric this run "
+                          f"records: with eval_splits={eval_splits} it records {', '.join(sorted(self.exact))}"
+                          + (" (and <name>_<key> for dict-valued metrics)" if self.prefixes else "")
+                          + "." + did_you_mean(monitor, self.exact))
 
 
 def _params_finite(model) -> bool:
@@ -493,10 +647,14 @@ def train(model, task, *, out_dir=None, resume=False, overwrite: bool = False, c
         a dict of such splits, a torch Dataset of (input, target) pairs, or a DataLoader.
     out_dir: where checkpoints (every epoch, and every `checkpoint_every` steps), metrics.json,
         curves.png and the trained model (zoo.save format, loadable by zoo.load) are written.
-        None: nothing is written.
+        None: nothing is written. The run holds the folder's lock (`zoo.locks`) from start to end: a
+        second run into it fails at once with BusyError. A non-empty folder that is neither a run
+        directory nor a zoo repo is refused (overwrite=True writes into it anyway), as are the
+        filesystem root and an existing file.
     resume: True to continue the run in out_dir from its newest checkpoint (from scratch if it has
-        none), or a checkpoint folder / run directory. Ends bitwise identical, on CPU, to a run that
-        was never interrupted.
+        none), or a checkpoint folder / run directory. The checkpoint is checked first (see
+        zoo.training.checkpoint); a damaged, edited or foreign one is a CheckpointError. Ends
+        bitwise identical, on CPU, to a run that was never interrupted.
     overwrite: start afresh in an out_dir that holds another run's checkpoints (they are deleted);
         without it (and without resume) that is an error, so no run is lost by accident.
     callbacks: objects with methods named like the training hooks (zoo.hookspecs: zoo_train_start,
@@ -511,19 +669,39 @@ def train(model, task, *, out_dir=None, resume=False, overwrite: bool = False, c
     own update, see zoo/tasks.py. A NaN or infinite loss stops training with NonFiniteLossError;
     the checkpoints already written are kept.
     """
+    from ..locks import exclusive
+
+    if _RUNNING:  # before anything is touched: the running run may be writing into the same out_dir
+        raise ConfigError("zoo.train was called while another zoo.train runs in this process (from a "
+                          "callback?); Accelerate's state is per process, so runs cannot nest")
+    config = validate_config(TrainConfig, options, "zoo.train")
+    _mixed_precision(config.precision, _device_type(config.device))  # devices and precisions: found now
+    _check_compile(config.compile)
+    if not isinstance(overwrite, bool):
+        raise ConfigTypeError(f"overwrite must be True or False, got {type(overwrite).__name__} {overwrite!r:.80}")
+    where = _run_directory(out_dir)
+    if where is None:
+        return _train_in(model, task, config, None, resume, overwrite, callbacks, task_options, loss, metrics, val)
+    out, resolved = where
+    if _launch_rank() != 0:  # the main process holds the lock for the whole launch
+        return _train_in(model, task, config, out, resume, overwrite, callbacks, task_options, loss, metrics, val)
+    with exclusive(resolved, "run directory"):
+        _check_owned(resolved, overwrite)
+        return _train_in(model, task, config, out, resume, overwrite, callbacks, task_options, loss, metrics, val)
+
+
+def _train_in(model, task, config: TrainConfig, out: Path | None, resume, overwrite: bool, callbacks, task_options,
+              loss, metrics, val) -> TrainResult:
+    """`train` once its out_dir (if any) is held: set up the data, model and accelerator, then run."""
     from accelerate.utils import set_seed
 
-    config = validate_config(TrainConfig, options, "zoo.train")
-    out = _out_dir(out_dir)
     resume_from = _resume_path(resume, out)
-    if out is not None and not resume and ckpt.latest_checkpoint(out) is not None:
-        if not overwrite:
-            raise ZooError(f"{out} already holds the checkpoints of a run: continue it with resume=True "
-                           f"(zoo train --resume), start over with overwrite=True (--overwrite), or choose "
-                           f"another output directory")
-        import shutil
-
-        shutil.rmtree(out / ckpt.CHECKPOINTS)
+    replace = out is not None and not resume and ckpt.latest_checkpoint(out) is not None
+    if replace and not overwrite:
+        raise ConfigError(f"{out} already holds the checkpoints of a run: continue it with resume=True "
+                          f"(zoo train --resume), start over with overwrite=True (--overwrite), or choose "
+                          f"another output directory")
+    hooks = Callbacks(callbacks)
     set_seed(config.seed)
     task = as_task(task, task_options=task_options, loss=loss, metrics=metrics, val=val)
     if isinstance(model, str):
@@ -531,31 +709,41 @@ def train(model, task, *, out_dir=None, resume=False, overwrite: bool = False, c
 
         model = default_registry().create(model, task=task)
     if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module or a catalog name, got {type(model).__name__}")
-    hooks = Callbacks(callbacks)
-    if _RUNNING:
-        raise RuntimeError("zoo.train was called while another zoo.train runs in this process (from a "
-                           "callback?); Accelerate's state is per process, so runs cannot nest")
+        raise ConfigTypeError(f"model must be a torch.nn.Module or a catalog name, got {type(model).__name__}")
+    if out is not None:  # the inputs are good: only now is anything written
+        _make_writable(out)
+        if replace and _launch_rank() == 0:
+            import shutil
+
+            shutil.rmtree(out / ckpt.CHECKPOINTS)
     accelerator = _accelerator(config)
     _RUNNING.append(accelerator)
     try:
         return _train(model, task, config, accelerator, hooks, out, resume_from)
+    except (MemoryError, RuntimeError) as exc:
+        if not _allocation_failure(exc):
+            raise
+        failure = str(exc)  # raised below, outside this block, so the failed step's tensors are freed
     finally:
         _RUNNING.remove(accelerator)
+    raise _out_of_memory(model, config.batch_size, accelerator.device, failure, "training")
 
 
 def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks, out: Path | None,
            resume_from: Path | None) -> TrainResult:
     splits = task.splits()
     if "train" not in splits:
-        raise ValueError(f"task {task.name!r} has no 'train' split (it has {sorted(splits)})")
+        raise ConfigError(f"task {task.name!r} has no 'train' split (it has {sorted(splits)})")
     eval_names = config.eval_splits if config.eval_splits is not None else \
         [s for s in ("val",) if s in splits] or [s for s in ("test",) if s in splits]
-    missing = [s for s in config.final_splits or () if s not in splits]
-    if missing:  # found now, not after the run
-        raise ValueError(f"task {task.name!r} has no {missing[0]!r} split (it has {sorted(splits)}); "
-                         f"final_splits={config.final_splits}")
+    for option, names in (("eval_splits", eval_names), ("final_splits", config.final_splits or ())):
+        missing = [s for s in names if s not in splits]
+        if missing:  # found now, not after the run
+            raise ConfigError(f"task {task.name!r} has no {missing[0]!r} split (it has {sorted(splits)}); "
+                              f"{option}={list(names)}")
     monitor, mode = _monitor(config, eval_names)
+    recorded = _Recorded(task, eval_names, model)
+    recorded.check_monitor(config, monitor, eval_names)
     if config.patience is not None and monitor.startswith("test_"):
         warnings.warn(f"early stopping watches {monitor!r}: the task has no validation split, so the test "
                       f"split chooses the epoch; its final test metrics are then optimistic", stacklevel=3)
@@ -568,35 +756,36 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
         warnings.warn("training from a DataLoader: its own sampler sets the data order, so a resume inside an "
                       "epoch is exact only if that order is seeded", stacklevel=3)
     steps_per_epoch = math.ceil(len(train_loader) / config.grad_accumulation)
-    total_steps = min(config.max_steps or sys.maxsize, config.epochs * steps_per_epoch)
+    total_steps = _total_steps(config, steps_per_epoch)
     optimizers = _optimizers(raw_model, config)
     schedulers = _schedulers(optimizers, config, total_steps)
     run = _Run()
-    rng = None
-    if resume_from is not None:
-        state, tensors = ckpt.read_checkpoint(resume_from)
-        _check_resume_compatible(state, config, task, raw_model, resume_from)
-        ckpt.load_model_weights(raw_model, resume_from)
-        run.load(state["run"])
-        for name, opt in optimizers.items():
-            opt.load_state_dict(ckpt.unflatten_state(state["optimizers"][name], tensors))
-        for name, sched in schedulers.items():
-            sched.load_state_dict(ckpt.unflatten_state(state["schedulers"][name], tensors))
-        best = {k[len("best."):]: v for k, v in tensors.items() if k.startswith("best.")}
-        rng = ckpt.read_rng(resume_from, accelerator.process_index)
     override = callable(getattr(raw_model, "training_step", None))
+    resumed = None
+    if resume_from is not None:
+        resumed = ckpt.load_resume(resume_from, ckpt.ResumeTarget(
+            task=task.name, identity=_identity_dict(raw_model), training=config, may_change=RESUME_MAY_CHANGE,
+            batches_per_epoch=len(train_loader), model=raw_model, optimizers=optimizers, schedulers=schedulers,
+            lr_factor=lambda saved: _schedule_factor(saved, _total_steps(saved, steps_per_epoch)), scaler=accelerator.scaler, monitor=monitor, mode=mode,
+            recorded=recorded, exact_steps=not override and accelerator.scaler is None), accelerator.process_index)
+        # everything was checked: only now is anything of the checkpoint applied
+        raw_model.load_state_dict(resumed.model)
+        run.load(resumed.run)
+        for name, opt in optimizers.items():
+            opt.load_state_dict(resumed.optimizers[name])
+        for name, sched in schedulers.items():
+            sched.load_state_dict(resumed.schedulers[name])
     # a model that trains itself is not wrapped in DDP (it calls itself in its own way); StepContext
     # averages its gradients across processes instead
     model = raw_model if override else accelerator.prepare_model(raw_model)
     optimizers = {name: accelerator.prepare_optimizer(opt) for name, opt in optimizers.items()}
     eval_loaders = _eval_loaders(task, splits, eval_names, config, accelerator)
-    if resume_from is not None:
-        scaler_state = state.get("scaler")
-        if scaler_state is not None and accelerator.scaler is not None:
-            accelerator.scaler.load_state_dict(ckpt.unflatten_state(scaler_state, tensors))
-        accelerator.step = state["accelerator_step"]
-    else:
-        best = {}
+    best = {}
+    if resumed is not None:
+        if resumed.scaler is not None:
+            accelerator.scaler.load_state_dict(resumed.scaler)
+        accelerator.step = resumed.accelerator_step
+        best = resumed.best
     context = StepContext(task=task, model=raw_model, optimizers=optimizers, schedulers=schedulers,
                           accelerator=accelerator, config=config, out_dir=out, history=run.history,
                           _average_gradients=override)
@@ -611,11 +800,22 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
             raise NonFiniteLossError(f"the parameters of {_model_label(raw_model)!r} became NaN or infinite by step "
                                      f"{run.global_step}; this state was not checkpointed. "
                                      + (f"Last good checkpoint: {last_checkpoint}" if last_checkpoint else "No checkpoint was written."))
+        final = root / name
+        try:
+            _write_checkpoint(name, final)
+        except OSError as exc:  # a full disk or a vanished folder: say which checkpoint, keep the last good one
+            raise ckpt.CheckpointError(f"cannot write checkpoint {final}: {exc.strerror or exc}. "
+                                       + (f"Last good checkpoint: {last_checkpoint}" if last_checkpoint
+                                          else "No checkpoint was written.")) from None
+        accelerator.wait_for_everyone()
+        hooks.call("zoo_train_checkpoint", run=context, path=final)
+        return final
+
+    def _write_checkpoint(name: str, final: Path) -> None:
         staging = ckpt.begin_checkpoint(root, name) if accelerator.is_main_process else root / f".{name}.partial"
         accelerator.wait_for_everyone()
         ckpt.write_rng(staging, accelerator.process_index)
         accelerator.wait_for_everyone()
-        final = root / name
         if accelerator.is_main_process:
             tensors: dict = {}
             state = {
@@ -629,9 +829,6 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
             tensors.update({f"best.{k}": v for k, v in best.items()})
             ckpt.finish_checkpoint(staging, final, model=raw_model, state=state, tensors=tensors,
                                    keep=config.keep_checkpoints)
-        accelerator.wait_for_everyone()
-        hooks.call("zoo_train_checkpoint", run=context, path=final)
-        return final
 
     def stop_on_nonfinite(value: float) -> None:
         where = f"epoch {run.epoch + 1}, batch {run.batch + 1} (step {run.global_step})"
@@ -668,9 +865,10 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
     direct = accelerator.scaler is None and accelerator.distributed_type != DistributedType.XLA
     inner_opt = main_opt.optimizer
     want_batch_hook = hooks.wants("zoo_train_batch_end")
-    stopped = "completed"
-    if rng is not None:
-        ckpt.set_rng_state(*rng)  # last: nothing after this may draw random numbers before training
+    # a run resumed at its step limit stops there instead of taking one more step
+    stopped = "max_steps" if config.max_steps is not None and run.global_step >= config.max_steps else "completed"
+    if resumed is not None:
+        ckpt.set_rng_state(*resumed.rng)  # last: nothing after this may draw random numbers before training
     hooks.call("zoo_train_start", run=context)
     started = time.perf_counter() - run.seconds
     model.train()
@@ -696,7 +894,7 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
                     with amp():
                         logs = model.training_step(batch, context)
                     if not isinstance(logs, dict) or "loss" not in logs:
-                        raise TypeError(f"{type(raw_model).__name__}.training_step must return a dict with 'loss', "
+                        raise ConfigTypeError(f"{type(raw_model).__name__}.training_step must return a dict with 'loss', "
                                         f"got {type(logs).__name__}")
                     loss = logs["loss"]
                 elif lbfgs:
@@ -773,9 +971,9 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
             for split, loader in eval_loaders.items():
                 entry.update({f"{split}_{k}": v for k, v in _evaluate_loader(model, raw_model, task, loader, accelerator).items()})
             if config.patience is not None:
-                if monitor not in entry:
-                    raise ValueError(f"monitor {monitor!r} is not among the metrics {sorted(entry)}; "
-                                     f"set monitor= to one of them")
+                if monitor not in entry:  # e.g. <split>_loss of a task whose loss is not implemented
+                    raise ConfigError(f"monitor {monitor!r} is not among the metrics {sorted(entry)}; "
+                                      f"set monitor= to one of them")
                 value = entry[monitor]
                 better = run.best_value is None or (value < run.best_value if mode == "min" else value > run.best_value)
                 if better:
@@ -798,6 +996,9 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
         run.epoch += 1
         run.batch = 0
         run.epoch_loss, run.epoch_batches = 0.0, 0
+        # a new epoch starts a new accumulation (a stopped epoch leaves Accelerate's micro-batch count
+        # where it stopped; a checkpoint here must resume at the epoch's start)
+        accelerator.step = 0
         run.seconds = time.perf_counter() - started
         if root is not None:
             last_checkpoint = save_checkpoint()

@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from ..errors import ConfigError, UnknownNameError
+
 __all__ = ["StepContext"]
 
 
@@ -62,10 +64,10 @@ class StepContext:
     def _optimizer(self, name: str | None) -> tuple[str, torch.optim.Optimizer]:
         if name is None:
             if len(self.optimizers) != 1:
-                raise ValueError(f"this model has optimizers {sorted(self.optimizers)}: name the one to step")
+                raise ConfigError(f"this model has optimizers {sorted(self.optimizers)}: name the one to step")
             name = next(iter(self.optimizers))
-        if name not in self.optimizers:
-            raise KeyError(f"no optimizer named {name!r}; configure_optimizers gave {sorted(self.optimizers)}")
+        if not isinstance(name, str) or name not in self.optimizers:
+            raise UnknownNameError(f"no optimizer named {name!r}; configure_optimizers gave {sorted(self.optimizers)}")
         return name, self.optimizers[name]
 
     def step(self, name: str | None = None) -> None:
