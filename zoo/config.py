@@ -7,11 +7,13 @@ import types
 import typing
 from typing import Any
 
+import annotated_types
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, field_validator, model_validator
 
 from .catalog import ConfigField
 from .errors import ConfigError, did_you_mean
+from .limits import MAX_INT, MAX_LIST_LENGTH, shown
 
 __all__ = ["Config", "Field", "validate_config", "describe_fields", "type_name"]
 
@@ -22,7 +24,11 @@ class Config(BaseModel):
     Subclass it with annotated fields whose defaults are the paper's, e.g.
     ``grid: int = Field(5, ge=1, description="number of grid intervals G")``.
     Values are checked strictly ('5' is not an int), unknown keys are refused, floats must be
-    finite, and instances are frozen, so a config that validated stays valid.
+    finite, and instances are frozen, so a config that validated stays valid. Sizes are bounded
+    by default: a list or tuple (at any depth) holds at most `zoo.limits.MAX_LIST_LENGTH` entries
+    unless its field declares ``max_length``, and an int (also inside lists) lies within
+    +-`zoo.limits.MAX_INT` unless its field declares ``le``/``lt``, so no value reaches torch
+    out of range.
     """
 
     model_config = ConfigDict(
@@ -53,6 +59,19 @@ class Config(BaseModel):
                 out[key] = tuple(value)
         return out
 
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _default_bounds(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: pydantic.ValidationInfo) -> Any:
+        """The default length and int bounds of fields that declare none (lengths are checked before
+        the entries are validated, so a list of millions is refused at once)."""
+        declared = cls.model_fields[info.field_name].metadata
+        if not any(isinstance(m, annotated_types.MaxLen) for m in declared):
+            _check_lengths(value, info.field_name)
+        value = handler(value)
+        if not any(isinstance(m, (annotated_types.Le, annotated_types.Lt)) for m in declared):
+            _check_ints(value, info.field_name)
+        return value
+
     def to_json(self) -> str:
         return self.model_dump_json()
 
@@ -66,6 +85,25 @@ class Config(BaseModel):
     def to_dict(self) -> dict:
         """JSON-compatible dict (tuples become lists)."""
         return self.model_dump(mode="json")
+
+
+def _check_lengths(value: Any, where: str) -> None:
+    if isinstance(value, (list, tuple)):
+        if len(value) > MAX_LIST_LENGTH:
+            raise ValueError(f"{where} has {len(value):,} entries, more than the {MAX_LIST_LENGTH} a config list may "
+                             f"hold (a field that needs more declares Field(max_length=...))")
+        for i, item in enumerate(value):
+            _check_lengths(item, f"{where}[{i}]")
+
+
+def _check_ints(value: Any, where: str) -> None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not -MAX_INT <= value <= MAX_INT:
+            raise ValueError(f"{where}={value} is outside the range +-{MAX_INT} that config integers may take "
+                             f"(a field that needs more declares Field(le=...))")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_ints(item, f"{where}[{i}]")
 
 
 def type_name(annotation: Any) -> str:
@@ -108,7 +146,7 @@ def _explain(cls: type[Config], exc: pydantic.ValidationError, owner: str) -> st
             hint = did_you_mean(str(err["loc"][0]), cls.model_fields).strip()
             problems.append(f"unknown field {loc!r}" + (f" ({hint[0].lower()}{hint[1:]})" if hint else ""))
         else:
-            problems.append(f"{loc}={err.get('input')!r}: {err['msg']}")
+            problems.append(f"{loc}={shown(err.get('input'))}: {err['msg']}")
     return (
         f"invalid config for {owner!r}: " + "; ".join(problems)
         + f". Valid fields: {_field_summary(cls)}"

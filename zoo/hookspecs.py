@@ -53,6 +53,12 @@ class ModelSpec:
     from_task: ``(config_values: dict, info: zoo.tasks.TaskInfo) -> dict`` of config values that
         size the model for a task (input/output widths, number of classes); optional.
         `config_values` holds what is chosen so far (variant, weights, explicit overrides).
+    count_params: ``config -> int``, the parameter and buffer elements `build(config)` will hold;
+        optional. Without it the zoo finds the count by building the model on PyTorch's meta
+        device (shapes only, no memory) before the real build, and refuses a model over the size
+        limit (`zoo.create(max_params=...)`); give it when the build cannot run on the meta device,
+        or to skip that extra build where it costs more than a closed form (see the plugin guide).
+        `zoo.testing.assert_conforms` checks that it matches the built model.
     """
 
     name: str
@@ -60,6 +66,7 @@ class ModelSpec:
     build: Callable[[Any], Any]
     example_inputs: Callable[[Any, int], tuple] | None = None
     from_task: Callable[[dict, Any], dict] | None = None
+    count_params: Callable[[Any], int] | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ by loading only the one plugin that provides them. The module-level API is a def
 from __future__ import annotations
 
 import fnmatch
+import inspect
 import re
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint
@@ -11,7 +12,7 @@ from typing import Any
 
 from . import hookspecs
 from .catalog import Catalog, MethodEntry, ModelEntry, TaskEntry, Weights, load_catalog
-from .errors import CatalogError, PluginError, UnknownNameError, ZooError, did_you_mean
+from .errors import CatalogError, ConfigError, PluginError, ResourceError, UnknownNameError, ZooError, did_you_mean
 from .discovery import (
     CatalogSource,
     Failure,
@@ -20,6 +21,16 @@ from .discovery import (
     discover_catalog_sources,
     discover_plugin_entry_points,
     strict_from_env,
+)
+from .limits import (
+    allocation_failures,
+    check_size,
+    config_summary,
+    count_module,
+    is_allocation_failure,
+    max_params_limit,
+    model_size,
+    shown,
 )
 
 __all__ = ["Registry", "ModelIdentity", "split_name", "natural_key", "default_registry", "set_default_registry"]
@@ -191,6 +202,8 @@ class Registry:
 
     def task_info(self, name: str) -> TaskEntry:
         self._setup()
+        if not isinstance(name, str) or not name:
+            raise UnknownNameError(f"task name must be a non-empty string, got {shown(name)}")
         if name not in self._tasks:
             raise UnknownNameError(f"unknown task {name!r}.{did_you_mean(name, self._tasks)}")
         return self._tasks[name]
@@ -201,6 +214,8 @@ class Registry:
 
     def method_info(self, name: str) -> MethodEntry:
         self._setup()
+        if not isinstance(name, str) or not name:
+            raise UnknownNameError(f"method name must be a non-empty string, got {shown(name)}")
         if name not in self._methods:
             raise UnknownNameError(f"unknown method {name!r}.{did_you_mean(name, self._methods)}")
         return self._methods[name]
@@ -254,9 +269,28 @@ class Registry:
     def method_spec(self, name: str) -> hookspecs.MethodSpec:
         return self._spec("method", self.method_info(name), self._method_specs)
 
-    def get_task(self, name: str, **options):
-        """Build a task object (data, loss, metrics) by name."""
-        return self.task_spec(name).build(**options)
+    def get_task(self, name: str, /, **options):
+        """Build a task object (data, loss, metrics) by name; `options` are its builder's keyword
+        arguments (seed, sizes...), checked against the builder's signature."""
+        spec = self.task_spec(name)
+        valid = _keyword_options(spec.build)
+        if valid is not None:
+            _check_options(name, options, valid)
+        try:
+            return spec.build(**options)
+        except ZooError:
+            raise
+        except TypeError as exc:
+            bad = _refused_option(exc, options)
+            if bad is None:
+                raise _task_failure(name, options, exc) from exc
+            callee = _callee(exc)
+            valid = _keyword_options(callee, with_default_only=True) if callee is not None else None
+            if valid is not None and bad not in valid:
+                _check_options(name, options, valid)
+            raise ConfigError(f"task {name!r} does not take the option {bad!r} ({exc})") from None
+        except Exception as exc:  # noqa: BLE001 - every failure comes back as a zoo error naming the task
+            raise _task_failure(name, options, exc) from exc
 
     def resolve_config(self, name: str, *, variant: str | None = None, task: Any = None, **overrides):
         """The validated config `create` would build: variant, then weights, then task sizing,
@@ -269,6 +303,9 @@ class Registry:
 
         arch, tag = split_name(name)
         entry = self.info(name)
+        if variant is not None and not isinstance(variant, str):
+            raise UnknownNameError(f"variant={shown(variant)}: expected the name of a variant of {arch!r} (a str) "
+                                   f"or None. Variants: {', '.join(entry.variants)}")
         spec = self._spec("model", entry, self._model_specs)
         weights = self._weights(entry, tag) if tag else None
         variant = variant or (weights.variant if weights else None) or entry.default_variant
@@ -279,37 +316,92 @@ class Registry:
         if weights is not None:
             values.update(weights.config)
         if task is not None:
-            if spec.from_task is None:
-                raise ZooError(f"model {arch!r} does not say how to size itself for a task; "
-                               f"pass its config values explicitly")
-            task_obj = self.get_task(task) if isinstance(task, str) else task
-            values.update(spec.from_task({**values, **overrides}, task_obj.info))
+            values.update(self._size_for_task(arch, spec, task, values, overrides))
         values.update(overrides)
         return entry, spec, variant, weights, validate_config(spec.config, values, arch)
 
+    def _size_for_task(self, arch: str, spec: hookspecs.ModelSpec, task: Any, values: dict, overrides: dict) -> dict:
+        """The config values `spec.from_task` derives from a task (a name or a task object)."""
+        from .config import validate_config
+        from .tasks import TaskInfo
+
+        if not isinstance(task, str) and not isinstance(getattr(task, "info", None), TaskInfo):
+            raise ConfigError(f"task={shown(task)}: expected a task name (str), a zoo.tasks.Task (an object whose "
+                              f"`info` is a zoo.tasks.TaskInfo) or None")
+        if spec.from_task is None:
+            raise ConfigError(f"model {arch!r} does not say how to size itself for a task; "
+                              f"pass its config values explicitly")
+        task_obj = self.get_task(task) if isinstance(task, str) else task
+        label = repr(task) if isinstance(task, str) else repr(getattr(task_obj, "name", None) or type(task_obj).__name__)
+        try:
+            sizing = spec.from_task({**values, **overrides}, task_obj.info)
+        except ZooError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - often a bad override it read: name that first
+            validate_config(spec.config, {**values, **overrides}, arch)
+            info = task_obj.info
+            raise ConfigError(f"model {arch!r} cannot be sized for task {label} ({info.kind}, inputs "
+                              f"{tuple(info.input_shape)}, output_dim {info.output_dim}): "
+                              f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(sizing, dict):
+            raise PluginError(f"from_task of model {arch!r} returned {shown(sizing)}; expected a dict of config values")
+        return sizing
+
     def create(self, name: str, *, pretrained: bool = False, variant: str | None = None,
-               task: Any = None, **config):
+               task: Any = None, max_params: int | None = None, **config):
         """Build a model by catalog name, with a validated config.
 
         name: 'arch' or 'arch.tag' (a pretrained tag selects that checkpoint's config).
         pretrained: load the catalog weights (the tag's, else the model's first listed).
         variant: a named config preset from the catalog (default: the catalog's default).
         task: a task name or object; sizes inputs/outputs through the model's `from_task`.
+        max_params: refuse a model of more parameter and buffer elements than this, before
+            allocating it (ResourceError); None: $PAPERZOO_MAX_PARAMS, else zoo.limits.DEFAULT_MAX_PARAMS.
         config: explicit config values, checked against the architecture's typed config.
         """
+        if not isinstance(pretrained, bool):
+            raise ConfigError(f"pretrained={shown(pretrained)}: expected True or False")
+        limit = max_params_limit(max_params)
         entry, spec, variant, weights, cfg = self._resolve(name, variant, task, config)
         if pretrained and weights is None:  # no tag given: the catalog's first checkpoint
             weights = self._weights(entry, None)
             entry, spec, variant, weights, cfg = self._resolve(f"{entry.name}.{weights.tag}", variant, task, config)
-        model = spec.build(cfg)
-        status = self._loader.statuses[entry.plugin]
-        model.zoo_identity = ModelIdentity(entry.name, cfg, entry.plugin, status.distribution, status.version,
-                                           variant, weights.tag if pretrained else None)
-        if pretrained:
-            from .weights import load_catalog_weights
+        size = model_size(spec, cfg)
+        if size is not None:
+            check_size(entry.name, size, limit, cfg)
+        with allocation_failures(f"model {entry.name!r}", size, cfg):
+            model = self._build(entry, spec, cfg)
+            if size is None:  # the plugin could not tell before building: hold it to the limit now
+                size = count_module(model)
+                if size.elements > limit:
+                    del model
+                    check_size(entry.name, size, limit, cfg)
+            status = self._loader.statuses[entry.plugin]
+            try:
+                model.zoo_identity = ModelIdentity(entry.name, cfg, entry.plugin, status.distribution, status.version,
+                                                   variant, weights.tag if pretrained else None)
+            except (AttributeError, TypeError):
+                raise PluginError(f"plugin {entry.plugin!r} built {type(model).__name__} for model {entry.name!r}; "
+                                  f"expected a torch.nn.Module") from None
+            if pretrained:
+                from .weights import load_catalog_weights
 
-            load_catalog_weights(model, entry, weights)
+                load_catalog_weights(model, entry, weights)
         return model
+
+    def _build(self, entry: ModelEntry, spec: hookspecs.ModelSpec, cfg):
+        """`spec.build(cfg)`; a failure other than an allocation comes back as a zoo error naming
+        the model and its config (ValueError: the config; anything else: the plugin)."""
+        try:
+            return spec.build(cfg)
+        except ZooError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            if is_allocation_failure(exc):
+                raise
+            kind = ConfigError if isinstance(exc, ValueError) else PluginError
+            raise kind(f"plugin {entry.plugin!r} could not build model {entry.name!r} with "
+                       f"{config_summary(cfg)}: {type(exc).__name__}: {exc}") from exc
 
     # --- status ------------------------------------------------------------------------------------
 
@@ -346,6 +438,64 @@ class Registry:
         for status in statuses:
             found += [(status.name, f) for f in status.failures]
         return found
+
+
+def _keyword_options(build: Any, *, with_default_only: bool = False) -> list[str] | None:
+    """The keyword options `build` takes, or None when it takes any (**options) or has no signature."""
+    try:
+        signature = inspect.signature(build)
+    except (TypeError, ValueError):
+        return None
+    params = signature.parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and not (with_default_only and p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD)]
+
+
+def _check_options(task: str, options: dict, valid: list[str]) -> None:
+    for key in options:
+        if key not in valid:
+            listed = ", ".join(valid) if valid else "none"
+            raise ConfigError(f"task {task!r} has no option {key!r}.{did_you_mean(key, valid)} Valid options: {listed}")
+
+
+_BINDING = re.compile(r"^(?P<callee>[\w.<>]+)\(\) (got an unexpected keyword argument|got multiple values for "
+                      r"(keyword )?argument) '(?P<key>\w+)'")
+
+
+def _refused_option(exc: TypeError, options: dict) -> str | None:
+    """The option a call refused when `exc` is a binding error about one of `options`."""
+    match = _BINDING.match(str(exc))
+    return match["key"] if match and match["key"] in options else None
+
+
+def _callee(exc: TypeError) -> Any:
+    """The function or class a binding error names, looked up in the frame that made the call
+    (a builder forwarding **options to its task class)."""
+    name = _BINDING.match(str(exc))["callee"]
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return None
+    frame = tb.tb_frame
+    for value in (*frame.f_locals.values(), *frame.f_globals.values()):
+        qualname = getattr(value, "__qualname__", None)
+        init = getattr(getattr(value, "__init__", None), "__qualname__", None) if isinstance(value, type) else None
+        if name in (qualname, init):
+            return value
+    return None
+
+
+def _task_failure(name: str, options: dict, exc: BaseException) -> ZooError:
+    if is_allocation_failure(exc):
+        return ResourceError(f"building task {name!r} with options {shown(options)} ran out of memory: {exc}. "
+                             f"Choose smaller sizes")
+    given = f" with options {shown(options)}" if options else ""
+    if options:  # the options are what the user chose: name them first
+        return ConfigError(f"task {name!r} refused{given}: {type(exc).__name__}: {exc}")
+    return PluginError(f"task {name!r} failed to build{given}: {type(exc).__name__}: {exc}")
 
 
 _default: Registry | None = None
