@@ -15,6 +15,17 @@ def _build(config):
     return MatrixKAN(config)
 
 
+def _count_params(config) -> int:
+    """A KAN's elements plus, per layer, Psi^k (k+1, k+1) and, with per-interval matrices, one
+    (k+1, k+1) matrix per input and extended-grid interval (G + 2k of them)."""
+    from zoo_plugins.kan import count_params
+
+    k, intervals = config.k, config.grid + 2 * config.k
+    per_interval = config.basis_matrix == "per-interval"
+    return count_params(config) + sum((k + 1) ** 2 * (1 + (n_in * intervals if per_interval else 0))
+                                      for n_in in config.width[:-1])
+
+
 def _example_inputs(config, batch_size: int) -> tuple:
     import torch
 
@@ -36,4 +47,5 @@ def _from_task(config: dict, info) -> dict:
 def zoo_models() -> list[ModelSpec]:
     from .config import MatrixKANConfig
 
-    return [ModelSpec("matrixkan", MatrixKANConfig, _build, example_inputs=_example_inputs, from_task=_from_task)]
+    return [ModelSpec("matrixkan", MatrixKANConfig, _build, example_inputs=_example_inputs, from_task=_from_task,
+                      count_params=_count_params)]

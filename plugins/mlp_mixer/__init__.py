@@ -12,6 +12,17 @@ def _build(config):
     return MLPMixer(config)
 
 
+def _count_params(config) -> int:
+    """Elements of timm's MlpMixer for the config (the size check reads this instead of a meta
+    build): the patch stem, per block two LayerNorms and the token and channel MLPs, the final
+    norm and the head."""
+    c, patches = config.hidden_dim, (config.img_size // config.patch_size) ** 2
+    tokens, channels = int(config.token_mlp_ratio * c), int(config.channel_mlp_ratio * c)
+    stem = c * config.in_chans * config.patch_size**2 + c
+    block = 4 * c + (2 * patches * tokens + tokens + patches) + (2 * c * channels + channels + c)
+    return stem + config.num_blocks * block + 2 * c + c * config.num_classes + config.num_classes
+
+
 def _example_inputs(config, batch_size: int) -> tuple:
     import torch
 
@@ -31,4 +42,5 @@ def _from_task(values: dict, info) -> dict:
 def zoo_models() -> list[ModelSpec]:
     from .config import MLPMixerConfig
 
-    return [ModelSpec("mlp-mixer", MLPMixerConfig, _build, example_inputs=_example_inputs, from_task=_from_task)]
+    return [ModelSpec("mlp-mixer", MLPMixerConfig, _build, example_inputs=_example_inputs, from_task=_from_task,
+                      count_params=_count_params)]
