@@ -7,15 +7,47 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import WeightsError
+from .errors import ResourceError, WeightsError
 
-__all__ = ["TrainingSummary", "training_summary", "render_card", "citation"]
+__all__ = ["TrainingSummary", "training_summary", "render_card", "citation", "pip_install_command",
+           "valid_distribution", "valid_version"]
 
 LIBRARY_NAME = "paperzoo"
+MAX_RUN_METRICS_BYTES = 64 << 20  # a run's metrics.json: its per-epoch history, far below this
+# PEP 508 distribution names: letters, digits, '.', '_' and '-', starting and ending alphanumeric
+_DISTRIBUTION = re.compile(r"[A-Z0-9]([A-Z0-9._-]{0,198}[A-Z0-9])?", re.IGNORECASE)
+
+
+def valid_distribution(name: Any) -> bool:
+    """Whether `name` is a valid PEP 508 distribution name (so it can be printed in a command)."""
+    return isinstance(name, str) and _DISTRIBUTION.fullmatch(name) is not None
+
+
+def valid_version(version: Any) -> bool:
+    """Whether `version` is a valid PEP 440 version."""
+    from packaging.version import InvalidVersion, Version
+
+    if not isinstance(version, str) or len(version) > 100:
+        return False
+    try:
+        Version(version)
+    except InvalidVersion:
+        return False
+    return version.strip() == version
+
+
+def pip_install_command(distribution: Any, version: Any = None) -> str | None:
+    """'pip install name>=version' for a valid distribution name (the minimum only when `version` is
+    a valid version); None for anything else, which must then not be shown as a command: these
+    values come from files, and a suggested command is something people paste into a shell."""
+    if not valid_distribution(distribution):
+        return None
+    return f"pip install {distribution}" + (f">={version}" if valid_version(version) else "")
 
 
 @dataclass(frozen=True)
@@ -31,7 +63,28 @@ class TrainingSummary:
 
 def _run_file(run) -> Path:
     path = Path(run)
+    if "\0" in str(path):
+        raise WeightsError(f"training run {str(path)[:200]!r} holds a NUL character; it cannot be a path")
     return path / "metrics.json" if path.is_dir() else path
+
+
+def _read_run_metrics(file: Path) -> dict:
+    try:
+        with open(file, "rb") as f:
+            raw = f.read(MAX_RUN_METRICS_BYTES + 1)
+    except OSError as exc:
+        raise WeightsError(f"cannot read the training run's metrics {file}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_RUN_METRICS_BYTES:
+        raise ResourceError(f"the training run's metrics {file} is over the {MAX_RUN_METRICS_BYTES:,}-byte limit")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise WeightsError(f"{file} is not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # not UTF-8, not JSON, or integers too long to convert
+        raise WeightsError(f"{file} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise WeightsError(f"{file}: expected a JSON object with 'final' metrics, got {type(data).__name__}")
+    return data
 
 
 def training_summary(run=None, metrics: dict | None = None) -> TrainingSummary | None:
@@ -46,23 +99,23 @@ def training_summary(run=None, metrics: dict | None = None) -> TrainingSummary |
         data = dict(run)
     elif isinstance(run, (str, os.PathLike)):
         file = _run_file(run)
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise WeightsError(f"cannot read the training run's metrics {file}: {exc.strerror or exc}") from None
-        except json.JSONDecodeError as exc:
-            raise WeightsError(f"{file} is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise WeightsError(f"{file}: expected a JSON object with 'final' metrics, got {type(data).__name__}")
+        data = _read_run_metrics(file)
         png = file.parent / "curves.png"
         curves = png if png.is_file() else None
     else:
-        raise TypeError(f"run must be a run directory, a metrics.json path or its dict, got {type(run).__name__}")
+        raise WeightsError(f"run must be a run directory, a metrics.json path or its dict, got "
+                           f"{type(run).__name__}")
+    if metrics is not None and not isinstance(metrics, dict):
+        raise WeightsError(f"metrics must be a dict of metric name to number, got {type(metrics).__name__}")
     for name, value in (metrics or {}).items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise WeightsError(f"metric {name!r} must be a finite number, got {value!r}")
+    recorded = data.get("final") or {}
+    if not isinstance(recorded, dict):
+        raise WeightsError(f"the training run's 'final' metrics must be an object of metric name to number, got "
+                           f"{type(recorded).__name__}")
     # a run records a metric that went NaN or infinite as null; the card shows it as n/a
-    final = {k: v for k, v in (data.get("final") or {}).items() if v is None or isinstance(v, (int, float))}
+    final = {k: v for k, v in recorded.items() if v is None or isinstance(v, (int, float))}
     final.update(metrics or {})
     epochs = data.get("epochs")
     return TrainingSummary({**data, "final": final}, final, data.get("task"),
@@ -114,7 +167,10 @@ def render_card(repo, entry, *, parameters: int, summary: TrainingSummary | None
         paper_ref += f", [arXiv:{paper.arxiv}](https://arxiv.org/abs/{paper.arxiv})"
     elif paper.url:
         paper_ref += f", <{paper.url}>"
-    install = repo.distribution or "the distribution that provides this architecture"
+    install = repo.distribution if valid_distribution(repo.distribution) else None
+    how = (f"`{pip_install_command(install)}`" if install
+           else "install the distribution that provides it")
+    install = install or "the distribution that provides this architecture"
 
     lines = [f"---\n{front}\n---", "", f"# {repo_id or repo.architecture}", ""]
     lines += [f"`{repo.architecture}` weights for [PaperZoo](https://pypi.org/project/paperzoo/), from the paper "
@@ -128,7 +184,7 @@ def render_card(repo, entry, *, parameters: int, summary: TrainingSummary | None
              f'sha256-checked'] if catalog is not None else []
     lines += ["## Use", "", "```python", "import zoo", "", *usage, f'model = zoo.load("{source}")', "```", "",
               f"The architecture is built by the installed `{repo.plugin}` plugin of `{install}` "
-              f"(`pip install {install}`); no code is ever loaded from this repo. The weights are safetensors.", ""]
+              f"({how}); no code is ever loaded from this repo. The weights are safetensors.", ""]
     model_rows = [("architecture", f"`{repo.architecture}`"), ("variant", repo.variant or "-"),
                   ("parameters", f"{parameters:,}"),
                   ("weights", f"`{repo.weights_file}`" + (f", sha256 `{repo.weights_sha256}`"
