@@ -1,10 +1,22 @@
-"""The `zoo` command line: output, exit codes, errors without tracebacks."""
+"""The `zoo` command line: output, exit codes, and every failure as one line on stderr (bad input:
+exit 2 naming the value; a bug: exit 1; Ctrl-C: 130), tracebacks only with --debug/PAPERZOO_DEBUG."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
 
+import pytest
+import torch
 from conftest import run_zoo
+
+from zoo import cli
+from zoo.cli import main
 
 
 def test_list_table_names_and_json():
@@ -43,3 +55,247 @@ def test_usage_errors_exit_2():
 def test_version():
     done = run_zoo("--version")
     assert done.returncode == 0 and done.stdout.startswith("paperzoo ")
+
+
+# --- every failure is one line on stderr -------------------------------------------------------------
+
+# a run that costs well under a second: any of the cases below that wrongly got through would train this
+TINY = ["train", "kan", "--task", "toy/exp-sin", "--set", "width=[2,2,1]", "--epochs", "1", "--task-option",
+        "n_train=32", "--task-option", "n_test=32", "--progress", "false"]
+
+
+def only_line(err: str) -> str:
+    """The one line a failing command writes on stderr."""
+    assert "Traceback" not in err, err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def failed(capsys, argv: list[str], code: int = 2) -> str:
+    """Run `zoo argv` in-process; check its exit code and that stderr is one line; return the line."""
+    capsys.readouterr()
+    assert main(argv) == code, capsys.readouterr()
+    return only_line(capsys.readouterr().err)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert main([*TINY, "--out", str(out)]) == 0
+    return out
+
+
+# the review's invocations: each exits 2 with one line that names the bad value
+def test_unavailable_device_is_bad_input(capsys, tmp_path):
+    missing = next((d for d in ("cuda", "xpu", "mps") if not (getattr(torch, d, None) and
+                                                             getattr(torch, d).is_available())), None)
+    if missing is None:
+        pytest.skip("every accelerator type tried is present on this machine")
+    line = failed(capsys, [*TINY, "--device", missing, "--out", str(tmp_path / "run")])
+    assert line.startswith("error: ") and repr(missing) in line
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_fp16_on_cpu_is_bad_input(capsys, tmp_path):
+    line = failed(capsys, [*TINY, "--device", "cpu", "--precision", "fp16", "--out", str(tmp_path / "run")])
+    assert "fp16" in line and not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_unknown_task_option_is_bad_input(capsys, tmp_path):
+    assert "seeed" in failed(capsys, [*TINY, "--task-option", "seeed=1", "--out", str(tmp_path)])
+
+
+@pytest.mark.parametrize("item", ["=5", "noequals", " =1", "a b=1"])
+def test_set_needs_key_equals_value(capsys, tmp_path, item):
+    line = failed(capsys, [*TINY, "--set", item, "--out", str(tmp_path)])
+    assert line.startswith("error: --set") and repr(item) in line
+
+
+def test_progress_needs_a_boolean(capsys, tmp_path):
+    assert "'maybe'" in failed(capsys, [*TINY, "--progress", "maybe", "--out", str(tmp_path)])
+
+
+def test_eval_on_a_task_the_model_does_not_fit(capsys):
+    line = failed(capsys, ["eval", "kan.toy-exp-sin", "--task", "iris"])
+    assert line.startswith("error: ") and "iris" in line
+
+
+def test_kan_plot_needs_a_positive_sample_count(capsys, run_dir, tmp_path):
+    line = failed(capsys, ["kan", "plot", str(run_dir), "--samples", "0", "--out", str(tmp_path / "k.png")])
+    assert "--samples" in line and "got 0" in line and not (tmp_path / "k.png").exists()
+
+
+def test_unknown_monitor_is_found_before_the_first_epoch(capsys, tmp_path):
+    out = tmp_path / "run"
+    line = failed(capsys, [*TINY, "--epochs", "2", "--patience", "1", "--monitor", "val_bogus", "--out", str(out)])
+    assert "val_bogus" in line
+    assert not (out / "checkpoints").exists() or not any((out / "checkpoints").iterdir())
+
+
+# more bad values found the same way; each is refused before training
+@pytest.mark.parametrize("extra, named", [
+    (["--device", "junk"], "'junk'"),
+    (["--task-option", "n_train=-5"], "-5"),
+    (["--compile", "junk"], "junk"),
+    (["--grad-accumulation", str(2**70)], str(2**70)),
+    (["--seed", "-1"], "-1"),
+    (["--seed", str(2**40)], str(2**40)),
+    (["--final-splits", "train,bogus"], "'bogus'"),
+    (["--final-splits", "val"], "'val'"),  # toy/exp-sin has no val split
+    (["--epochs", "0"], "epochs=0"),
+    (["--set", "grid=" + "9" * 5000], "grid="),
+    (["--set", "width=" + "[" * 100_000], "width="),
+    (["--set", "grid=3", "--set", "grid=4"], "'grid'"),
+    (["--resume", "--overwrite"], "--overwrite"),
+])
+def test_bad_training_options(capsys, tmp_path, extra, named):
+    out = tmp_path / "run"
+    assert named in failed(capsys, [*TINY, *extra, "--out", str(out)])
+    assert not (out / "checkpoints").exists()
+
+
+def test_model_that_cannot_size_itself_for_the_task(capsys, tmp_path):
+    line = failed(capsys, ["train", "mlp-mixer", "--task", "toy/exp-sin", "--epochs", "1", "--out", str(tmp_path)])
+    assert "mlp-mixer" in line and "toy/exp-sin" in line
+
+
+def test_paths_of_the_wrong_kind(capsys, tmp_path, run_dir):
+    file = tmp_path / "file.txt"
+    file.write_text("x")
+    assert repr(str(file)) in failed(capsys, [*TINY, "--out", str(file)])
+    assert repr(str(file)) in failed(capsys, [*TINY, "--out", str(file / "sub")])
+    assert str(file) in failed(capsys, ["eval", str(file), "--task", "toy/exp-sin"])
+    assert str(tmp_path / "nothing") in failed(capsys, ["eval", str(tmp_path / "nothing"), "--task", "toy/exp-sin"])
+    assert repr(str(tmp_path)) in failed(capsys, ["kan", "plot", str(run_dir), "--out", str(tmp_path)])
+    assert "k.jpx'" in failed(capsys, ["kan", "plot", str(run_dir), "--out", str(tmp_path / "k.jpx")])
+    assert str(file) in failed(capsys, ["push", str(file), "org/name"])
+    assert "a\\x00b" in failed(capsys, ["eval", "a\x00b", "--task", "toy/exp-sin"])  # no ValueError from the OS
+    assert "File name too long" in failed(capsys, [*TINY, "--out", "x" * 5000])
+
+
+def test_eval_and_kan_checks(capsys, run_dir, tmp_path):
+    assert "'val'" in failed(capsys, ["eval", str(run_dir), "--task", "toy/exp-sin", "--split", "val"])
+    assert "iris" in failed(capsys, ["kan", "plot", str(run_dir), "--task", "iris", "--out", str(tmp_path / "k.png")])
+    assert "mlp-mixer" in failed(capsys, ["kan", "formula", "mlp-mixer"])  # refused before it is built
+    assert "nan" in failed(capsys, ["kan", "formula", str(run_dir), "--r2", "nan"])
+    assert "1.5" in failed(capsys, ["kan", "formula", str(run_dir), "--r2", "1.5"])
+    assert "'nope'" in failed(capsys, ["kan", "formula", str(run_dir), "--lib", "sin,nope"])
+    assert str(10**9) in failed(capsys, ["kan", "plot", str(run_dir), "--samples", str(10**9),
+                                         "--out", str(tmp_path / "k.png")])
+    capsys.readouterr()
+    out = tmp_path / "new" / "dir" / "k.png"  # missing folders are made, as for a run directory
+    assert main(["kan", "plot", str(run_dir), "--samples", "50", "--out", str(out)]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_download_failures_are_one_line(capsys):
+    line = failed(capsys, ["download", "nope.x", "kan.y"])
+    assert "'nope.x'" in line and "'kan.y'" in line and "2 of 2 failed" in line
+
+
+# --- argparse's own errors ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, prog, named", [
+    (["no-such-command"], "zoo", "'no-such-command'"),
+    ([], "zoo", "COMMAND"),
+    (["train"], "zoo train", "name"),
+    (["train", "kan", "--task", "toy/exp-sin", "--epochs", "x"], "zoo train", "'x'"),
+    (["train", "kan", "--task", "toy/exp-sin", "--optimizer", "adamm"], "zoo train", "'adamm'"),
+    (["eval", "kan", "--task", "iris", "--split", "dev"], "zoo eval", "'dev'"),
+    (["list", "--bogus"], "zoo list", "'--bogus'"),
+    (["info", "kan", "extra"], "zoo info", "'extra'"),
+    (["kan"], "zoo kan", "KAN_COMMAND"),
+    (["kan", "plot", "kan"], "zoo kan plot", "--out"),
+    (["kan", "formula", "kan", "--samples", "many"], "zoo kan formula", "'many'"),
+    (["kan", "formula", "kan", "--unknown"], "zoo kan formula", "'--unknown'"),
+])
+def test_usage_errors_are_one_line_with_a_help_hint(capsys, argv, prog, named):
+    line = failed(capsys, argv)
+    assert line.startswith(f"error: {prog}: ") and named in line
+    assert line.endswith(f"run '{prog} --help' for usage")
+
+
+def test_help_and_version_return_0_in_process(capsys):
+    assert main(["--help"]) == 0 and "COMMAND" in capsys.readouterr().out
+    assert main(["train", "--help"]) == 0 and "--task" in capsys.readouterr().out
+
+
+# --- tracebacks on request, internal errors, interrupts --------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["before", "after", "env"])
+def test_debug_shows_the_traceback(capsys, monkeypatch, how):
+    argv = ["info", "kna"]
+    if how == "env":
+        monkeypatch.setenv("PAPERZOO_DEBUG", "1")
+    else:
+        argv = ["--debug", *argv] if how == "before" else [*argv, "--debug"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "UnknownNameError: unknown model 'kna'" in err
+
+
+def test_an_internal_error_is_one_line_that_says_so(capsys, monkeypatch):
+    def broken(args):
+        raise RuntimeError("the bug")
+
+    monkeypatch.setattr(cli, "cmd_list", broken)
+    line = failed(capsys, ["list"], code=1)
+    assert line.startswith("internal error") and "RuntimeError: the bug" in line
+    assert "--debug" in line and "PAPERZOO_DEBUG=1" in line
+    capsys.readouterr()
+    assert main(["--debug", "list"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_ctrl_c_exits_130_quietly(capsys, monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_list", interrupted)
+    capsys.readouterr()
+    assert main(["list"]) == 130
+    assert capsys.readouterr().err == ""
+
+
+def test_warnings_are_one_line_each(capsys, monkeypatch):
+    def warns(args):
+        warnings.warn("watch out\nreally", UserWarning)
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_list", warns)
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    assert capsys.readouterr().err == "warning: watch out really\n"
+
+
+def test_strict_is_undone_after_an_in_process_run(capsys):
+    from zoo.discovery import STRICT_ENV
+
+    before = os.environ.get(STRICT_ENV)
+    assert main(["--strict", "list", "--names"]) == 0
+    assert os.environ.get(STRICT_ENV) == before
+
+
+# --- the same through real processes ------------------------------------------------------------------
+
+
+def test_console_script_and_module_report_one_line(tmp_path):
+    script = Path(sys.executable).with_name("zoo")
+    script = str(script) if script.exists() else shutil.which("zoo")
+    assert script, "the console entry point 'zoo' is installed"
+    done = subprocess.run([script, "train", "kan", "--task", "toy/exp-sin", "--set", "=5"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and only_line(done.stderr).startswith("error: --set") and "'=5'" in done.stderr
+    done = run_zoo("train", "kan", "--task", "toy/exp-sin", "--epochs", "x")
+    assert done.returncode == 2 and only_line(done.stderr).endswith("run 'zoo train --help' for usage")
+    done = run_zoo("info", "kna", env={"PAPERZOO_DEBUG": "1"})
+    assert done.returncode == 2 and "Traceback" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "zoo.reference", "nope.tag"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and "unknown model 'nope'" in only_line(done.stderr)
+    done = subprocess.run([sys.executable, "-m", "zoo.reference"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "python -m zoo.reference --help" in only_line(done.stderr)

@@ -186,8 +186,9 @@ def cmd_doctor(args) -> int:
     if not failures:
         console.print("[green]no problems found[/green]: every catalog and plugin loaded")
         return EXIT_OK
+    console.print(f"[red]{len(failures)} problem(s)[/red]")
     _print_failures(console, failures, args.verbose)
-    say(f"zoo doctor: {len(failures)} problem(s) found, listed above")
+    say(f"zoo doctor: {len(failures)} problem(s) found, listed on stdout")
     return EXIT_PROBLEMS
 
 
