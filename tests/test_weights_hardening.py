@@ -388,6 +388,27 @@ def test_an_oversized_config_json_is_refused_unread(saved):
         zoo.load(saved)
 
 
+def test_a_file_cannot_make_a_load_allocate_more_than_the_model_holds(saved):
+    """An extra 8 GB tensor (a sparse file: nothing on disk) is refused, or skipped unread, from
+    the header alone: its bytes are never allocated."""
+    path = saved / "model.safetensors"
+    raw = path.read_bytes()
+    size = int.from_bytes(raw[:8], "little")
+    header, data = json.loads(raw[8:8 + size]), raw[8 + size:]
+    header["huge"] = {"dtype": "F32", "shape": [2_000_000_000], "data_offsets": [len(data), len(data) + 8 * 10**9]}
+    text = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text + data)
+        f.truncate(8 + len(text) + len(data) + 8 * 10**9)
+    start = time.perf_counter()
+    with pytest.raises(WeightsError, match="1 unexpected: huge"):
+        zoo.load(saved)
+    assert _same(zoo.load(saved, strict=False), _state(_model(0)))
+    with pytest.raises(WeightsError, match="1 unexpected: huge"):
+        load_weights(_model(0), path)
+    assert time.perf_counter() - start < 5
+
+
 def test_a_deep_safetensors_header_is_refused(tmp_path):
     text = b"[" * 100_000 + b"]" * 100_000
     path = tmp_path / "deep.safetensors"

@@ -394,50 +394,76 @@ def _header_entry(name: str, info: Any, where: Any, head: bytes) -> _Tensor:
     return _Tensor(name, dtype, tuple(shape), offsets[0], offsets[1])
 
 
-def _read_tensors(file: BinaryIO, header: _Header, where: Any, *, digest: bool = False) -> tuple[dict, str | None]:
-    """The file's tensors, in one buffer read from the file (no memory map: the tensors own their
-    memory, so a later change to the file cannot reach them); with `digest`, the file's sha256."""
-    import numpy as np
-    import torch
-
+def _read_exactly(file: BinaryIO, into: memoryview, where: Any, header: _Header) -> None:
+    filled = 0
     try:
-        buffer = np.empty(header.data_bytes, dtype=np.uint8)
-    except MemoryError:
-        raise ResourceError(f"{where}: cannot allocate {header.data_bytes:,} bytes for its tensors") from None
-    view, filled = memoryview(buffer), 0
-    try:
-        while filled < header.data_bytes:
-            got = file.readinto(view[filled:])
+        while filled < len(into):
+            got = file.readinto(into[filled:])
             if not got:
-                raise _corrupt(where, header.raw[:8], f"the file ended after {filled:,} of its {header.data_bytes:,} "
-                                                      f"data bytes (it changed while it was read)")
+                raise _corrupt(where, header.raw[:8], "the file ended before its last tensor (it changed while it "
+                                                      "was read)")
             filled += got
     except OSError as exc:
         raise WeightsError(f"cannot read {where}: {exc.strerror or exc}") from None
-    sha = None
-    if digest:
-        hasher = hashlib.sha256(header.raw)
-        hasher.update(view)
-        sha = hasher.hexdigest()
-    tensors = {}
-    for entry in header.tensors:
-        dtype = getattr(torch, DTYPES[entry.dtype])
+
+
+def _meta_tensors(header: _Header) -> dict:
+    """The header's tensors as meta tensors: names, shapes and dtypes, nothing allocated."""
+    import torch
+
+    return {t.name: torch.empty(t.shape, dtype=getattr(torch, DTYPES[t.dtype]), device="meta") for t in header.tensors}
+
+
+def _read_tensors(file: BinaryIO, header: _Header, where: Any, *, names: set[str] | None = None,
+                  digest: bool = False) -> tuple[dict, str | None]:
+    """The tensors called `names` (default: all), each read from the file into memory it owns (no
+    memory map: a later change to the file cannot reach them), in header order; with `digest`, also
+    the sha256 of the whole file, hashed from the very bytes read. Tensors not asked for are
+    skipped unread (or only hashed), so a load never allocates more than what the model takes."""
+    import numpy as np
+    import torch
+
+    hasher = hashlib.sha256(header.raw) if digest else None
+    scratch = memoryview(bytearray(1 << 20)) if digest else None
+    found = {}
+    try:
+        file.seek(len(header.raw))
+    except OSError as exc:
+        raise WeightsError(f"cannot read {where}: {exc.strerror or exc}") from None
+    for entry in sorted(header.tensors, key=lambda t: t.begin):  # file order: they tile the data
         nbytes = entry.end - entry.begin
+        dtype = getattr(torch, DTYPES[entry.dtype])
+        if names is not None and entry.name not in names:
+            while hasher is not None and nbytes:
+                step = min(nbytes, len(scratch))
+                _read_exactly(file, scratch[:step], where, header)
+                hasher.update(scratch[:step])
+                nbytes -= step
+            if nbytes:
+                file.seek(nbytes, os.SEEK_CUR)
+            continue
+        try:
+            buffer = np.empty(nbytes, dtype=np.uint8)  # numpy's allocations are aligned for every dtype
+        except MemoryError:
+            raise ResourceError(f"{where}: cannot allocate {nbytes:,} bytes for tensor {_shown(entry.name)}") \
+                from None
+        _read_exactly(file, memoryview(buffer), where, header)
+        if hasher is not None:
+            hasher.update(buffer)
         if nbytes == 0:
             tensor = torch.empty(entry.shape, dtype=dtype)
         elif entry.dtype == "BOOL":
-            raw = torch.frombuffer(buffer, dtype=torch.uint8, count=nbytes, offset=entry.begin)
+            raw = torch.frombuffer(buffer, dtype=torch.uint8)
             if int(raw.max()) > 1:
                 raise _corrupt(where, header.raw[:8], f"BOOL tensor {_shown(entry.name)} holds bytes other than 0 "
                                                       f"and 1")
             tensor = raw.view(torch.bool)
-        elif entry.begin % dtype.itemsize:  # misaligned for its dtype: give it an aligned copy
-            tensor = torch.frombuffer(buffer, dtype=torch.uint8, count=nbytes, offset=entry.begin).clone().view(dtype)
         else:
-            tensor = torch.frombuffer(buffer, dtype=dtype, count=nbytes // dtype.itemsize, offset=entry.begin)
-        tensors[entry.name] = tensor.view(entry.shape)
+            tensor = torch.frombuffer(buffer, dtype=dtype)
+        found[entry.name] = tensor.view(entry.shape)
+    tensors = {t.name: found[t.name] for t in header.tensors if t.name in found}
     _warn_nonfinite(tensors, where)
-    return tensors, sha
+    return tensors, hasher.hexdigest() if hasher is not None else None
 
 
 def _nonfinite(tensors: dict) -> dict[str, int]:
@@ -472,13 +498,7 @@ def read_safetensors(path: str | Path) -> dict:
     one over the header limits or holding a dtype outside DTYPES, is a WeightsError (ResourceError
     for the limits). NaN/inf values are reported with a warning."""
     path = _as_path(path, "weights path")
-    if path.name.lower().endswith(PICKLE_SUFFIXES):
-        raise UnsafeCheckpointError(f"{path} is a pickle checkpoint; {_PICKLE_WHY}")
-    try:
-        file = _open_regular(path, path)
-    except FileNotFoundError:
-        raise WeightsError(f"weights file {path} does not exist") from None
-    with file:
+    with _open_weights(path) as file:
         return _read_tensors(file, _read_header(file, path), path)[0]
 
 
@@ -521,11 +541,10 @@ def _single_float_dtype(tensors) -> Any:
     return dtypes.pop() if len(dtypes) == 1 else None
 
 
-def _load_state(model, tensors: dict, where: str, *, strict: bool, fresh: bool) -> LoadReport:
-    """Check every key, then load. `fresh`: the model was just built for this load, so it takes the
-    checkpoint's float dtype, and its tensors are replaced by the ones read (they own their memory,
-    read from the file by _read_tensors: no second copy is made). An existing model (load_weights)
-    keeps its tensors and gets a copy, as do models with tied weights, whose ties must survive."""
+def _check_state(model, tensors: dict, where: str, *, strict: bool, fresh: bool) -> tuple[LoadReport, set[str]]:
+    """Check every key of `tensors` (real or meta: only names, shapes and dtypes are looked at)
+    against the model; return the report and the names that fit. `fresh`: the model was just built
+    for this load, so it first takes the checkpoint's float dtype."""
     own = model.state_dict()
     if fresh:
         # a checkpoint saved in half precision loads into a half-precision model
@@ -536,24 +555,60 @@ def _load_state(model, tensors: dict, where: str, *, strict: bool, fresh: bool) 
     aliases = _aliases(own)
     missing = tuple(k for k in own if k not in tensors and not (aliases.get(k, set()) & tensors.keys()))
     unexpected = tuple(k for k in tensors if k not in own)
-    mismatched = tuple(
-        f"{k}: checkpoint {tensors[k].dtype} {tuple(tensors[k].shape)} vs model {own[k].dtype} {tuple(own[k].shape)}"
-        for k in tensors if k in own and (tensors[k].shape != own[k].shape or tensors[k].dtype != own[k].dtype)
-    )
+    bad = [k for k in tensors if k in own and (tensors[k].shape != own[k].shape or tensors[k].dtype != own[k].dtype)]
+    mismatched = tuple(f"{k}: checkpoint {tensors[k].dtype} {tuple(tensors[k].shape)} vs model {own[k].dtype} "
+                       f"{tuple(own[k].shape)}" for k in bad)
     report = LoadReport(missing, unexpected, mismatched)
     if strict and not report.ok:
         raise WeightsError(f"{where} does not fit the model ({type(model).__name__}): {report.describe()}. "
                            f"Pass strict=False to load the keys that fit.")
-    bad = {m.split(":", 1)[0] for m in mismatched}
-    usable = {k: v for k, v in tensors.items() if k in own and k not in bad}
-    tied = any(aliases.values())
-    model.load_state_dict(usable, strict=False, assign=fresh and not tied)
+    return report, {k for k in tensors if k in own} - set(bad)
+
+
+def _assign_state(model, tensors: dict, *, fresh: bool) -> None:
+    """Load checked tensors. A fresh model's tensors are replaced by them (they own their memory,
+    read by _read_tensors: no second copy is made); an existing model (load_weights) keeps its
+    tensors and gets a copy, as do models with tied weights, whose ties must survive."""
+    tied = any(_aliases(model.state_dict()).values())
+    model.load_state_dict(tensors, strict=False, assign=fresh and not tied)
+
+
+def _load_state(model, tensors: dict, where: str, *, strict: bool, fresh: bool) -> LoadReport:
+    """Check every key, then load the tensors that fit."""
+    report, usable = _check_state(model, tensors, where, strict=strict, fresh=fresh)
+    _assign_state(model, {k: v for k, v in tensors.items() if k in usable}, fresh=fresh)
     return report
+
+
+def _load_file(model, file: BinaryIO, path: Any, where: str, *, strict: bool, fresh: bool,
+               sha256: str | None = None) -> LoadReport:
+    """Load an open safetensors file into `model`. Its header is checked against the model before
+    any tensor is read, and only the tensors that fit are read: a file can never make the load
+    allocate more than the model holds. With `sha256`, the file must hash to it (over the bytes
+    read) before anything is loaded."""
+    header = _read_header(file, path)
+    report, usable = _check_state(model, _meta_tensors(header), where, strict=strict, fresh=fresh)
+    tensors, digest = _read_tensors(file, header, path, names=usable, digest=sha256 is not None)
+    if sha256 is not None and digest != sha256:
+        raise IntegrityError(f"{path}: sha256 differs from the weights_sha256 in its {CONFIG_NAME}; refused")
+    _assign_state(model, tensors, fresh=fresh)
+    return report
+
+
+def _open_weights(path: Path) -> BinaryIO:
+    if path.name.lower().endswith(PICKLE_SUFFIXES):
+        raise UnsafeCheckpointError(f"{path} is a pickle checkpoint; {_PICKLE_WHY}")
+    try:
+        return _open_regular(path, path)
+    except FileNotFoundError:
+        raise WeightsError(f"weights file {path} does not exist") from None
 
 
 def load_weights(model, path: str | Path, *, strict: bool = True) -> LoadReport:
     """Load a safetensors file into an existing model; strict by default (every key must fit)."""
-    return _load_state(model, read_safetensors(path), str(path), strict=strict, fresh=False)
+    path = _as_path(path, "weights path")
+    with _open_weights(path) as file:
+        return _load_file(model, file, path, str(path), strict=strict, fresh=False)
 
 
 # --- save ----------------------------------------------------------------------------------------------------
@@ -676,7 +731,7 @@ def _link_tree(source: Path, dest: Path, skip: set[str]) -> None:
                     continue
                 try:
                     os.link(entry.path, into, follow_symlinks=False)
-                except OSError:
+                except (OSError, NotImplementedError):  # no hard links here (or not of a symlink)
                     if entry.is_symlink():
                         os.symlink(os.readlink(entry.path), into)
                     else:
@@ -1043,10 +1098,7 @@ def load(source: str | os.PathLike, *, strict: bool = True, device=None, verify:
     """
     if isinstance(source, str) and source.startswith(HUB_PREFIX):
         repo, path, where = fetch_hub_repo(source, token)
-        try:
-            file = _open_regular(path, path)
-        except FileNotFoundError:
-            raise WeightsError(f"weights file {path} does not exist") from None
+        file = _open_weights(path)
         verify = False  # fetch_file checked it
     else:
         source = _as_path(source, "zoo.load source")
@@ -1054,11 +1106,8 @@ def load(source: str | os.PathLike, *, strict: bool = True, device=None, verify:
         where = str(source)
     with file:
         model = _build(repo, where, registry)
-        tensors, sha = _read_tensors(file, _read_header(file, path), path,
-                                     digest=verify and repo.weights_sha256 is not None)
-    if sha is not None and sha != repo.weights_sha256:
-        raise IntegrityError(f"{path}: sha256 differs from weights_sha256 in {where}/{CONFIG_NAME}; refused")
-    _load_state(model, tensors, f"{where}/{repo.weights_file}", strict=strict, fresh=True)
+        _load_file(model, file, path, f"{where}/{repo.weights_file}", strict=strict, fresh=True,
+                   sha256=repo.weights_sha256 if verify else None)
     return model.to(device) if device is not None else model
 
 
@@ -1117,5 +1166,5 @@ def resolve_catalog_weights(entry, weights) -> Path:
 def load_catalog_weights(model, entry, weights) -> LoadReport:
     """Load catalog weights into a model built from the same entry (called by zoo.create(pretrained=True))."""
     path = resolve_catalog_weights(entry, weights)
-    return _load_state(model, read_safetensors(path), f"weights {entry.name}.{weights.tag} ({path})",
-                       strict=True, fresh=True)
+    with _open_weights(path) as file:
+        return _load_file(model, file, path, f"weights {entry.name}.{weights.tag} ({path})", strict=True, fresh=True)
