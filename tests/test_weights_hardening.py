@@ -381,6 +381,13 @@ def test_deeply_nested_config_json_is_refused(saved, depth):
         zoo.load(saved)
 
 
+@pytest.mark.parametrize("text", ["0", "null", '"paperzoo"', "[]", "1e999", "9" * 5000])
+def test_a_config_json_that_is_not_an_object_is_refused(saved, text):
+    (saved / "config.json").write_text(text)
+    with pytest.raises(WeightsError, match=r"config.json (was not written by PaperZoo|is not valid JSON)"):
+        zoo.load(saved)
+
+
 def test_an_oversized_config_json_is_refused_unread(saved):
     data = json.loads((saved / "config.json").read_text())
     (saved / "config.json").write_text(json.dumps({**data, "padding": "x" * (1 << 20)}))

@@ -143,7 +143,7 @@ def _loads(data: bytes, where: Any) -> Any:
 
 
 def _check_depth(value: Any, where: Any) -> None:
-    stack = [(value, 1)]
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
     while stack:
         item, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
