@@ -133,6 +133,14 @@ def test_a_run_directory_keeps_its_checkpoints_and_other_files(tmp_path):
     assert _leftovers(run) == []
 
 
+def test_saving_into_the_working_directory_keeps_it_usable(tmp_path, saved, monkeypatch):
+    (saved / "logs").mkdir()
+    monkeypatch.chdir(saved / "logs")
+    zoo.save(_model(1), saved)
+    assert Path(os.getcwd()) == saved / "logs" and Path(".").resolve() == saved / "logs"
+    assert _same(zoo.load(".."), _state(_model(1)))
+
+
 def test_a_metrics_json_alone_marks_a_run_directory(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
@@ -156,6 +164,23 @@ def test_a_bad_directory_argument_is_a_weights_error(tmp_path):
         zoo.save(_model(0), str(tmp_path / "a\0b"))
     with pytest.raises(WeightsError, match="must be a path"):
         zoo.load(None)
+
+
+def test_bad_run_and_card_arguments_are_weights_errors(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    os.mkfifo(run / "metrics.json")  # reading it would block forever
+    with pytest.raises(WeightsError, match="metrics.json is not a regular file"):
+        zoo.save(_model(0), tmp_path / "a", run=run)
+    (run / "metrics.json").unlink()
+    (run / "metrics.json").write_text(json.dumps({"final": [1, 2]}))
+    with pytest.raises(WeightsError, match="'final' metrics must be an object"):
+        zoo.save(_model(0), tmp_path / "a", run=run)
+    for kwargs, message in (({"run": 3}, "run must be a run directory"), ({"metrics": [1]}, "metrics must be a dict"),
+                            ({"license": 5}, "license must be a string")):
+        with pytest.raises(WeightsError, match=message):
+            zoo.save(_model(0), tmp_path / "a", **kwargs)
+    assert not (tmp_path / "a").exists()
 
 
 # --- atomic replacement -------------------------------------------------------------------------------

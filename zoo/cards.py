@@ -69,6 +69,8 @@ def _run_file(run) -> Path:
 
 
 def _read_run_metrics(file: Path) -> dict:
+    if file.exists() and not file.is_file():  # a FIFO would block the read forever
+        raise WeightsError(f"the training run's metrics {file} is not a regular file")
     try:
         with open(file, "rb") as f:
             raw = f.read(MAX_RUN_METRICS_BYTES + 1)

@@ -799,6 +799,14 @@ def _swap_in(staging: Path, target: Path) -> None:
     os.rename(aside, staging)
 
 
+def _cwd_inside(target: Path) -> Path | None:
+    """Where the working directory is relative to `target`, when it is inside it (None if not)."""
+    try:
+        return Path(os.getcwd()).relative_to(target)
+    except (OSError, ValueError):
+        return None
+
+
 def _refuse_nonfinite(model) -> None:
     state = model.state_dict()
     counts = _nonfinite(state)
@@ -839,6 +847,9 @@ def save(model, directory: str | Path, *, run=None, metrics: dict | None = None,
     from .registry import default_registry
 
     identity = _identity(model)
+    for name, value in (("license", license), ("repo_id", repo_id)):
+        if value is not None and not isinstance(value, str):
+            raise WeightsError(f"{name} must be a string, got {type(value).__name__} {_shown(value)}")
     registry = registry or default_registry()
     entry = registry.info(identity.architecture)
     requested = _as_path(directory, "save directory").expanduser()
@@ -893,7 +904,11 @@ def save(model, directory: str | Path, *, run=None, metrics: dict | None = None,
             for name in written:  # on disk before the rename makes them the repo
                 _fsync(staging / name)
             _fsync(staging)
+            inside = _cwd_inside(target)
             _swap_in(staging, target)
+            if inside is not None:  # this process worked in the old folder: follow it into the new one
+                with contextlib.suppress(OSError):
+                    os.chdir(target / inside)
             _fsync(target.parent)
         except OSError as exc:
             raise WeightsError(f"cannot save to {target}: {exc.strerror or exc} ({exc.filename})") from None
