@@ -304,7 +304,8 @@ def _read_json(where: Path, name: str, limit: int) -> Any:
                                   f"checkpoint writes (limit {limit:,})")
         return json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise CheckpointError(f"checkpoint {where}: {name} is unreadable or corrupt ({_short(str(exc), 200)})") from None
+        raise CheckpointError(f"checkpoint {where}: {name} is unreadable or corrupt "
+                              f"({_short(str(exc), 200)})") from None
 
 
 def _verify(where: Path, name: str, files: dict, required: bool = True) -> None:
@@ -328,7 +329,9 @@ def _load_tensors(where: Path, name: str) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     try:
-        return load_file(str(where / name))
+        # fresh allocations: a tensor read from the file may start at any offset of its buffer, and
+        # vectorised reductions (LBFGS's dot products) round differently on differently aligned data
+        return {key: value.clone() for key, value in load_file(str(where / name)).items()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"checkpoint {where}: {name} is corrupt ({_short(str(exc), 200)})") from None
 
@@ -339,13 +342,15 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
     resuming run."""
     path = Path(path)
     if not path.is_dir():
-        raise CheckpointError(f"no checkpoint at {path}: expected a folder with {MODEL_FILE}, {STATE_FILE}, {JSON_FILE}")
+        raise CheckpointError(f"no checkpoint at {path}: expected a folder with {MODEL_FILE}, {STATE_FILE}, "
+                              f"{JSON_FILE}")
     missing = [f for f in (MODEL_FILE, STATE_FILE, JSON_FILE) if not (path / f).is_file()]
     if missing:
         raise CheckpointError(f"checkpoint {path} is incomplete: missing {', '.join(missing)}")
     state = _read_json(path, JSON_FILE, MAX_JSON_BYTES)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint {path}: {JSON_FILE} is not a {FORMAT} state")
+        found = _short(state.get("format", _MISSING)) if isinstance(state, dict) else f"a JSON {type(state).__name__}"
+        raise CheckpointError(f"checkpoint {path}: {JSON_FILE} is not a {FORMAT} state (its format field is {found})")
     digest = state.pop("digest", None)
     try:
         same = digest == _digest(state)
@@ -369,7 +374,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
 
 def _uint32s(where: Path, field: str, values: Any, count: int) -> None:
     if not isinstance(values, list) or len(values) != count:
-        size = f"{len(values)} values" if isinstance(values, list) else values
+        size = _Text(f"{len(values)} values") if isinstance(values, list) else values
         raise _refuse(where, field, f"a list of {count} integers", size)
     for i, v in enumerate(values):
         if type(v) is not int or not 0 <= v < 2**32:
@@ -412,7 +417,8 @@ def _check_rng(where: Path, rank: int, state: Any, tensors: dict) -> None:
     size = torch.get_rng_state().shape
     for key, value in tensors.items():
         if value.dtype != torch.uint8 or value.dim() != 1 or (key == "rng.torch" and value.shape != size):
-            raise _refuse(where, f"{torch_name}: {key}", f"a 1-d uint8 tensor{f' of {size[0]} bytes' if key == 'rng.torch' else ''}", value)
+            size_text = f" of {size[0]} bytes" if key == "rng.torch" else ""
+            raise _refuse(where, f"{torch_name}: {key}", f"a 1-d uint8 tensor{size_text}", value)
     # the generators check what the formats above leave (e.g. the torch state's position): on scratch
     # generators, so that the global ones change only once everything passed
     for label, apply in ((f"{field}", lambda: np.random.RandomState().set_state(
@@ -422,7 +428,8 @@ def _check_rng(where: Path, rank: int, state: Any, tensors: dict) -> None:
         try:
             apply()
         except (ValueError, TypeError, OverflowError, RuntimeError) as exc:
-            raise CheckpointError(f"checkpoint {where}: {label} is not a valid generator state ({_short(str(exc), 200)})") from None
+            raise CheckpointError(f"checkpoint {where}: {label} is not a valid generator state "
+                                  f"({_short(str(exc), 200)})") from None
 
 
 def read_rng(path: str | Path, rank: int, files: dict | None = None) -> tuple[dict, dict]:
@@ -431,8 +438,9 @@ def read_rng(path: str | Path, rank: int, files: dict | None = None) -> tuple[di
     path = Path(path)
     json_name, torch_name = f"rng-rank{rank}.json", f"rng-rank{rank}.safetensors"
     if not (path / json_name).is_file() or not (path / torch_name).is_file():
-        raise CheckpointError(f"checkpoint {path} has no RNG state for process {rank}: it was written by "
-                              f"fewer processes; resume with the same number of processes")
+        raise CheckpointError(f"checkpoint {path} has no RNG state for process {rank} ({json_name}, {torch_name}): "
+                              f"it was written by fewer processes, or a file was removed; resume with the same "
+                              f"number of processes")
     for name in (json_name, torch_name):
         _verify(path, name, files or {}, required=files is not None and rank == 0)
     state = _read_json(path, json_name, 1 << 20)
@@ -514,8 +522,12 @@ class _Tensors:
         `key` is the tensor name `flatten_state` gave this position."""
         if isinstance(value, dict):
             if TENSOR in value:
-                if value != {TENSOR: key} or key not in self.tensors or key in self.used:
+                if value != {TENSOR: key}:
                     raise _refuse(self.where, field, f"{{'{TENSOR}': {key!r}}}, a tensor of {STATE_FILE}", value)
+                if key not in self.tensors or key in self.used:
+                    raise _refuse(self.where, field, f"the tensor {key!r} in {STATE_FILE}", _Text(
+                        "a reference to a tensor that file does not have" if key not in self.tensors else
+                        "a reference to a tensor used elsewhere"))
                 self.used.add(key)
                 return self.tensors[key]
             if TUPLE in value:
@@ -623,7 +635,8 @@ def _check_position(where: Path, state: dict, target: ResumeTarget) -> None:
                       state["accelerator_step"])
     named = _NAME.fullmatch(where.name)
     if named and (int(named[1]), int(named[2])) != (epoch, batch):
-        raise _refuse(where, "run.epoch/run.batch", f"the position in the folder's name {where.name}", _Text(f"{epoch}/{batch}"))
+        raise _refuse(where, "run.epoch/run.batch", f"the position in the folder's name {where.name}",
+                      _Text(f"{epoch}/{batch}"))
     # the early-stopping record, replayed from the history as the loop keeps it
     best_value, best_epoch, bad = None, None, 0
     if state["training"].get("patience") is not None:
@@ -637,7 +650,8 @@ def _check_position(where: Path, state: dict, target: ResumeTarget) -> None:
     for key, value in (("best_epoch", best_epoch), ("best_value", best_value), ("bad_evals", bad)):
         if not _same(run[key], value):
             raise _refuse(where, f"run.{key}", f"{value!r}, from the history's {target.monitor!r} values "
-                          f"(mode {target.mode!r})", run[key])
+                          f"(mode {target.mode!r}, the checkpoint's training.patience="
+                          f"{state['training'].get('patience')!r})", run[key])
 
 
 def _check_tensor(where: Path, field: str, value: Any, like: torch.Tensor, nonnegative: bool = False) -> None:
@@ -714,7 +728,8 @@ def _check_param_state(where: Path, field: str, optimizer, group: dict, index: i
                     else:
                         _check_lbfgs_tensor(where, f"{field}.{key}.{i}", item, flat)
         if len(lengths) > 1:
-            raise _refuse(where, f"{field}.old_dirs", "as many old_dirs, old_stps and ro", _Text(f"lengths {sorted(lengths)}"))
+            raise _refuse(where, f"{field}.old_dirs", "as many old_dirs, old_stps and ro",
+                          _Text(f"lengths {sorted(lengths)}"))
         if "al" in entry:
             if not isinstance(entry["al"], list) or len(entry["al"]) != history:
                 raise _refuse(where, f"{field}.al", f"a list of history_size={history} items", entry["al"])
@@ -867,7 +882,8 @@ def _check_weights(where: Path, label: str, weights: dict, model: torch.nn.Modul
         if value.shape != like.shape or value.dtype != like.dtype:
             raise _refuse(where, f"{label} tensor {key!r}", f"{_short(like)}, as the model has", value)
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise _refuse(where, f"{label} tensor {key!r}", "finite values", _Text("a tensor with NaN or infinite values"))
+            raise _refuse(where, f"{label} tensor {key!r}", "finite values",
+                          _Text("a tensor with NaN or infinite values"))
         out[key] = value
     return out
 

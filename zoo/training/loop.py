@@ -356,8 +356,9 @@ def _check_owned(path: Path, overwrite: bool) -> None:
     unless overwrite=True: a typo in out_dir must not scatter a run over someone's files."""
     from ..weights import CONFIG_NAME, FORMAT, METRICS_NAME
 
-    try:
-        entries = sorted(itertools.islice((p.name for p in path.iterdir()), 6)) if path.is_dir() else []
+    try:  # (a run's momentary write probe does not count)
+        entries = sorted(itertools.islice((p.name for p in path.iterdir() if not p.name.startswith(".write-test-")),
+                                          6)) if path.is_dir() else []
     except OSError as exc:
         raise ConfigError(f"cannot read out_dir {path}: {exc.strerror or exc}") from None
     if not entries or overwrite or (path / ckpt.CHECKPOINTS).is_dir() \
@@ -685,8 +686,8 @@ def train(model, task, *, out_dir=None, resume=False, overwrite: bool = False, c
     out, resolved = where
     if _launch_rank() != 0:  # the main process holds the lock for the whole launch
         return _train_in(model, task, config, out, resume, overwrite, callbacks, task_options, loss, metrics, val)
+    _check_owned(resolved, overwrite)  # read-only: no lock file is made beside a folder that is not the zoo's
     with exclusive(resolved, "run directory"):
-        _check_owned(resolved, overwrite)
         return _train_in(model, task, config, out, resume, overwrite, callbacks, task_options, loss, metrics, val)
 
 
@@ -710,6 +711,7 @@ def _train_in(model, task, config: TrainConfig, out: Path | None, resume, overwr
         model = default_registry().create(model, task=task)
     if not isinstance(model, torch.nn.Module):
         raise ConfigTypeError(f"model must be a torch.nn.Module or a catalog name, got {type(model).__name__}")
+    plan = _Plan(task, model, config)
     if out is not None:  # the inputs are good: only now is anything written
         _make_writable(out)
         if replace and _launch_rank() == 0:
@@ -719,7 +721,7 @@ def _train_in(model, task, config: TrainConfig, out: Path | None, resume, overwr
     accelerator = _accelerator(config)
     _RUNNING.append(accelerator)
     try:
-        return _train(model, task, config, accelerator, hooks, out, resume_from)
+        return _train(model, task, config, plan, accelerator, hooks, out, resume_from)
     except (MemoryError, RuntimeError) as exc:
         if not _allocation_failure(exc):
             raise
@@ -729,24 +731,32 @@ def _train_in(model, task, config: TrainConfig, out: Path | None, resume, overwr
     raise _out_of_memory(model, config.batch_size, accelerator.device, failure, "training")
 
 
-def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks, out: Path | None,
+class _Plan:
+    """What a run evaluates and watches, checked against the task before anything is written: its
+    splits, the eval and final splits, and the monitor of early stopping."""
+
+    def __init__(self, task: Task, model, config: TrainConfig):
+        self.splits = splits = task.splits()
+        if "train" not in splits:
+            raise ConfigError(f"task {task.name!r} has no 'train' split (it has {sorted(splits)})")
+        self.eval_names = config.eval_splits if config.eval_splits is not None else \
+            [s for s in ("val",) if s in splits] or [s for s in ("test",) if s in splits]
+        for option, names in (("eval_splits", self.eval_names), ("final_splits", config.final_splits or ())):
+            missing = [s for s in names if s not in splits]
+            if missing:
+                raise ConfigError(f"task {task.name!r} has no {missing[0]!r} split (it has {sorted(splits)}); "
+                                  f"{option}={list(names)}")
+        self.monitor, self.mode = _monitor(config, self.eval_names)
+        self.recorded = _Recorded(task, self.eval_names, model)
+        self.recorded.check_monitor(config, self.monitor, self.eval_names)
+
+
+def _train(model, task: Task, config: TrainConfig, plan: _Plan, accelerator, hooks: Callbacks, out: Path | None,
            resume_from: Path | None) -> TrainResult:
-    splits = task.splits()
-    if "train" not in splits:
-        raise ConfigError(f"task {task.name!r} has no 'train' split (it has {sorted(splits)})")
-    eval_names = config.eval_splits if config.eval_splits is not None else \
-        [s for s in ("val",) if s in splits] or [s for s in ("test",) if s in splits]
-    for option, names in (("eval_splits", eval_names), ("final_splits", config.final_splits or ())):
-        missing = [s for s in names if s not in splits]
-        if missing:  # found now, not after the run
-            raise ConfigError(f"task {task.name!r} has no {missing[0]!r} split (it has {sorted(splits)}); "
-                              f"{option}={list(names)}")
-    monitor, mode = _monitor(config, eval_names)
-    recorded = _Recorded(task, eval_names, model)
-    recorded.check_monitor(config, monitor, eval_names)
+    splits, eval_names, monitor, mode, recorded = plan.splits, plan.eval_names, plan.monitor, plan.mode, plan.recorded
     if config.patience is not None and monitor.startswith("test_"):
         warnings.warn(f"early stopping watches {monitor!r}: the task has no validation split, so the test "
-                      f"split chooses the epoch; its final test metrics are then optimistic", stacklevel=3)
+                      f"split chooses the epoch; its final test metrics are then optimistic", stacklevel=4)
     raw_model = model.to(accelerator.device)
     _check_fit(raw_model, task, splits["train"], accelerator.device)
     train_loader, sampler = batches(splits["train"], config.batch_size, accelerator, shuffle=config.shuffle,
@@ -754,7 +764,7 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
                                     grad_accumulation=config.grad_accumulation)
     if sampler is None:
         warnings.warn("training from a DataLoader: its own sampler sets the data order, so a resume inside an "
-                      "epoch is exact only if that order is seeded", stacklevel=3)
+                      "epoch is exact only if that order is seeded", stacklevel=4)
     steps_per_epoch = math.ceil(len(train_loader) / config.grad_accumulation)
     total_steps = _total_steps(config, steps_per_epoch)
     optimizers = _optimizers(raw_model, config)
@@ -766,8 +776,9 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
         resumed = ckpt.load_resume(resume_from, ckpt.ResumeTarget(
             task=task.name, identity=_identity_dict(raw_model), training=config, may_change=RESUME_MAY_CHANGE,
             batches_per_epoch=len(train_loader), model=raw_model, optimizers=optimizers, schedulers=schedulers,
-            lr_factor=lambda saved: _schedule_factor(saved, _total_steps(saved, steps_per_epoch)), scaler=accelerator.scaler, monitor=monitor, mode=mode,
-            recorded=recorded, exact_steps=not override and accelerator.scaler is None), accelerator.process_index)
+            lr_factor=lambda saved: _schedule_factor(saved, _total_steps(saved, steps_per_epoch)),
+            scaler=accelerator.scaler, monitor=monitor, mode=mode, recorded=recorded,
+            exact_steps=not override and accelerator.scaler is None), accelerator.process_index)
         # everything was checked: only now is anything of the checkpoint applied
         raw_model.load_state_dict(resumed.model)
         run.load(resumed.run)
@@ -894,8 +905,8 @@ def _train(model, task: Task, config: TrainConfig, accelerator, hooks: Callbacks
                     with amp():
                         logs = model.training_step(batch, context)
                     if not isinstance(logs, dict) or "loss" not in logs:
-                        raise ConfigTypeError(f"{type(raw_model).__name__}.training_step must return a dict with 'loss', "
-                                        f"got {type(logs).__name__}")
+                        raise ConfigTypeError(f"{type(raw_model).__name__}.training_step must return a dict with "
+                                              f"'loss', got {type(logs).__name__}")
                     loss = logs["loss"]
                 elif lbfgs:
                     def closure():
