@@ -40,7 +40,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from .cards import MAX_RUN_METRICS_BYTES, pip_install_command, valid_version
 from .errors import (
@@ -364,9 +364,15 @@ def _read_header(file: BinaryIO, where: Any) -> _Header:
     return _Header(tensors, head + raw, data_bytes)
 
 
-def _header_entry(name: str, info: Any, where: Any, head: bytes) -> _Tensor:
+@functools.lru_cache(maxsize=1)
+def _torch_dtypes() -> dict:
+    """{safetensors dtype: torch dtype} for DTYPES."""
     import torch
 
+    return {name: getattr(torch, kind) for name, kind in DTYPES.items()}
+
+
+def _header_entry(name: str, info: Any, where: Any, head: bytes) -> _Tensor:
     if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
         raise _corrupt(where, head, f"tensor {_shown(name)} must have exactly dtype, shape and data_offsets, "
                                     f"got {_shown(info)}")
@@ -387,7 +393,7 @@ def _header_entry(name: str, info: Any, where: Any, head: bytes) -> _Tensor:
     numel = 1
     for dim in shape:
         numel *= dim
-    nbytes = numel * getattr(torch, DTYPES[dtype]).itemsize
+    nbytes = numel * _torch_dtypes()[dtype].itemsize
     if offsets[1] - offsets[0] != nbytes:
         raise _corrupt(where, head, f"tensor {_shown(name)} of dtype {dtype} and shape {shape} needs {nbytes:,} "
                                     f"bytes but data_offsets {offsets} give {offsets[1] - offsets[0]:,}")
@@ -407,11 +413,22 @@ def _read_exactly(file: BinaryIO, into: memoryview, where: Any, header: _Header)
         raise WeightsError(f"cannot read {where}: {exc.strerror or exc}") from None
 
 
-def _meta_tensors(header: _Header) -> dict:
-    """The header's tensors as meta tensors: names, shapes and dtypes, nothing allocated."""
+class _Spec(NamedTuple):
+    """What the key check looks at of a tensor still in the file: its shape and dtype."""
+
+    shape: Any  # torch.Size
+    dtype: Any  # torch.dtype
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+
+def _specs(header: _Header) -> dict[str, _Spec]:
+    """The header's tensors as shapes and dtypes, for checking against a model before reading."""
     import torch
 
-    return {t.name: torch.empty(t.shape, dtype=getattr(torch, DTYPES[t.dtype]), device="meta") for t in header.tensors}
+    dtypes = _torch_dtypes()
+    return {t.name: _Spec(torch.Size(t.shape), dtypes[t.dtype]) for t in header.tensors}
 
 
 def _read_tensors(file: BinaryIO, header: _Header, where: Any, *, names: set[str] | None = None,
@@ -432,7 +449,7 @@ def _read_tensors(file: BinaryIO, header: _Header, where: Any, *, names: set[str
         raise WeightsError(f"cannot read {where}: {exc.strerror or exc}") from None
     for entry in sorted(header.tensors, key=lambda t: t.begin):  # file order: they tile the data
         nbytes = entry.end - entry.begin
-        dtype = getattr(torch, DTYPES[entry.dtype])
+        dtype = _torch_dtypes()[entry.dtype]
         if names is not None and entry.name not in names:
             while hasher is not None and nbytes:
                 step = min(nbytes, len(scratch))
@@ -542,7 +559,7 @@ def _single_float_dtype(tensors) -> Any:
 
 
 def _check_state(model, tensors: dict, where: str, *, strict: bool, fresh: bool) -> tuple[LoadReport, set[str]]:
-    """Check every key of `tensors` (real or meta: only names, shapes and dtypes are looked at)
+    """Check every key of `tensors` (tensors or _Specs: only names, shapes and dtypes are looked at)
     against the model; return the report and the names that fit. `fresh`: the model was just built
     for this load, so it first takes the checkpoint's float dtype."""
     own = model.state_dict()
@@ -587,7 +604,7 @@ def _load_file(model, file: BinaryIO, path: Any, where: str, *, strict: bool, fr
     allocate more than the model holds. With `sha256`, the file must hash to it (over the bytes
     read) before anything is loaded."""
     header = _read_header(file, path)
-    report, usable = _check_state(model, _meta_tensors(header), where, strict=strict, fresh=fresh)
+    report, usable = _check_state(model, _specs(header), where, strict=strict, fresh=fresh)
     tensors, digest = _read_tensors(file, header, path, names=usable, digest=sha256 is not None)
     if sha256 is not None and digest != sha256:
         raise IntegrityError(f"{path}: sha256 differs from the weights_sha256 in its {CONFIG_NAME}; refused")
