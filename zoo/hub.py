@@ -2,8 +2,9 @@
 with sha256 pinning, uploads of zoo repos, and a view of the local cache.
 
 Settings are read from the environment at call time (`HF_ENDPOINT`, `HF_HUB_OFFLINE`,
-`HF_HUB_CACHE` / `HF_HOME`), so changing them after `import huggingface_hub` takes effect; where a
-variable is unset, what the client read at import is used.
+`HF_HUB_CACHE` / `HF_HOME`), so changing them after `import huggingface_hub` takes effect; where
+`HF_ENDPOINT` or the cache variables are unset, what the client read at import is used, and an
+unset `HF_HUB_OFFLINE` means online.
 
 Every repo id, revision and file name is checked before any cache or network access: the Hub
 client writes the cache's refs/<revision> file under the name it is given, so a revision such as
@@ -69,10 +70,9 @@ def hub_settings() -> HubSettings:
     from huggingface_hub import constants
 
     env = os.environ
-    if "HF_HUB_OFFLINE" in env or "TRANSFORMERS_OFFLINE" in env:
-        offline = (env.get("HF_HUB_OFFLINE") or env.get("TRANSFORMERS_OFFLINE") or "").upper() in _TRUE
-    else:
-        offline = bool(constants.HF_HUB_OFFLINE)
+    # the variables as they are now: huggingface_hub's own constant is frozen at its first import,
+    # which made the offline flag depend on what had imported it first
+    offline = (env.get("HF_HUB_OFFLINE") or env.get("TRANSFORMERS_OFFLINE") or "").upper() in _TRUE
     endpoint = (env.get("HF_ENDPOINT") or constants.ENDPOINT or DEFAULT_ENDPOINT).rstrip("/")
     if env.get("HF_HUB_CACHE"):
         cache = env["HF_HUB_CACHE"]

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import BusyError
+from .errors import BusyError, ZooError
 
 __all__ = ["exclusive", "lock_path"]
 
@@ -75,8 +75,8 @@ def exclusive(target: str | os.PathLike, what: str) -> Iterator[None]:
     except Timeout:
         raise BusyError(f"{what} {target} is being written by {_holder_note(path)}; wait for it to finish, "
                         f"or write elsewhere (lock file {path})") from None
-    except OSError as exc:
-        raise BusyError(f"cannot lock {what} {target}: {exc.strerror or exc} (lock file {path})") from None
+    except OSError as exc:  # e.g. a parent folder that is not writable: not a second writer
+        raise ZooError(f"cannot lock {what} {target}: {exc.strerror or exc} (lock file {path})") from None
     try:
         note = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv)[:500],
                 "since": time.strftime("%Y-%m-%d %H:%M:%S")}
