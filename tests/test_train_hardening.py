@@ -486,3 +486,21 @@ def test_allocation_failures_are_resource_errors_naming_the_model_and_batch(erro
 
 def test_errors_are_zoo_errors_with_the_old_bases():
     assert issubclass(CheckpointError, ZooError) and issubclass(TaskMismatchError, ValueError)
+
+
+def test_loss_scaler_states_are_checked():
+    """fp16 runs need a GPU; the scaler's part of the check runs here on a CPU GradScaler."""
+    from zoo.training.checkpoint import _check_scaler, _Tensors
+
+    scaler = torch.amp.GradScaler("cpu", enabled=True)
+    where, good = Path("ckpt"), scaler.state_dict()
+    assert _check_scaler(where, dict(good), _Tensors(where, {}), scaler) == good
+    for key, value, message in (("scale", float("nan"), r"scaler\.scale is nan"), ("scale", -1.0, r"scaler\.scale is -1"),
+                                ("_growth_tracker", 2000, r"scaler\._growth_tracker is 2000; expected a count in 0\.\.1999"),
+                                ("growth_factor", 3.0, r"scaler\.growth_factor is 3\.0; expected 2\.0")):
+        with pytest.raises(CheckpointError, match=message):
+            _check_scaler(where, {**good, key: value}, _Tensors(where, {}), scaler)
+    with pytest.raises(CheckpointError, match=r"scaler is None; expected the fp16 loss scaler's state"):
+        _check_scaler(where, None, _Tensors(where, {}), scaler)
+    with pytest.raises(CheckpointError, match=r"scaler is \{.*expected None: this run has no loss scaler"):
+        _check_scaler(where, good, _Tensors(where, {}), None)

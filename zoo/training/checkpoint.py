@@ -352,6 +352,9 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict]:
         found = _short(state.get("format", _MISSING)) if isinstance(state, dict) else f"a JSON {type(state).__name__}"
         raise CheckpointError(f"checkpoint {path}: {JSON_FILE} is not a {FORMAT} state (its format field is {found})")
     digest = state.pop("digest", None)
+    if digest is None:
+        raise CheckpointError(f"checkpoint {path}: {JSON_FILE} has no digest: it was written by an older version "
+                              f"of the zoo, or edited; start the run afresh (overwrite=True)")
     try:
         same = digest == _digest(state)
     except (ValueError, RecursionError):
