@@ -172,6 +172,7 @@ def test_paths_of_the_wrong_kind(capsys, tmp_path, run_dir):
     assert str(file) in failed(capsys, ["push", str(file), "org/name"])
     assert "a\\x00b" in failed(capsys, ["eval", "a\x00b", "--task", "toy/exp-sin"])  # no ValueError from the OS
     assert "File name too long" in failed(capsys, [*TINY, "--out", "x" * 5000])
+    assert "'no-such-user-zoo'" in failed(capsys, [*TINY, "--out", "~no-such-user-zoo/run"])
 
 
 def test_eval_and_kan_checks(capsys, run_dir, tmp_path):

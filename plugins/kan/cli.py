@@ -34,7 +34,8 @@ def _check_options(args) -> None:
         names = [n.strip() for n in args.lib.split(",") if n.strip()]
         unknown = [n for n in names if n not in LIBRARY]
         if unknown or not names:
-            problem = f"unknown symbolic function(s) {unknown}" if unknown else f"no function named in {shown(args.lib)}"
+            problem = (f"unknown symbolic function(s) {unknown}" if unknown
+                       else f"no function named in {shown(args.lib)}")
             raise ConfigError(f"--lib: {problem}; expected comma-separated names among {', '.join(LIBRARY)}")
         args.lib = ",".join(names)
     if getattr(args, "out", None) is not None:
@@ -141,5 +142,6 @@ def register(sub) -> None:
             p.add_argument("--out", required=True, help="image file to write (PNG, or another format by its suffix)")
             p.add_argument("--title")
         else:
-            p.add_argument("--r2", type=float, default=0.9, help="snap an edge when its best fit reaches this R^2 (0 to 1)")
+            p.add_argument("--r2", type=float, default=0.9,
+                           help="snap an edge when its best fit reaches this R^2 (0 to 1)")
             p.add_argument("--lib", help="comma-separated library functions (default: all)")

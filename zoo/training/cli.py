@@ -22,7 +22,6 @@ __all__ = ["register", "key_values", "parse_bool", "check_output_path", "load_mo
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
 SPLITS = ("train", "val", "test")
-MAX_SEED = 2**32 - 1  # numpy's seeding (through accelerate's set_seed) takes no more
 
 
 def shown(text: str, limit: int = 200) -> str:
@@ -96,7 +95,11 @@ def check_output_path(path: str | None, flag: str, *, directory: bool) -> None:
         return
     if not path or "\0" in path:
         raise ConfigError(f"{flag} expects a {'directory' if directory else 'file'} path, got {shown(path)}")
-    target = Path(path).expanduser()
+    try:
+        target = Path(path).expanduser()
+    except RuntimeError:  # '~someone' for a user this machine does not have
+        raise ConfigError(f"{flag} {shown(path)}: there is no user {path[1:].split('/')[0]!r} to expand "
+                          f"{path.split('/')[0]!r} for") from None
     try:
         if target.exists() and target.is_dir() != directory:
             kind = "a directory" if target.is_dir() else "a file"
@@ -123,7 +126,7 @@ def load_model_source(source: str, *, untrained: bool = False, plugin: str | Non
     if source.startswith("hf-hub:") or _exists(source):
         return zoo.load(source)
     if _looks_like_path(source):
-        raise UnknownNameError(f"{shown(source)} is not a catalog name (those have no '/') and not a directory "
+        raise UnknownNameError(f"{shown(source)} names no catalog model (it is a path) and not a directory "
                                f"either: give a run or model directory (written by 'zoo train' or zoo.save), "
                                f"hf-hub:org/name[@revision], or a catalog name such as 'kan.<tag>'")
     try:
@@ -168,8 +171,6 @@ def _train_options(args) -> dict:
 
     if args.resume and args.overwrite:
         raise ConfigError("--resume continues the run in --out and --overwrite deletes its checkpoints; give one")
-    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
-        raise ConfigError(f"--seed expects an integer from 0 to {MAX_SEED}, got {args.seed}")
     options = {k: v for k, v in {
         "epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size, "lr": args.lr,
         "optimizer": args.optimizer, "weight_decay": args.weight_decay, "schedule": args.schedule,
@@ -179,7 +180,7 @@ def _train_options(args) -> dict:
         "checkpoint_every": args.checkpoint_every, "progress": parse_bool(args.progress, "--progress"),
         "eval_every": args.eval_every, "final_splits": _parse_splits(args.final_splits, "--final-splits"),
     }.items() if v is not None}
-    validate_config(TrainConfig, options, "zoo train")
+    validate_config(TrainConfig, options, "zoo train")  # also bounds --seed before set_seed sees it
     return options
 
 
