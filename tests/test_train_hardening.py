@@ -504,3 +504,14 @@ def test_loss_scaler_states_are_checked():
         _check_scaler(where, None, _Tensors(where, {}), scaler)
     with pytest.raises(CheckpointError, match=r"scaler is \{.*expected None: this run has no loss scaler"):
         _check_scaler(where, good, _Tensors(where, {}), None)
+
+
+def test_home_and_mount_points_are_not_run_directories(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(ConfigError, match="is your home directory"):
+        train(mlp(), data(), out_dir="~", epochs=1, overwrite=True)
+    monkeypatch.setattr(os.path, "ismount", lambda path: Path(path) == tmp_path / "disk")
+    kan = zoo.create("kan", task="toy/exp-sin", width=[2, 3, 1])
+    with pytest.raises(ConfigError, match="is a mount point.*zoo.save"):
+        train(kan, "toy/exp-sin", out_dir=tmp_path / "disk", epochs=1)
+    assert not (tmp_path / "disk").exists()

@@ -318,9 +318,10 @@ def _run_directory(out_dir) -> tuple[Path, Path] | None:
     try:
         path = Path(out_dir).expanduser()
         resolved = path.resolve()
-        if resolved.parent == resolved:
-            raise ConfigError(f"out_dir {str(out_dir)!r} is the filesystem root; give a folder of its own for the "
-                              f"run, e.g. runs/<name>")
+        if resolved.parent == resolved or resolved == _home():
+            what = "the filesystem root" if resolved.parent == resolved else "your home directory"
+            raise ConfigError(f"out_dir {str(out_dir)!r} is {what}; give a folder of its own for the run, e.g. "
+                              f"{resolved / 'runs' / 'my-run'}")
         if resolved.exists() and not resolved.is_dir():
             raise ConfigError(f"out_dir {str(out_dir)!r} is an existing file, not a folder; give a folder for the run")
         blocker = next((p for p in resolved.parents if p.exists()), None)
@@ -331,6 +332,13 @@ def _run_directory(out_dir) -> tuple[Path, Path] | None:
             raise
         raise ConfigError(f"out_dir {str(out_dir)!r:.200} is not a usable folder path ({exc})") from None
     return path, resolved
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (RuntimeError, KeyError, OSError):  # no HOME and no password entry
+        return None
 
 
 def _launch_rank() -> int:
@@ -712,6 +720,10 @@ def _train_in(model, task, config: TrainConfig, out: Path | None, resume, overwr
     if not isinstance(model, torch.nn.Module):
         raise ConfigTypeError(f"model must be a torch.nn.Module or a catalog name, got {type(model).__name__}")
     plan = _Plan(task, model, config)
+    if out is not None and getattr(model, "zoo_identity", None) is not None and os.path.ismount(out):
+        raise ConfigError(f"out_dir {out} is a mount point: the trained model is saved with zoo.save, which replaces "
+                          f"the run directory as a whole, and a mount point cannot be replaced; use a folder inside "
+                          f"it, e.g. {out / 'my-run'}")
     if out is not None:  # the inputs are good: only now is anything written
         _make_writable(out)
         if replace and _launch_rank() == 0:
