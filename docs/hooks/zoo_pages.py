@@ -139,7 +139,9 @@ def _cli_page() -> str:
 
     parser = build_parser()
     out = ["# Command line\n", "Every `zoo` command, as `zoo COMMAND --help` prints it. Exit codes: 0 success, "
-           "1 the command ran and found problems, 2 bad input (unknown name, invalid config or file).\n",
+           "1 the command ran and found problems (or an internal error: a bug), 2 bad input (unknown name, invalid "
+           "config, value or file), 130 interrupted. Every failure is one line on stderr; `--debug` or "
+           "`PAPERZOO_DEBUG=1` prints the traceback instead.\n",
            f"```text\n{parser.format_help()}```\n"]
     subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
     for name, sub in subparsers.choices.items():

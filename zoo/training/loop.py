@@ -855,7 +855,7 @@ def _train(model, task: Task, config: TrainConfig, plan: _Plan, accelerator, hoo
 
     def stop_on_nonfinite(value: float) -> None:
         where = f"epoch {run.epoch + 1}, batch {run.batch + 1} (step {run.global_step})"
-        kept = f"Last good checkpoint: {last_checkpoint}" if last_checkpoint else "No checkpoint had been written."
+        kept = f"Last good checkpoint: {last_checkpoint}" if last_checkpoint else "No checkpoint had been written"
         if out is not None and accelerator.is_main_process:
             write_report(out, _report(stopped=f"non-finite loss ({value}) at {where}", final={}))
         raise NonFiniteLossError(f"the training loss of {_model_label(raw_model)!r} on task {task.name!r} became "
