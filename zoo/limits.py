@@ -19,6 +19,7 @@ import functools
 import os
 import random
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ __all__ = [
     "ModelSize",
     "max_params_limit",
     "model_size",
+    "meta_build_size",
     "count_module",
     "check_size",
     "allocation_failures",
@@ -54,6 +56,7 @@ MAX_INT = 2**31 - 1
 
 _SIZE_CACHE_ENTRIES = 512
 _size_cache: dict[tuple, ModelSize | None] = {}
+_size_cache_lock = threading.Lock()
 
 # torch's allocators say so in their RuntimeError messages (CPU, CUDA, MPS)
 _ALLOCATOR_MESSAGES = ("out of memory", "not enough memory", "can't allocate memory", "cannot allocate memory",
@@ -130,19 +133,27 @@ def model_size(spec: Any, config: Any) -> ModelSize | None:
     if getattr(spec, "count_params", None) is not None:
         return _declared_size(spec, config)
     key = (spec.build, type(config), config.model_dump_json())
-    if key in _size_cache:
-        return _size_cache[key]
+    with _size_cache_lock:
+        if key in _size_cache:
+            return _size_cache[key]
     size = _meta_size(spec, config)
-    if len(_size_cache) >= _SIZE_CACHE_ENTRIES:
-        _size_cache.pop(next(iter(_size_cache)))
-    _size_cache[key] = size
+    with _size_cache_lock:
+        if len(_size_cache) >= _SIZE_CACHE_ENTRIES:
+            _size_cache.pop(next(iter(_size_cache)))
+        _size_cache[key] = size
     return size
 
 
 def _declared_size(spec: Any, config: Any) -> ModelSize:
     import torch
 
-    elements = spec.count_params(config)
+    try:
+        elements = spec.count_params(config)
+    except ZooError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug: say whose
+        raise PluginError(f"ModelSpec.count_params of {spec.name!r} raised {type(exc).__name__}: {exc}; "
+                          f"config {config_summary(config)}") from exc
     if not isinstance(elements, int) or isinstance(elements, bool) or elements < 0:
         raise PluginError(f"ModelSpec.count_params of {spec.name!r} returned {shown(elements)}; "
                           f"expected a whole number of parameter and buffer elements")
@@ -151,7 +162,7 @@ def _declared_size(spec: Any, config: Any) -> ModelSize:
 
 def _meta_size(spec: Any, config: Any) -> ModelSize | None:
     try:
-        return _meta_build(spec, config)
+        return meta_build_size(spec, config)
     except ZooError:
         raise
     except RuntimeError as exc:
@@ -163,12 +174,12 @@ def _meta_size(spec: Any, config: Any) -> ModelSize | None:
         return None
 
 
-def _meta_build(spec: Any, config: Any) -> ModelSize:
-    import torch
-
+def meta_build_size(spec: Any, config: Any) -> ModelSize:
+    """Build the model on the meta device (shapes, no memory) and count it; raises what the build
+    raises. Global random generators are left as they were."""
     states = _rng_states()
     try:
-        with _meta_mode_class()(_meta_build.__code__):
+        with _meta_mode_class()(meta_build_size.__code__):
             model = spec.build(config)
     finally:
         _restore_rng_states(states)

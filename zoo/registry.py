@@ -44,8 +44,10 @@ def natural_key(text: str) -> list:
 def split_name(name: str) -> tuple[str, str | None]:
     """'kan.feynman-i-6-2a' -> ('kan', 'feynman-i-6-2a'); 'kan' -> ('kan', None)."""
     if not isinstance(name, str) or not name:
-        raise UnknownNameError(f"model name must be a non-empty string, got {name!r}")
+        raise UnknownNameError(f"model name must be a non-empty string, got {shown(name)}")
     arch, dot, tag = name.partition(".")
+    if not arch or (dot and not tag):
+        raise UnknownNameError(f"model name {shown(name)} is not 'arch' or 'arch.tag' (e.g. 'kan' or 'kan.toy-exp-sin')")
     return arch, (tag if dot else None)
 
 

@@ -6,9 +6,11 @@
         assert_conforms("my-model", width=[3, 4])   # any config overrides
 
 Checks: the catalog documents the config class exactly; every variant's config round-trips
-through JSON; building is deterministic under a seed; forward gives finite outputs and is
-deterministic; backward reaches the parameters with finite gradients; the state dict survives a
-safetensors round trip (strict load, same outputs); the model moves to the best device and back.
+through JSON; the size the zoo finds before building (`ModelSpec.count_params`, else a meta-device
+build) is the built model's; building is deterministic under a seed; forward gives finite outputs
+and is deterministic; backward reaches the parameters with finite gradients; the state dict
+survives a safetensors round trip (strict load, same outputs); the model moves to the best device
+and back.
 """
 
 from __future__ import annotations
@@ -129,6 +131,25 @@ def conformance_report(name: str, registry: Registry | None = None, *, batch_siz
     torch.manual_seed(1234)
     inputs = tuple(spec.example_inputs(cfg, batch_size))
 
+    def size_known_before_building() -> str | None:
+        from .limits import count_module, meta_build_size, model_size
+
+        built = count_module(model)
+        predicted = model_size(spec, cfg)
+        if predicted is None:
+            try:
+                meta_build_size(spec, cfg)
+                why = "its build fails on the meta device"
+            except Exception as exc:  # the reason the zoo could not use
+                why = f"its build fails on the meta device ({type(exc).__name__}: {exc})"
+            return (f"the zoo cannot size this model before building it: {why} and its ModelSpec has no "
+                    f"count_params, so zoo.create can only refuse an oversized config after allocating it; "
+                    f"build on meta (no .item()/.tolist() on new tensors) or give count_params(config)")
+        if predicted.elements != built.elements:
+            return (f"{predicted.how} gives {predicted.elements:,} parameter and buffer elements, but the built "
+                    f"model holds {built.elements:,}")
+        return None
+
     def deterministic_build() -> str | None:
         a, b = model.state_dict(), build(0).state_dict()
         differing = [k for k in a if not torch.equal(a[k], b[k])]
@@ -181,6 +202,7 @@ def conformance_report(name: str, registry: Registry | None = None, *, batch_siz
             return f"outputs change after moving to {device}"
         return None
 
+    check("size known before building", size_known_before_building)
     check("deterministic build under a seed", deterministic_build)
     check("forward", forward)
     check("backward", backward)
