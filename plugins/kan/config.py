@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+import math
+
 from pydantic import field_validator, model_validator
 
 from zoo.config import Config, Field
+
+# Largest std of the initial coefficients: the initial outputs, summed over a wide layer and squared
+# in a loss, stay finite in float32 (the paper uses 0.1; 1e308 made every output infinite).
+MAX_NOISE_SCALE = 1e6
+_FLOAT32_MAX = 3.4028234663852886e38
+_FLOAT32_RESOLUTION = 2.0**-20  # adjacent knots at least 16 float32 ulps apart
+
+
+def check_float32_knots(grid_range: tuple[float, float], grid: int, k: int, field: str = "grid_range") -> None:
+    """ValueError unless `grid_range` gives G + 2k + 1 increasing knots that float32 holds finite and
+    distinct (the spline grids are float32 buffers; the uniform grid is extended by k steps a side)."""
+    low, high = grid_range
+    if not low < high:
+        raise ValueError(f"{field} must be (low, high) with low < high, got {tuple(grid_range)}")
+    step = (high - low) / grid
+    first, last = low - k * step, high + k * step
+    magnitude = max(abs(first), abs(last))
+    if not (math.isfinite(step) and magnitude < _FLOAT32_MAX and step >= _FLOAT32_RESOLUTION * magnitude):
+        raise ValueError(f"{field}={tuple(grid_range)} with grid={grid}, k={k} puts the knots from {first:.4g} to "
+                         f"{last:.4g} {step:.4g} apart, which float32 cannot hold finite and distinct (needs "
+                         f"|knots| < 3.4e38 and a spacing of at least {_FLOAT32_RESOLUTION:.2g} x their magnitude)")
 
 
 class KANConfig(Config):
@@ -12,7 +35,7 @@ class KANConfig(Config):
     grid: int = Field(5, ge=1, le=1000, description="grid intervals G of every spline")
     k: int = Field(3, ge=0, le=10, description="spline order k (3 = cubic, as in the paper)")
     grid_range: tuple[float, float] = Field((-1.0, 1.0), description="initial grid interval [low, high]")
-    noise_scale: float = Field(0.1, ge=0.0, description="std sigma of the initial spline coefficients (paper: 0.1)")
+    noise_scale: float = Field(0.1, ge=0.0, le=MAX_NOISE_SCALE, description="std sigma of the initial spline coefficients (paper: 0.1)")
     grid_eps: float = Field(
         0.02, ge=0.0, le=1.0,
         description="grid update blend: 0 = knots at sample quantiles, 1 = uniform over the sample range",
@@ -27,7 +50,5 @@ class KANConfig(Config):
 
     @model_validator(mode="after")
     def _range(self) -> "KANConfig":
-        low, high = self.grid_range
-        if not low < high:
-            raise ValueError(f"grid_range must be (low, high) with low < high, got {self.grid_range}")
+        check_float32_knots(self.grid_range, self.grid, self.k)
         return self

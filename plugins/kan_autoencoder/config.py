@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import field_validator, model_validator
 
 from zoo.config import Config, Field
+from zoo_plugins.kan.config import check_float32_knots
 
 
 class KANAutoencoderConfig(Config):
@@ -29,7 +30,5 @@ class KANAutoencoderConfig(Config):
 
     @model_validator(mode="after")
     def _range(self) -> "KANAutoencoderConfig":
-        low, high = self.grid_range
-        if not low < high:
-            raise ValueError(f"grid_range must be (low, high) with low < high, got {self.grid_range}")
+        check_float32_knots(self.grid_range, self.grid, self.k)
         return self

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import field_validator, model_validator
 
 from zoo.config import Config, Field
+from zoo_plugins.kan.config import check_float32_knots
 
 
 class MLPKANConfig(Config):
@@ -45,7 +46,5 @@ class MLPKANConfig(Config):
             raise ValueError(f"top_k={self.top_k} cannot exceed num_experts={self.num_experts}")
         if len(self.input_shape) == 3 and any(s % self.patch_size for s in self.input_shape[1:]):
             raise ValueError(f"image size {self.input_shape[1:]} must be divisible by patch_size={self.patch_size}")
-        low, high = self.kan_grid_range
-        if not low < high:
-            raise ValueError(f"kan_grid_range must be (low, high) with low < high, got {self.kan_grid_range}")
+        check_float32_knots(self.kan_grid_range, self.kan_grid, self.kan_k, "kan_grid_range")
         return self

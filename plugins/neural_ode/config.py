@@ -8,6 +8,12 @@ from typing import Literal
 
 from zoo.config import Config, Field
 
+# Numerics of the float32 solver state: below float32's resolution an adaptive step can never meet
+# the relative tolerance and shrinks without end (1e-12 took a minute on one spiral batch), and an
+# integration time that rounds to 0 in float32 gives the solver no interval.
+MIN_RTOL = 1e-7
+MIN_TIME = 1e-38
+
 Solver = Literal["dopri5", "bosh3", "adaptive_heun", "fehlberg2", "dopri8", "euler", "midpoint", "rk4"]
 
 
@@ -20,10 +26,10 @@ class ODENetConfig(Config):
         "ode", description="ode: one ODE block (ODE-Net); resnet: the paper's baseline, residual blocks of the same function")
     resnet_blocks: int = Field(6, ge=1, le=1000, description="residual blocks of the resnet baseline (paper: 6)")
     solver: Solver = Field("dopri5", description="torchdiffeq method (paper: adaptive Runge-Kutta dopri5)")
-    rtol: float = Field(1e-3, gt=0.0, le=1.0, description="relative error tolerance of the adaptive solver (authors' code: 1e-3)")
+    rtol: float = Field(1e-3, ge=MIN_RTOL, le=1.0, description="relative error tolerance of the adaptive solver (authors' code: 1e-3)")
     atol: float = Field(1e-3, gt=0.0, le=1.0, description="absolute error tolerance of the adaptive solver (authors' code: 1e-3)")
     adjoint: bool = Field(True, description="gradients by the adjoint method (constant memory, Sec. 2) instead of backprop through the solver")
-    integration_time: float = Field(1.0, gt=0.0, le=1000.0, description="the block integrates dh/dt = f(h, t) from t=0 to this time")
+    integration_time: float = Field(1.0, ge=MIN_TIME, le=1000.0, description="the block integrates dh/dt = f(h, t) from t=0 to this time")
 
 
 class LatentODEConfig(Config):
@@ -33,6 +39,6 @@ class LatentODEConfig(Config):
     rnn_hidden: int = Field(25, ge=1, le=65536, description="hidden units of the recognition RNN (example: 25)")
     decoder_hidden: int = Field(20, ge=1, le=65536, description="hidden units of the observation decoder (example: 20)")
     solver: Solver = Field("dopri5", description="torchdiffeq method")
-    rtol: float = Field(1e-3, gt=0.0, le=1.0, description="relative error tolerance of the adaptive solver")
+    rtol: float = Field(1e-3, ge=MIN_RTOL, le=1.0, description="relative error tolerance of the adaptive solver")
     atol: float = Field(1e-4, gt=0.0, le=1.0, description="absolute error tolerance of the adaptive solver")
     adjoint: bool = Field(False, description="gradients by the adjoint method instead of backprop through the solver")

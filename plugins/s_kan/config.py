@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import field_validator, model_validator
 
 from zoo.config import Config, Field
+from zoo_plugins.kan.config import MAX_NOISE_SCALE, check_float32_knots
 
 Space = Literal["bspline", "rbf", "rswaf", "chebyshev", "jacobi", "relu"]
 
@@ -20,7 +21,7 @@ class SKANConfig(Config):
     grid: int = Field(5, ge=1, le=1000, description="grid intervals G; every space has G + k basis functions")
     k: int = Field(3, ge=0, le=10, description="B-spline order k (also sets the G + k functions of the other spaces)")
     grid_range: tuple[float, float] = Field((-1.0, 1.0), description="input interval the grids and centres span")
-    noise_scale: float = Field(0.1, ge=0.0, description="std of the initial basis coefficients")
+    noise_scale: float = Field(0.1, ge=0.0, le=MAX_NOISE_SCALE, description="std of the initial basis coefficients")
 
     @field_validator("width")
     @classmethod
@@ -38,7 +39,8 @@ class SKANConfig(Config):
 
     @model_validator(mode="after")
     def _range(self) -> "SKANConfig":
-        low, high = self.grid_range
-        if not low < high:
-            raise ValueError(f"grid_range must be (low, high) with low < high, got {self.grid_range}")
+        check_float32_knots(self.grid_range, self.grid, self.k)
+        if "relu" in self.spaces and (self.k + 1) * (self.grid_range[1] - self.grid_range[0]) / self.grid < 1e-9:
+            raise ValueError(f"grid_range={tuple(self.grid_range)} with grid={self.grid}, k={self.k}: the relu space "
+                             f"scales by 16 / (support width)^4, which overflows float32 for supports under 1e-9")
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import field_validator, model_validator
 
 from zoo.config import Config, Field
+from zoo_plugins.kan.config import check_float32_knots
 
 
 class TKANConfig(Config):
@@ -38,7 +39,5 @@ class TKANConfig(Config):
 
     @model_validator(mode="after")
     def _range(self) -> "TKANConfig":
-        low, high = self.grid_range
-        if not low < high:
-            raise ValueError(f"grid_range must be (low, high) with low < high, got {self.grid_range}")
+        check_float32_knots(self.grid_range, self.grid, max(self.sub_kan_orders))
         return self

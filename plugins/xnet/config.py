@@ -6,15 +6,20 @@ from pydantic import field_validator
 
 from zoo.config import Config, Field
 
+# Initial lambda_1, lambda_2 and d are float32 parameters. With |lambda| <= 1e6 and 1e-6 <= d <= 1e6 the
+# largest initial activation, |lambda_2| / d^2 at z = 0, is 1e18: finite, and finite once squared in
+# a loss (1e308 could not even be stored).
+MAX_LAMBDA, MIN_D, MAX_D = 1e6, 1e-6, 1e6
+
 
 class XNetConfig(Config):
     width: list[int] = Field(
         [2, 64, 1],
         description="nodes per layer, input first; one hidden layer of Cauchy neurons is the paper's XNet",
     )
-    init_lambda1: float = Field(1.0, description="initial lambda_1 of every Cauchy neuron (odd part x / (x^2 + d^2))")
-    init_lambda2: float = Field(1.0, description="initial lambda_2 of every Cauchy neuron (even part 1 / (x^2 + d^2))")
-    init_d: float = Field(1.0, gt=0.0, description="initial d of every Cauchy neuron (width of the kernel, > 0)")
+    init_lambda1: float = Field(1.0, ge=-MAX_LAMBDA, le=MAX_LAMBDA, description="initial lambda_1 of every Cauchy neuron (odd part x / (x^2 + d^2))")
+    init_lambda2: float = Field(1.0, ge=-MAX_LAMBDA, le=MAX_LAMBDA, description="initial lambda_2 of every Cauchy neuron (even part 1 / (x^2 + d^2))")
+    init_d: float = Field(1.0, ge=MIN_D, le=MAX_D, description="initial d of every Cauchy neuron (width of the kernel, > 0)")
 
     @field_validator("width")
     @classmethod
