@@ -3,13 +3,15 @@ refuse unknown keys, and round-trip through JSON exactly."""
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from typing import Any
 
 import annotated_types
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from .catalog import ConfigField
 from .errors import ConfigError, did_you_mean
@@ -40,37 +42,28 @@ class Config(BaseModel):
         arbitrary_types_allowed=False,
     )
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _sequences_as_declared(cls, data: Any) -> Any:
-        """Accept a tuple where a list is declared and vice versa: strict mode otherwise refuses
-        `width=(2, 5, 1)` for `list[int]`, which no user would call ill-typed."""
-        if not isinstance(data, dict):
-            return data
-        out = dict(data)
-        for key, value in data.items():
-            info = cls.model_fields.get(key)
-            if info is None or not isinstance(value, (list, tuple)):
-                continue
-            origin = typing.get_origin(info.annotation)
-            if origin is list and isinstance(value, tuple):
-                out[key] = list(value)
-            elif origin is tuple and isinstance(value, list):
-                out[key] = tuple(value)
-        return out
-
-    @field_validator("*", mode="wrap")
-    @classmethod
-    def _default_bounds(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: pydantic.ValidationInfo) -> Any:
-        """The default length and int bounds of fields that declare none (lengths are checked before
-        the entries are validated, so a list of millions is refused at once)."""
-        declared = cls.model_fields[info.field_name].metadata
-        if not any(isinstance(m, annotated_types.MaxLen) for m in declared):
-            _check_lengths(value, info.field_name)
-        value = handler(value)
-        if not any(isinstance(m, (annotated_types.Le, annotated_types.Lt)) for m in declared):
-            _check_ints(value, info.field_name)
-        return value
+    def _as_declared_and_bounded(cls, data: Any, handler: pydantic.ModelWrapValidatorHandler) -> Any:
+        """Accept a tuple where a list is declared and vice versa (strict mode otherwise refuses
+        `width=(2, 5, 1)` for `list[int]`, which no user would call ill-typed), and hold fields that
+        declare no bounds of their own to the default ones: lists are measured before their entries
+        are validated (one of millions is refused at once), ints once they are ints."""
+        shape = _field_shapes(cls)
+        if isinstance(data, dict):
+            data = dict(data)
+            for key, value in data.items():
+                if isinstance(value, (list, tuple)) and key in shape.sequences:
+                    if key in shape.free_length:
+                        _check_lengths(value, key)
+                    if key in shape.lists and isinstance(value, tuple):
+                        data[key] = list(value)
+                    elif key in shape.tuples and isinstance(value, list):
+                        data[key] = tuple(value)
+        config = handler(data)
+        for name in shape.free_ints:
+            _check_ints(getattr(config, name), name)
+        return config
 
     def to_json(self) -> str:
         return self.model_dump_json()
@@ -87,11 +80,48 @@ class Config(BaseModel):
         return self.model_dump(mode="json")
 
 
+class _FieldShapes(typing.NamedTuple):
+    lists: frozenset  # fields declared as lists, which also take tuples
+    tuples: frozenset  # and the other way round
+    sequences: frozenset
+    free_length: frozenset  # sequence fields without a max_length of their own
+    free_ints: frozenset  # fields that may hold ints, without an le/lt of their own
+
+
+@functools.cache
+def _field_shapes(cls: type[Config]) -> _FieldShapes:
+    """What the base validator needs to know of each field of `cls`, worked out once per class."""
+    def declares(field, kinds) -> bool:
+        return any(isinstance(m, kinds) for m in field.metadata)
+
+    def mentions_int(annotation) -> bool:
+        return annotation is int or any(mentions_int(a) for a in typing.get_args(annotation))
+
+    fields = cls.model_fields.items()
+    lists = frozenset(n for n, f in fields if typing.get_origin(f.annotation) is list)
+    tuples = frozenset(n for n, f in fields if typing.get_origin(f.annotation) is tuple)
+    sequences = frozenset(n for n, f in fields if _may_be_sequence(f.annotation))
+    return _FieldShapes(lists, tuples, sequences,
+                        frozenset(n for n in sequences if not declares(cls.model_fields[n], annotated_types.MaxLen)),
+                        frozenset(n for n, f in fields if mentions_int(f.annotation)
+                                  and not declares(f, (annotated_types.Le, annotated_types.Lt))))
+
+
+def _may_be_sequence(annotation) -> bool:
+    if typing.get_origin(annotation) in (list, tuple) or annotation in (list, tuple):
+        return True
+    return any(_may_be_sequence(a) for a in typing.get_args(annotation))
+
+
+def _bound_error(message: str) -> PydanticCustomError:
+    return PydanticCustomError("config_bound", "{message}", {"message": message})
+
+
 def _check_lengths(value: Any, where: str) -> None:
     if isinstance(value, (list, tuple)):
         if len(value) > MAX_LIST_LENGTH:
-            raise ValueError(f"{where} has {len(value):,} entries, more than the {MAX_LIST_LENGTH} a config list may "
-                             f"hold (a field that needs more declares Field(max_length=...))")
+            raise _bound_error(f"{where} has {len(value):,} entries, more than the {MAX_LIST_LENGTH} a config list may "
+                               f"hold: {shown(value)} (a field that needs more declares Field(max_length=...))")
         for i, item in enumerate(value):
             _check_lengths(item, f"{where}[{i}]")
 
@@ -99,9 +129,14 @@ def _check_lengths(value: Any, where: str) -> None:
 def _check_ints(value: Any, where: str) -> None:
     if isinstance(value, int) and not isinstance(value, bool):
         if not -MAX_INT <= value <= MAX_INT:
-            raise ValueError(f"{where}={value} is outside the range +-{MAX_INT} that config integers may take "
-                             f"(a field that needs more declares Field(le=...))")
-    elif isinstance(value, (list, tuple)):
+            raise _bound_error(f"{where}={value} is outside the range +-{MAX_INT} that config integers may take "
+                               f"(a field that needs more declares Field(le=...))")
+    elif isinstance(value, (list, tuple)) and value:
+        try:  # a flat list of numbers, the common case, in one pass
+            if -MAX_INT <= min(value) and max(value) <= MAX_INT:
+                return
+        except TypeError:  # nested or mixed: look at each entry
+            pass
         for i, item in enumerate(value):
             _check_ints(item, f"{where}[{i}]")
 
@@ -142,7 +177,9 @@ def _explain(cls: type[Config], exc: pydantic.ValidationError, owner: str) -> st
     problems = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(config)"
-        if err["type"] == "extra_forbidden":
+        if err["type"] == "config_bound":  # names the field and value itself
+            problems.append(err["msg"])
+        elif err["type"] == "extra_forbidden":
             hint = did_you_mean(str(err["loc"][0]), cls.model_fields).strip()
             problems.append(f"unknown field {loc!r}" + (f" ({hint[0].lower()}{hint[1:]})" if hint else ""))
         else:

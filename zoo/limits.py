@@ -20,8 +20,6 @@ import os
 import random
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +36,7 @@ __all__ = [
     "meta_build_size",
     "count_module",
     "check_size",
-    "allocation_failures",
+    "allocation_error",
     "is_allocation_failure",
     "shown",
     "config_summary",
@@ -298,17 +296,9 @@ def is_allocation_failure(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and any(m in str(exc).lower() for m in _ALLOCATOR_MESSAGES)
 
 
-@contextmanager
-def allocation_failures(what: str, size: ModelSize | None, config: Any) -> Iterator[None]:
-    """Turn an allocation failure inside the block into a ResourceError naming `what` and its size."""
-    try:
-        yield
-    except ZooError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - only allocation failures are converted; the rest re-raised
-        if not is_allocation_failure(exc):
-            raise
-        sizes = size.describe() if size is not None else "a size the plugin could not tell before building"
-        raise ResourceError(f"allocating {what} with {config_summary(config)} ({sizes}) failed: "
-                            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}. Free memory, "
-                            f"or choose smaller config values") from exc
+def allocation_error(what: str, size: ModelSize | None, config: Any, exc: BaseException) -> ResourceError:
+    """The ResourceError for an allocation failure `exc` while making `what`, naming its size."""
+    sizes = size.describe() if size is not None else "a size the plugin could not tell before building"
+    first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return ResourceError(f"allocating {what} with {config_summary(config)} ({sizes}) failed: {first_line}. "
+                         f"Free memory, or choose smaller config values")

@@ -23,7 +23,7 @@ from .discovery import (
     strict_from_env,
 )
 from .limits import (
-    allocation_failures,
+    allocation_error,
     check_size,
     config_summary,
     count_module,
@@ -371,7 +371,7 @@ class Registry:
         size = model_size(spec, cfg)
         if size is not None:
             check_size(entry.name, size, limit, cfg)
-        with allocation_failures(f"model {entry.name!r}", size, cfg):
+        try:
             model = self._build(entry, spec, cfg)
             if size is None:  # the plugin could not tell before building: hold it to the limit now
                 size = count_module(model)
@@ -389,6 +389,12 @@ class Registry:
                 from .weights import load_catalog_weights
 
                 load_catalog_weights(model, entry, weights)
+        except ZooError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - allocation failures become ResourceErrors, the rest stays
+            if is_allocation_failure(exc):
+                raise allocation_error(f"model {entry.name!r}", size, cfg, exc) from exc
+            raise
         return model
 
     def _build(self, entry: ModelEntry, spec: hookspecs.ModelSpec, cfg):
