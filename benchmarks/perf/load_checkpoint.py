@@ -2,7 +2,7 @@
 
 Target: `zoo.load(directory)` costs at most 1.2x the baseline, which is what any loader that hands
 back a model owning its memory must do anyway: build the model (`zoo.create` with the same config)
-and read the file into tensors with `safetensors.torch.load(bytes)`. `zoo.load` reads every tensor
+and read the file into tensors with safetensors' `load` of the bytes (safetensors.torch). `zoo.load` reads every tensor
 into its own buffer, so that later changes to the file never reach a loaded model (a memory map
 would share them, and a truncated file would crash the next forward); its extra work is reading
 config.json, building through the registry, checking the header and the strict key/shape/dtype
