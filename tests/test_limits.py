@@ -107,6 +107,7 @@ def test_grid_ranges_without_distinct_finite_float32_knots_are_refused(low_high)
 def test_unknown_task_option_is_a_config_error_with_a_suggestion():
     with pytest.raises(ConfigError) as err:
         zoo.get_task("toy/exp-sin", seeed=1)
+    assert isinstance(err.value, TypeError), "still the TypeError callers caught before options were checked"
     assert "has no option 'seeed'. Did you mean 'seed'?" in str(err.value)
     assert "Valid options: n_train, n_test, seed" in str(err.value)
 
