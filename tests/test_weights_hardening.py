@@ -537,3 +537,19 @@ def test_errors_are_zoo_errors_with_short_messages(saved):
     with pytest.raises(ZooError) as info:
         zoo.load(saved)
     assert len(str(info.value)) < 2000
+
+
+def test_a_config_json_asking_for_a_huge_model_is_refused_before_allocating(tmp_path):
+    folder = zoo.save(zoo.create("kan", width=[2, 3, 1]), tmp_path / "repo")
+    config = json.loads((folder / "config.json").read_text())
+    config["config"]["width"] = [2, 100000, 100000, 1]  # ~110 billion elements (440 GB)
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ResourceError, match=r"110,005,700,024 .* over the limit of 500,000,000"):
+        zoo.load(folder)
+
+
+def test_load_takes_the_size_limit_of_create(tmp_path):
+    folder = zoo.save(zoo.create("kan", width=[2, 30, 1]), tmp_path / "repo")
+    with pytest.raises(ResourceError, match=r"1,374 .* over the limit of 100\b"):
+        zoo.load(folder, max_params=100)
+    assert sum(p.numel() for p in zoo.load(folder, max_params=10_000).parameters()) > 0

@@ -1080,7 +1080,7 @@ def _install_hint(repo: RepoConfig) -> str:
     return command
 
 
-def _build(repo: RepoConfig, where: str, registry):
+def _build(repo: RepoConfig, where: str, registry, max_params: int | None = None):
     """Build the architecture named by config.json from the installed plugin that provides it."""
     from .registry import default_registry
 
@@ -1103,7 +1103,7 @@ def _build(repo: RepoConfig, where: str, registry):
     variant = repo.variant if repo.variant in entry.variants else None
     values = {name: getattr(config, name) for name in type(config).model_fields}
     try:
-        model = registry.create(repo.architecture, variant=variant, **values)
+        model = registry.create(repo.architecture, variant=variant, max_params=max_params, **values)
     except ZooError as exc:  # e.g. a config over the plugin's size limits: say which repo asked for it
         try:
             named = type(exc)(f"{where}: cannot build {repo.architecture!r} from its config.json: {exc}")
@@ -1115,14 +1115,16 @@ def _build(repo: RepoConfig, where: str, registry):
 
 
 def load(source: str | os.PathLike, *, strict: bool = True, device=None, verify: bool = False,
-         token: str | bool | None = None, registry=None):
+         token: str | bool | None = None, max_params: int | None = None, registry=None):
     """Load a zoo repo: a local directory or 'hf-hub:org/name[@revision]'.
 
     The architecture is built by the installed plugin config.json names (never by code from the
     repo), then the weights load strictly: a missing, unexpected or mismatched key is an error that
     names it (strict=False loads what fits). Weights fetched from the Hub are always checked against
     the sha256 in config.json; verify=True checks a local directory's too (over the very bytes that
-    are loaded). device: move the model there.
+    are loaded). device: move the model there. max_params: the size limit of `zoo.create` (None:
+    $PAPERZOO_MAX_PARAMS or the default): a config.json asking for a larger model is refused
+    before anything is allocated.
 
     The weights are read into memory the model owns: changing or truncating the file afterwards
     does not reach the loaded model. config.json and the weights come from the same save even
@@ -1137,7 +1139,7 @@ def load(source: str | os.PathLike, *, strict: bool = True, device=None, verify:
         repo, file, path = _local_repo(source)
         where = str(source)
     with file:
-        model = _build(repo, where, registry)
+        model = _build(repo, where, registry, max_params)
         _load_file(model, file, path, f"{where}/{repo.weights_file}", strict=strict, fresh=True,
                    sha256=repo.weights_sha256 if verify else None)
     return model.to(device) if device is not None else model
