@@ -104,6 +104,17 @@ def test_grid_ranges_without_distinct_finite_float32_knots_are_refused(low_high)
         zoo.create("kan", grid_range=low_high)
 
 
+def test_s_kan_relu_supports_are_held_to_what_float32_can_square():
+    with pytest.raises(ConfigError, match=r"relu space supports 8e\+11 wide"):
+        zoo.create("s-kan", grid_range=(0.0, 1e12))  # its basis was NaN: inf * 0
+    spec = zoo.model_spec("s-kan")
+    for grid_range in ((0.0, 1e9), (0.0, 2e-9)):  # close to the largest and the smallest support allowed
+        model = zoo.create("s-kan", grid_range=grid_range)
+        inputs = spec.example_inputs(model.zoo_identity.config, 64)
+        with torch.no_grad():
+            assert torch.isfinite(model(*inputs)).all(), grid_range
+
+
 def test_unknown_task_option_is_a_config_error_with_a_suggestion():
     with pytest.raises(ConfigError) as err:
         zoo.get_task("toy/exp-sin", seeed=1)
@@ -172,6 +183,16 @@ def test_declared_counts_match_the_meta_build(name, draw_config, data):
     except ConfigError:
         return  # a combination the config refuses: nothing to count
     assert spec.count_params(cfg) == meta_build_size(spec, cfg).elements
+
+
+def test_matrixkan_per_interval_tables_need_memory_linear_in_the_grid():
+    from test_create_fuzz import AllocationGuard
+
+    guard = AllocationGuard(2**21)  # every point's whole basis at once was (1204, 8, 602): 5.8 million values
+    with guard:
+        model = zoo.create("matrixkan", width=[8, 1], grid=600, k=1, basis_matrix="per-interval")
+    assert not guard.refused, guard.refused[:3]
+    assert model.layers[0].interval_matrices.shape == (8, 602, 2, 2)
 
 
 def test_the_meta_build_leaves_random_generators_alone():

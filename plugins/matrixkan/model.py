@@ -61,6 +61,9 @@ def uniform_basis_matrix(k: int) -> torch.Tensor:
     return psi
 
 
+_BASIS_BLOCK = 1 << 20  # padded basis values evaluated at a time by interval_basis_matrices
+
+
 def interval_basis_matrices(grid: torch.Tensor, k: int) -> torch.Tensor:
     """One basis matrix per grid interval, for any (non-uniform) knots: (in, n_intervals, k+1, k+1)
     in float64, laid out as Psi^k (row = power of the local coordinate u, column = B_{j-k+r}).
@@ -73,11 +76,25 @@ def interval_basis_matrices(grid: torch.Tensor, k: int) -> torch.Tensor:
     u = 0.5 - 0.5 * torch.cos((2 * m + 1) * math.pi / (2 * (k + 1)))  # Chebyshev points: well conditioned
     width = knots[:, 1:] - knots[:, :-1]
     x = knots[:, :-1, None] + width[..., None] * u  # (in, n_intervals, k+1)
-    values = b_spline_basis(x.reshape(n_in, -1).T, knots, k)  # (n_intervals*(k+1), in, G+k)
-    values = F.pad(values, (k, k))  # column j + r of the padded basis is B_{j-k+r}
-    values = values.reshape(n_intervals, k + 1, n_in, -1).permute(2, 0, 1, 3)  # (in, n_int, k+1 pts, G+3k)
-    columns = torch.arange(n_intervals, device=knots.device)[:, None] + torch.arange(k + 1, device=knots.device)
-    local = values.gather(-1, columns[None, :, None, :].expand(n_in, -1, k + 1, -1))  # (in, n_int, pts, k+1)
+    # A point's full basis has G+k columns of which only k+1 are non-zero: evaluated for every point
+    # at once that is (in, G, G) values (11e9 for 1000 inputs on 1000 intervals). The recursion is
+    # pointwise, so blocks of inputs and intervals give the same values in memory linear in G.
+    padded_width = knots.shape[1] + k - 1  # G + 3k columns once padded
+    per_interval = (k + 1) * padded_width
+    intervals_per_block = max(1, _BASIS_BLOCK // per_interval)
+    inputs_per_block = max(1, _BASIS_BLOCK // (per_interval * n_intervals))
+    local = torch.empty(n_in, n_intervals, k + 1, k + 1, dtype=torch.float64, device=knots.device)
+    for i0 in range(0, n_in, inputs_per_block):
+        rows = slice(i0, min(i0 + inputs_per_block, n_in))
+        for j0 in range(0, n_intervals, intervals_per_block):
+            j1 = min(j0 + intervals_per_block, n_intervals)
+            block = x[rows, j0:j1]  # (ni, nj, k+1)
+            ni, nj = block.shape[0], block.shape[1]
+            values = b_spline_basis(block.reshape(ni, -1).T, knots[rows], k)  # (nj*(k+1), ni, G+k)
+            values = F.pad(values, (k, k))  # column j + r of the padded basis is B_{j-k+r}
+            values = values.reshape(nj, k + 1, ni, -1).permute(2, 0, 1, 3)  # (ni, nj, k+1 pts, G+3k)
+            columns = torch.arange(j0, j1, device=knots.device)[:, None] + torch.arange(k + 1, device=knots.device)
+            local[rows, j0:j1] = values.gather(-1, columns[None, :, None, :].expand(ni, -1, k + 1, -1))
     vandermonde = u[:, None] ** torch.arange(k + 1, dtype=torch.float64, device=knots.device)
     return torch.linalg.solve(vandermonde, local)
 

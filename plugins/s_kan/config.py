@@ -40,7 +40,9 @@ class SKANConfig(Config):
     @model_validator(mode="after")
     def _range(self) -> "SKANConfig":
         check_float32_knots(self.grid_range, self.grid, self.k)
-        if "relu" in self.spaces and (self.k + 1) * (self.grid_range[1] - self.grid_range[0]) / self.grid < 1e-9:
-            raise ValueError(f"grid_range={tuple(self.grid_range)} with grid={self.grid}, k={self.k}: the relu space "
-                             f"scales by 16 / (support width)^4, which overflows float32 for supports under 1e-9")
+        support = (self.k + 1) * (self.grid_range[1] - self.grid_range[0]) / self.grid
+        if "relu" in self.spaces and not 1e-9 <= support <= 1e9:
+            raise ValueError(f"grid_range={tuple(self.grid_range)} with grid={self.grid}, k={self.k} gives the relu space "
+                             f"supports {support:.3g} wide; its ((e - x)(x - s))^2 * 16 / (e - s)^4 stays finite in "
+                             f"float32 only for supports from 1e-9 to 1e9")
         return self
