@@ -26,6 +26,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
+from train_helpers import Interrupt
 
 from zoo.errors import ZooError
 from zoo.training import train
@@ -51,18 +52,6 @@ def data():
 def model(seed=0):
     torch.manual_seed(seed)
     return torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Dropout(0.2), torch.nn.Linear(8, 1))
-
-
-class Interrupt:
-    """Ends the run (as a kill would) after its `after`-th checkpoint."""
-
-    def __init__(self, after):
-        self.after, self.seen = after, 0
-
-    def zoo_train_checkpoint(self, path):
-        self.seen += 1
-        if self.seen == self.after:
-            raise KeyboardInterrupt
 
 
 def resume(path: Path) -> dict:

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+from train_helpers import Interrupt
 
 import zoo
 from zoo.errors import ConfigError, ZooError
@@ -99,18 +100,6 @@ def test_model_by_name_is_created_for_the_task():
 
 
 # --- exact resume ---------------------------------------------------------------------------------
-
-
-class Interrupt:
-    """Stops the process (as a kill would) right after the checkpoint number `after`."""
-
-    def __init__(self, after):
-        self.after, self.seen = after, 0
-
-    def zoo_train_checkpoint(self, path):
-        self.seen += 1
-        if self.seen == self.after:
-            raise KeyboardInterrupt  # not an Exception: ends training like a kill
 
 
 def test_resume_inside_an_epoch_is_bitwise_identical(tmp_path):

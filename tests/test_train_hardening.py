@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
+from train_helpers import Interrupt
 
 import zoo
 from zoo.errors import BusyError, ConfigError, ResourceError, UnknownNameError, ZooError
@@ -43,18 +44,6 @@ def weights(model):
 
 def same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
-class Interrupt:
-    """Ends the run (as a kill would) after its `after`-th checkpoint."""
-
-    def __init__(self, after):
-        self.after, self.seen = after, 0
-
-    def zoo_train_checkpoint(self, path):
-        self.seen += 1
-        if self.seen == self.after:
-            raise KeyboardInterrupt
 
 
 def seal(folder: Path) -> None:
