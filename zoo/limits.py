@@ -16,6 +16,7 @@ come back as ResourceError too. Importing this module does not import torch.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import random
 import sys
@@ -62,12 +63,20 @@ _ALLOCATOR_MESSAGES = ("out of memory", "not enough memory", "can't allocate mem
 
 
 def shown(value: Any, limit: int = 120) -> str:
-    """repr of a user's value, shortened so that a huge one still makes a readable message."""
+    """repr of a user's value, shortened so that a huge one still makes a readable message (and
+    costs no more than its first entries to write)."""
     if isinstance(value, (list, tuple)) and len(value) > 8:
         head = ", ".join(shown(v, 20) for v in value[:3])
         open_, close = ("[", "]") if isinstance(value, list) else ("(", ")")
         return f"{open_}{head}, ...{close} ({len(value)} entries)"
-    text = repr(value)
+    if isinstance(value, dict):
+        items = [f"{shown(k, 20)}: {shown(v, 40)}" for k, v in itertools.islice(value.items(), 8)]
+        text = "{" + ", ".join(items) + (", ...}" if len(value) > 8 else "}")
+    elif isinstance(value, (list, tuple)):
+        items = ", ".join(shown(v, 40) for v in value)
+        text = f"[{items}]" if isinstance(value, list) else f"({items}{',' if len(value) == 1 else ''})"
+    else:
+        text = repr(value)
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from zoo.config import Config, Field
+from zoo.limits import shown
 
 StackType = Literal["generic", "trend", "seasonality"]
 
@@ -30,10 +31,9 @@ class NBeatsConfig(Config):
     def _one_width_per_stack(self) -> "NBeatsConfig":
         if len(self.stack_types) < 1:
             raise ValueError("stack_types needs at least one stack")
-        if len(self.layer_widths) != len(self.stack_types) or min(self.layer_widths) < 1:
+        if len(self.layer_widths) != len(self.stack_types) or min(self.layer_widths, default=0) < 1:
             raise ValueError(f"layer_widths needs one positive width per stack: stack_types has "
-                             f"{len(self.stack_types)} stacks, layer_widths has {len(self.layer_widths)} entries "
-                             f"(min {min(self.layer_widths)})")
+                             f"{len(self.stack_types)} stacks, layer_widths={shown(self.layer_widths)}")
         if "seasonality" in self.stack_types and self.horizon < 2:
             raise ValueError(f"a seasonality stack needs horizon >= 2 (harmonics up to H/2 - 1), got {self.horizon}")
         return self
