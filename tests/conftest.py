@@ -9,11 +9,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 # Tests run tiny models, where threads buy nothing and oversubscribed cores (subprocess tests,
 # 2-process DDP, a busy machine) make OpenMP spin-waits cost up to 1000x: one thread per process.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+# The fuzz tests draw the same examples on every run, so the suite cannot pass or fail by chance;
+# `pytest --hypothesis-profile explore` draws new ones (and lists any failure it finds).
+settings.register_profile("suite", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("suite")
 
 TESTS = Path(__file__).resolve().parent
 FIXTURE_PLUGINS = sorted(p for p in (TESTS / "fixtures" / "plugins").iterdir() if (p / "pyproject.toml").exists())

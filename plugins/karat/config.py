@@ -37,5 +37,6 @@ class KArAtConfig(Config):
         if self.embed_dim % self.num_heads:
             raise ValueError(f"embed_dim={self.embed_dim} must be divisible by num_heads={self.num_heads}")
         if any(s % self.patch_size for s in self.input_shape[1:]):
-            raise ValueError(f"image size {self.input_shape[1:]} must be divisible by patch_size={self.patch_size}")
+            raise ValueError(f"input_shape={self.input_shape}: its image size {self.input_shape[1:]} must be divisible by "
+                             f"patch_size={self.patch_size}")
         return self

@@ -45,6 +45,7 @@ class MLPKANConfig(Config):
         if self.top_k > self.num_experts:
             raise ValueError(f"top_k={self.top_k} cannot exceed num_experts={self.num_experts}")
         if len(self.input_shape) == 3 and any(s % self.patch_size for s in self.input_shape[1:]):
-            raise ValueError(f"image size {self.input_shape[1:]} must be divisible by patch_size={self.patch_size}")
+            raise ValueError(f"input_shape={self.input_shape}: its image size {self.input_shape[1:]} must be divisible by "
+                             f"patch_size={self.patch_size}")
         check_float32_knots(self.kan_grid_range, self.kan_grid, self.kan_k, "kan_grid_range")
         return self
