@@ -10,6 +10,7 @@ __all__ = [
     "ZooError",
     "CatalogError",
     "ConfigError",
+    "ConfigTypeError",
     "PluginError",
     "UnknownNameError",
     "WeightsError",
@@ -32,6 +33,11 @@ class CatalogError(ZooError):
 
 class ConfigError(ZooError, ValueError):
     """A model config has an unknown, ill-typed or out-of-range value."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A value of the wrong type (a model, data, callbacks, a path, a task option the builder does
+    not take): a ConfigError that is also the TypeError callers caught before the zoo checked it."""
 
 
 class PluginError(ZooError):

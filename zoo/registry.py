@@ -12,7 +12,16 @@ from typing import Any
 
 from . import hookspecs
 from .catalog import Catalog, MethodEntry, ModelEntry, TaskEntry, Weights, load_catalog
-from .errors import CatalogError, ConfigError, PluginError, ResourceError, UnknownNameError, ZooError, did_you_mean
+from .errors import (
+    CatalogError,
+    ConfigError,
+    ConfigTypeError,
+    PluginError,
+    ResourceError,
+    UnknownNameError,
+    ZooError,
+    did_you_mean,
+)
 from .discovery import (
     CatalogSource,
     Failure,
@@ -33,7 +42,7 @@ from .limits import (
     shown,
 )
 
-__all__ = ["Registry", "ModelIdentity", "OptionTypeError", "split_name", "natural_key", "default_registry", "set_default_registry"]
+__all__ = ["Registry", "ModelIdentity", "split_name", "natural_key", "default_registry", "set_default_registry"]
 
 
 def natural_key(text: str) -> list:
@@ -290,7 +299,7 @@ class Registry:
             valid = _keyword_options(callee, with_default_only=True) if callee is not None else None
             if valid is not None and bad not in valid:
                 _check_options(name, options, valid)
-            raise OptionTypeError(f"task {name!r} does not take the option {bad!r} ({exc})") from None
+            raise ConfigTypeError(f"task {name!r} does not take the option {bad!r} ({exc})") from None
         except Exception as exc:  # noqa: BLE001 - every failure comes back as a zoo error naming the task
             raise _task_failure(name, options, exc) from exc
 
@@ -448,11 +457,6 @@ class Registry:
         return found
 
 
-class OptionTypeError(ConfigError, TypeError):
-    """A task option the builder does not take (or a value of a type it refuses): a ConfigError
-    that is also the TypeError Python raised for it before options were checked."""
-
-
 def _keyword_options(build: Any, *, with_default_only: bool = False) -> list[str] | None:
     """The keyword options `build` takes, or None when it takes any (**options) or has no signature."""
     try:
@@ -470,7 +474,7 @@ def _check_options(task: str, options: dict, valid: list[str]) -> None:
     for key in options:
         if key not in valid:
             listed = ", ".join(valid) if valid else "none"
-            raise OptionTypeError(f"task {task!r} has no option {key!r}.{did_you_mean(key, valid)} "
+            raise ConfigTypeError(f"task {task!r} has no option {key!r}.{did_you_mean(key, valid)} "
                                   f"Valid options: {listed}")
 
 
@@ -508,7 +512,7 @@ def _task_failure(name: str, options: dict, exc: BaseException) -> ZooError:
                              f"Choose smaller sizes")
     given = f" with options {shown(options)}" if options else ""
     if options:  # the options are what the user chose: name them first
-        kind = OptionTypeError if isinstance(exc, TypeError) else ConfigError
+        kind = ConfigTypeError if isinstance(exc, TypeError) else ConfigError
         return kind(f"task {name!r} refused{given}: {type(exc).__name__}: {exc}")
     return PluginError(f"task {name!r} failed to build{given}: {type(exc).__name__}: {exc}")
 

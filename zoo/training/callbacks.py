@@ -9,6 +9,7 @@ import warnings
 import pluggy
 
 from .. import hookspecs
+from ..errors import ConfigTypeError
 
 __all__ = ["CallbackWarning", "Callbacks"]
 
@@ -29,8 +30,6 @@ class _Manager(pluggy.PluginManager):
 
 class Callbacks:
     def __init__(self, callbacks=()):
-        from .config import ConfigTypeError
-
         self.manager = _Manager(hookspecs.PROJECT)
         self.manager.add_hookspecs(hookspecs)
         self.errors: list[str] = []

@@ -8,18 +8,12 @@ from typing import Literal
 from pydantic import model_validator
 
 from ..config import Config, Field
-from ..errors import ConfigError
 
-__all__ = ["TrainConfig", "RESUME_MAY_CHANGE", "ConfigTypeError"]
+__all__ = ["TrainConfig", "RESUME_MAY_CHANGE"]
 
 # fields a resumed run may change without breaking exact continuation
 RESUME_MAY_CHANGE = frozenset({"epochs", "max_steps", "progress", "num_workers", "checkpoint_every",
                                "keep_checkpoints", "patience"})
-
-
-class ConfigTypeError(ConfigError, TypeError):
-    """A value of the wrong type given to train/evaluate (a model, data, callbacks, a path): a
-    ConfigError that is also the TypeError callers caught before."""
 
 
 class TrainConfig(Config):

@@ -13,9 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Subset, TensorDataset
 
-from ..errors import ConfigError, ZooError
-from ..tasks import ArraySplit, ArrayTask, Task, TaskInfo, cross_entropy, mse, standard_metrics
-from .config import ConfigTypeError
+from ..errors import ConfigError, ConfigTypeError, ZooError
+from ..tasks import ArraySplit, ArrayTask, Task, TaskInfo, cross_entropy, mse
 
 __all__ = ["as_task", "EpochBatchSampler", "make_loader", "DataTask", "InMemoryBatches", "batches"]
 

@@ -25,11 +25,11 @@ from typing import Any
 import torch
 
 from ..config import validate_config
-from ..errors import ConfigError, ResourceError, ZooError, did_you_mean
+from ..errors import ConfigError, ConfigTypeError, ResourceError, ZooError, did_you_mean
 from ..tasks import Task
 from . import checkpoint as ckpt
 from .callbacks import Callbacks
-from .config import RESUME_MAY_CHANGE, ConfigTypeError, TrainConfig
+from .config import RESUME_MAY_CHANGE, TrainConfig
 from .data import as_task, batches, make_loader
 from .report import write_report
 from .step import StepContext
