@@ -38,6 +38,7 @@ import shutil
 import stat
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -77,6 +78,7 @@ __all__ = [
     "read_repo_config",
     "read_safetensors",
     "check_repo_folder",
+    "is_zoo_folder",
     "fetch_hub_repo",
     "package_file",
     "catalog_weights",
@@ -671,6 +673,14 @@ def _is_zoo_json(path: Path, *keys: str) -> bool:
     return all(k in data for k in keys) if keys else data.get("format") == FORMAT
 
 
+def is_zoo_folder(folder: Path, ignore: Callable[[str], bool] = lambda name: False) -> bool:
+    """Whether the zoo may write into `folder` without overwrite=True: it is empty (entries that
+    `ignore` names aside), a zoo repo (config.json of format "paperzoo") or a zoo.train run
+    directory (a checkpoints/ folder, or a run's metrics.json). Used by zoo.save and zoo.train."""
+    return (not any(not ignore(name) for name in os.listdir(folder)) or (folder / CHECKPOINTS_NAME).is_dir()
+            or _is_zoo_json(folder / CONFIG_NAME) or _is_zoo_json(folder / METRICS_NAME, "history", "final"))
+
+
 def _check_owned(target: Path, overwrite: bool) -> None:
     """Refuse to replace what the zoo did not write: an existing file, or a non-empty folder that is
     neither a zoo repo nor a zoo.train run directory (unless overwrite=True)."""
@@ -683,10 +693,9 @@ def _check_owned(target: Path, overwrite: bool) -> None:
     if not stat.S_ISDIR(mode):
         raise WeightsError(f"refusing to save to {target}: it is an existing file, not a folder, and zoo.save writes "
                            f"a repo folder; choose another path, or pass overwrite=True to replace the file")
-    names = sorted(os.listdir(target))
-    if (not names or (target / CHECKPOINTS_NAME).is_dir() or _is_zoo_json(target / CONFIG_NAME)
-            or _is_zoo_json(target / METRICS_NAME, "history", "final")):
+    if is_zoo_folder(target):
         return
+    names = sorted(os.listdir(target))
     shown = ", ".join(_shown(n, 40) for n in names[:5]) + (f", ... ({len(names)} entries)" if len(names) > 5 else "")
     raise WeightsError(f"refusing to save to {target}: it is a folder the zoo did not write (not a zoo repo or run "
                        f"directory; it holds {shown}), and zoo.save replaces its target folder as a whole. Save into "

@@ -10,7 +10,6 @@ callbacks and the report.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import os
 import sys
@@ -348,31 +347,20 @@ def _launch_rank() -> int:
     return int(rank) if rank.isdigit() else 0
 
 
-def _is_zoo_file(path: Path, keys: tuple[str, ...], limit: int, **equal) -> bool:
-    """Whether `path` is a JSON object with these keys (and values) that the zoo writes."""
-    try:
-        if not path.is_file() or path.stat().st_size > limit:
-            return False
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return False
-    return isinstance(data, dict) and all(k in data for k in keys) and all(data.get(k) == v for k, v in equal.items())
-
-
 def _check_owned(path: Path, overwrite: bool) -> None:
     """Refuse to write into a non-empty folder that is neither a zoo run directory nor a zoo repo,
     unless overwrite=True: a typo in out_dir must not scatter a run over someone's files."""
-    from ..weights import CONFIG_NAME, FORMAT, METRICS_NAME
+    from ..weights import FORMAT, is_zoo_folder
 
-    try:  # (a run's momentary write probe does not count)
-        entries = sorted(itertools.islice((p.name for p in path.iterdir() if not p.name.startswith(".write-test-")),
-                                          6)) if path.is_dir() else []
+    def write_probe(name: str) -> bool:  # a run's momentary write test, not a file of someone's
+        return name.startswith(".write-test-")
+
+    try:
+        if overwrite or not path.is_dir() or is_zoo_folder(path, ignore=write_probe):
+            return
+        entries = sorted(itertools.islice((n for n in os.listdir(path) if not write_probe(n)), 6))
     except OSError as exc:
         raise ConfigError(f"cannot read out_dir {path}: {exc.strerror or exc}") from None
-    if not entries or overwrite or (path / ckpt.CHECKPOINTS).is_dir() \
-            or _is_zoo_file(path / METRICS_NAME, ("task", "training", "history"), 64 << 20) \
-            or _is_zoo_file(path / CONFIG_NAME, ("format",), 1 << 20, format=FORMAT):
-        return
     shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
     raise ConfigError(f"out_dir {path} already holds files that are not a zoo run's ({shown}): it is neither a run "
                       f"directory (checkpoints/, metrics.json) nor a zoo repo (config.json of format {FORMAT!r}). "
