@@ -1,4 +1,4 @@
-"""Core overheads, as same-run interleaved ratios (issue: the core registry).
+"""Core overheads, as same-run interleaved ratios.
 
 1. `zoo list` as a fresh process against `python -c "import timm; timm.list_models()"`:
    target >= 10x faster.

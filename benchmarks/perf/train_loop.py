@@ -9,7 +9,7 @@ the loss and the task's metrics over the test split. Models: a small MLP on 10-c
 Training is timed over the epochs' loop only: on the zoo side from the start hook to the last
 epoch-end hook (setup is left out, as the hand-written loop has none; the final evaluation is
 switched off with final_splits=[]); the whole call, setup included, is reported too. Evaluation is timed as whole calls, setup
-included. Target (issue 4): ratio >= 0.95 for both.
+included. Target: ratio >= 0.95 for both.
 
 Timing: the machine this ran on is shared and oversubscribed, so wall-clock time mostly measures
 waiting for a core. With one torch thread, pinned to one core, the process's CPU time
@@ -239,7 +239,7 @@ def main(argv=None) -> None:
     save_result(
         "core", "train-loop",
         claim=f"zoo.train and zoo.evaluate reach >= {TARGET}x the samples/s of a minimal hand-written PyTorch "
-              f"loop doing the same work, on a small MLP and on KAN (issue 4)",
+              f"loop doing the same work, on a small MLP and on KAN",
         verdict="reproduced" if ok else "not reproduced",
         summary=f"Median over {args.rounds} interleaved rounds (best of {args.repeat} runs per side and round) of "
                 f"the per-round ratio of zoo to hand-written samples per CPU second: {summary}. "

@@ -88,9 +88,8 @@ def main() -> None:
         command=f"python -m benchmarks.repro.kan_feynman --steps {args.steps}",
         table={"columns": ["equation", "dimensionless f", "KAN test RMSE", "paper unpruned KAN", "MLP test RMSE",
                            "paper MLP", "KAN params", "MLP params"], "rows": rows},
-        paper={"source": "KAN paper Table 2 (Feynman dataset), columns 'unpruned KAN' and 'MLP', as transcribed in "
-                         "shared/research/anchors_kan.md section 5.3 (digits not re-checked against the PDF here: "
-                         "no network)."},
+        paper={"source": "KAN paper Table 2 (Feynman dataset), columns 'unpruned KAN' and 'MLP' (arXiv:2404.19756; "
+                         "digits transcribed from the paper, not re-checked against the PDF here: no network)."},
         data=raw,
     )
 
