@@ -116,3 +116,40 @@ def test_schema_doc_example_parses():
     assert block, "the schema doc needs a complete yaml example"
     cat = parse_catalog(yaml.safe_load(block.group(1)), "example")
     assert cat.errors == () and cat.models
+
+
+def test_registry_yaml_is_assembled_from_the_paper_folders():
+    """registry.yaml is generated: every model comes from a paper folder's catalog.yaml and its
+    config fields from the code; a stale file fails with the command that fixes it."""
+    from zoo.catalog_build import check_registry
+
+    problem = check_registry()
+    assert problem is None, problem
+
+
+def test_a_stale_registry_names_the_fix(tmp_path):
+    import shutil
+
+    from zoo.catalog_build import build_registry, check_registry
+
+    shutil.copytree(ROOT / "plugins" / "fan", tmp_path / "plugins" / "fan",
+                    ignore=shutil.ignore_patterns("results", "__pycache__"))
+    (tmp_path / "registry.yaml").write_text(build_registry(tmp_path))
+    assert check_registry(tmp_path) is None
+    paper = tmp_path / "plugins" / "fan" / "catalog.yaml"
+    paper.write_text(paper.read_text().replace("family: function fitting/regression", "family: periodic"))
+    problem = check_registry(tmp_path)
+    assert "run `python -m zoo.catalog_build`" in problem and "+    family: periodic" in problem
+
+
+def test_paper_catalogs_do_not_repeat_config_fields(tmp_path):
+    import shutil
+
+    from zoo.catalog_build import build_registry
+
+    shutil.copytree(ROOT / "plugins" / "fan", tmp_path / "plugins" / "fan",
+                    ignore=shutil.ignore_patterns("results", "__pycache__"))
+    paper = tmp_path / "plugins" / "fan" / "catalog.yaml"
+    paper.write_text(paper.read_text().replace("    variants:", "    config: []\n    variants:"))
+    with pytest.raises(CatalogError, match="models.fan.config is derived from the config class"):
+        build_registry(tmp_path)

@@ -25,7 +25,7 @@ from .errors import ConfigError, ZooError
 __all__ = ["main", "run", "build_parser", "ArgumentParser", "UsageError", "COMMAND_MODULES"]
 
 # modules with a `register(subparsers)` function; each adds its subcommands
-COMMAND_MODULES = ["zoo.cli", "zoo.hub_cli", "zoo.training.cli", "zoo_plugins.kan.cli"]
+COMMAND_MODULES = ["zoo.cli", "zoo.hub_cli", "zoo.training.cli", "zoo.reproduce_cli", "zoo_plugins.kan.cli"]
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
