@@ -7,22 +7,21 @@ the zoo model's weights (outputs checked to agree). ReLU-KAN (the `relu-kan` var
 MLP of the same widths are timed for context. Config: the paper's 784-64-10 and digits' 64-64-10,
 batch 256.
 
-    .venv/bin/python -m benchmarks.perf.af_kan [--rounds N] [--threads T]
+    zoo reproduce af-kan --part perf
 """
 
 from __future__ import annotations
-
-import argparse
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import zoo
-from benchmarks.perf.timing import fwd_bwd_seconds, interleaved, medians
-from benchmarks.record import save_result
+from zoo.reproduce import Run
+from zoo.timing import fwd_bwd_seconds, interleaved, medians
 
 BATCH = 256
+THREADS = 1
 CONFIGS = {"paper [784, 64, 10]": [784, 64, 10], "digits [64, 64, 10]": [64, 64, 10]}
 
 
@@ -41,12 +40,9 @@ def reference_forward(model, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+def reproduce(run: Run) -> None:
+    ROUNDS = run.pick(20, 2)
+    torch.set_num_threads(THREADS)
     rows, data = [], {}
     for label, width in CONFIGS.items():
         torch.manual_seed(0)
@@ -60,7 +56,7 @@ def main() -> None:
                "reference": lambda: fwd_bwd_seconds(lambda v: reference_forward(model, v), model, x),
                "relu-kan": lambda: fwd_bwd_seconds(relu_kan, relu_kan, x),
                "mlp": lambda: fwd_bwd_seconds(mlp, mlp, x)}
-        med = medians(interleaved(fns, args.rounds, warmup=3))
+        med = medians(interleaved(fns, ROUNDS, warmup=3))
         rows.append([label, *(round(med[n] * 1e3, 2) for n in fns), round(med["af-kan"] / med["reference"], 2),
                      round(med["af-kan"] / med["mlp"], 2), f"{diff:.1e}"])
         data[label] = {"median_s": med, "max_abs_diff": diff}
@@ -68,16 +64,11 @@ def main() -> None:
     summary = ("AF-KAN forward+backward at batch 256, interleaved medians: " + "; ".join(
         f"{r[0]}: {r[5]}x the authors'-layout reference, {r[6]}x an MLP of the same widths" for r in rows)
         + f". Outputs agree with the reference within {max(r[7] for r in rows)}.")
-    save_result("af-kan", "perf_forward_backward",
-                claim="AF-KAN's forward+backward is no more than 1.2x slower than the most direct alternative",
-                verdict="measured", summary=summary,
-                setup=f"batch {BATCH}, float32, {args.threads} thread(s), {args.rounds} interleaved rounds after 3 warm-up",
-                command="python -m benchmarks.perf.af_kan",
-                table={"columns": ["config", "af-kan ms", "reference ms", "relu-kan ms", "mlp ms", "af-kan / reference",
-                                   "af-kan / mlp", "max |diff|"], "rows": rows},
-                data=data)
+    run.record("perf_forward_backward",
+               claim="AF-KAN's forward+backward is no more than 1.2x slower than the most direct alternative",
+               verdict="measured", summary=summary,
+               setup=f"batch {BATCH}, float32, {THREADS} thread(s), {ROUNDS} interleaved rounds after 3 warm-up",
+               table={"columns": ["config", "af-kan ms", "reference ms", "relu-kan ms", "mlp ms", "af-kan / reference",
+                                  "af-kan / mlp", "max |diff|"], "rows": rows},
+               data=data)
     print(summary)
-
-
-if __name__ == "__main__":
-    main()

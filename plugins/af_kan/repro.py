@@ -9,8 +9,9 @@ attention, LayerNorm, L2MM). Baselines at the same parameter count (hidden width
 - a plain MLP (Linear -> ReLU -> Linear).
 AF-KAN's other two reductions (spatial attention, multi-step) run at hidden width 64 for context.
 All: AdamW lr 1e-3 (the paper's), batch 64, 100 epochs, five seeds; test accuracy at the end.
+AF-KAN of seed 0 is kept as the checkpoint `af-kan.digits`.
 
-    .venv/bin/python -m benchmarks.repro.af_kan
+    zoo reproduce af-kan --part repro
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import zoo
-from benchmarks.record import figure_path, save_result
+from zoo.reproduce import Run
 
-SEEDS = (0, 1, 2, 3, 4)
-EPOCHS, BATCH, LR = 100, 64, 1e-3
+BATCH, LR = 64, 1e-3
 HIDDEN = 64
 # one thread: on the shared 2-core machine two OpenMP threads mostly wait for each other on models this small
 THREADS = 1
@@ -94,7 +94,9 @@ def plot(accuracy: dict[str, list[float]], params: dict[str, int], path) -> None
     plt.close(fig)
 
 
-def main() -> None:
+def reproduce(run: Run) -> None:
+    SEEDS = run.pick((0, 1, 2, 3, 4), (0, 1))  # two at least: the summary reports standard deviations
+    EPOCHS = run.pick(100, 1)
     torch.set_num_threads(THREADS)
     task = zoo.get_task("digits")
     runs = {}
@@ -109,6 +111,8 @@ def main() -> None:
             runs[(name, seed)] = {"accuracy": test["accuracy"], "loss": test["loss"], "params": n_params(model),
                                   "seconds": result.seconds,
                                   "curve": [(h["epoch"], h.get("val_accuracy")) for h in result.history if "val_accuracy" in h]}
+            if (name, seed) == ("af-kan", SEEDS[0]):
+                run.keep(model, "digits")
             print(f"{name} seed {seed}: {n_params(model)} params, test accuracy {test['accuracy']:.4f}, "
                   f"{result.seconds:.1f} s", flush=True)
 
@@ -122,7 +126,7 @@ def main() -> None:
     beaten = [b for b in baselines if mean["af-kan"] > mean[b]]
     clear = [b for b in beaten if mean["af-kan"] - mean[b] > std["af-kan"] + std[b]]
 
-    plot(acc, {n: runs[(n, 0)]["params"] for n in names}, figure_path("af-kan", "repro_digits.png"))
+    plot(acc, {n: runs[(n, 0)]["params"] for n in names}, run.figure("repro_digits.png"))
 
     verdict = ("reproduced" if len(beaten) == len(baselines) else
                "partially reproduced" if beaten else "not reproduced")
@@ -131,15 +135,14 @@ def main() -> None:
                + f". AF-KAN's mean is above {len(beaten)} of {len(baselines)} equal-parameter baselines"
                + (f" ({', '.join(beaten)}; by more than one standard deviation each for {', '.join(clear) or 'none'})"
                   if beaten else "") + ".")
-    save_result(
-        "af-kan", "repro_digits",
+    run.record(
+        "repro_digits",
         claim="AF-KAN (ReLU-KAN extended with activation-function combinations) outperforms MLP and ReLU-KAN at "
               "equal parameter count.",
         verdict=verdict, summary=summary,
         setup=(f"digits (sklearn 8x8, 64/16/20 split), widths [64, h, 10]: AF-KAN h={HIDDEN} (g=3, k=3, SiLU, quad1, "
                f"global attention, LayerNorm, L2MM); baselines with h matched to AF-KAN's parameter count. AdamW lr {LR}, "
                f"batch {BATCH}, {EPOCHS} epochs, no early stopping, seeds {SEEDS}; {THREADS} CPU thread."),
-        command="python -m benchmarks.repro.af_kan",
         table={"columns": ["model", "params", "test accuracy (mean ± std)", "min", "max", "seconds"], "rows": rows},
         paper={"source": "arXiv:2503.06112: on MNIST / Fashion-MNIST (784-64-10), AF-KAN outperforms MLP, ReLU-KAN "
                          "and other KANs with the same parameter count, at a longer training time"},
@@ -147,7 +150,3 @@ def main() -> None:
         data={f"{n}|{s}": r for (n, s), r in runs.items()},
     )
     print(summary)
-
-
-if __name__ == "__main__":
-    main()
