@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,9 @@ from hypothesis import settings
 # 2-process DDP, a busy machine) make OpenMP spin-waits cost up to 1000x: one thread per process.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+# The catalog parse cache of the tests' processes lives in a folder of this run, not the user's.
+os.environ["PAPERZOO_CACHE"] = tempfile.mkdtemp(prefix="zoo-test-cache-")
 
 # The fuzz tests draw the same examples on every run, so the suite cannot pass or fail by chance;
 # `pytest --hypothesis-profile explore` draws new ones (and lists any failure it finds).

@@ -4,12 +4,12 @@ the entry and the field."""
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from .errors import CatalogError
 
@@ -24,9 +24,11 @@ __all__ = [
     "Catalog",
     "load_catalog",
     "parse_catalog",
+    "read_yaml",
 ]
 
 SCHEMA_VERSION = 1
+MAX_CATALOG_BYTES = 64 * 2**20
 
 MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 TAG_NAME = MODEL_NAME
@@ -144,24 +146,37 @@ class Catalog:
 # --- YAML that refuses duplicate keys (PyYAML silently keeps the last one) -------------------
 
 
-class _StrictLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):
-    pass
+def read_yaml(text: bytes | str) -> Any:
+    """Parse YAML, refusing duplicate keys; any YAML error becomes a CatalogError."""
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_strict_loader())
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"not valid YAML: {exc}") from None
 
 
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in seen:
-            raise CatalogError(
-                f"duplicate key {key!r} at line {key_node.start_mark.line + 1} "
-                f"(first at line {seen[key]}): every name must appear once"
-            )
-        seen[key] = key_node.start_mark.line + 1
-    return dict(loader.construct_pairs(node, deep=deep))
+@functools.cache
+def _strict_loader():
+    import yaml  # imported on a cache miss only: listing an unchanged catalog never needs it
 
+    class StrictLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):
+        pass
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    def construct_mapping(loader, node, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if key in seen:
+                raise CatalogError(
+                    f"duplicate key {key!r} at line {key_node.start_mark.line + 1} "
+                    f"(first at line {seen[key]}): every name must appear once"
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return dict(loader.construct_pairs(node, deep=deep))
+
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    return StrictLoader
 
 
 # --- field checking ----------------------------------------------------------------------------
@@ -173,10 +188,10 @@ class _Fields:
     def __init__(self, data: Any, where: str, allowed: set[str]):
         if not isinstance(data, dict):
             raise CatalogError(f"{where}: expected a mapping, got {type(data).__name__} {data!r}")
-        unknown = sorted(set(data) - allowed)
+        unknown = data.keys() - allowed
         if unknown:
             raise CatalogError(
-                f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; "
+                f"{where}: unknown field(s) {', '.join(map(repr, sorted(unknown, key=str)))}; "
                 f"valid fields: {', '.join(sorted(allowed))}"
             )
         self.data, self.where = data, where
@@ -357,16 +372,61 @@ def parse_catalog(data: Any, path: str, distribution: str | None = None) -> Cata
 
 
 def load_catalog(path: str | Path, distribution: str | None = None) -> Catalog:
-    """Read and validate one catalog file."""
+    """Read and validate one catalog file. What it produced is cached by content
+    (zoo.catalog_cache), so an unchanged catalog is read as JSON, not parsed again."""
+    from .catalog_cache import cached
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_CATALOG_BYTES + 1)
     except OSError as exc:
         raise CatalogError(f"cannot read catalog {path}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)
-    except yaml.YAMLError as exc:
-        raise CatalogError(f"{path}: not valid YAML: {exc}") from None
-    except CatalogError as exc:
-        raise CatalogError(f"{path}: {exc}") from None
-    return parse_catalog(data, str(path), distribution)
+    if len(data) > MAX_CATALOG_BYTES:
+        raise CatalogError(f"catalog {path} is over {MAX_CATALOG_BYTES // 2**20} MiB; a catalog lists entries, "
+                           f"it does not hold data")
+
+    def read() -> dict:
+        try:
+            parsed = read_yaml(data)
+        except CatalogError as exc:
+            raise CatalogError(f"{path}: {exc}") from None
+        return _to_json(parse_catalog(parsed, str(path), distribution))
+
+    return _from_json(cached([data, str(path), distribution or "", _code_version()], read), str(path), distribution)
+
+
+@functools.cache
+def _code_version() -> bytes:
+    """The validating code's own bytes: a cached catalog is reused only by the code that checked it."""
+    return Path(__file__).read_bytes()
+
+
+def _to_json(catalog: Catalog) -> dict:
+    def plain(entry) -> dict:
+        return {f.name: getattr(entry, f.name) for f in fields(entry) if f.name != "source"}
+
+    def model(entry: ModelEntry) -> dict:
+        return {**plain(entry), "paper": plain(entry.paper), "tasks": list(entry.tasks),
+                "config": [plain(f) for f in entry.config],
+                "weights": {tag: plain(w) for tag, w in entry.weights.items()}}
+
+    return {"models": [model(m) for m in catalog.models],
+            "tasks": [plain(t) for t in catalog.tasks],
+            "methods": [{**plain(m), "paper": plain(m.paper)} for m in catalog.methods],
+            "errors": [str(e) for e in catalog.errors]}
+
+
+def _from_json(data: dict, path: str, distribution: str | None) -> Catalog:
+    source = f"{distribution or 'unknown distribution'} ({path})"
+    models = tuple(
+        ModelEntry(**{**m, "paper": Paper(**m["paper"]), "tasks": tuple(m["tasks"]),
+                      "config": tuple(ConfigField(**f) for f in m["config"]),
+                      "weights": {tag: Weights(**w) for tag, w in m["weights"].items()}, "source": source})
+        for m in data["models"])
+    return Catalog(
+        path=path, distribution=distribution, models=models,
+        tasks=tuple(TaskEntry(**t, source=source) for t in data["tasks"]),
+        methods=tuple(MethodEntry(**{**m, "paper": Paper(**m["paper"])}, source=source) for m in data["methods"]),
+        errors=tuple(CatalogError(e) for e in data["errors"]),
+    )

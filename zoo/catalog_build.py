@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from .catalog import SCHEMA_VERSION, _StrictLoader
+from .catalog import SCHEMA_VERSION, read_yaml
 from .errors import CatalogError
 
 __all__ = ["ROOT", "PAPER_CATALOG", "build_registry", "check_registry", "dump", "main"]
@@ -65,8 +65,8 @@ def dump(data: dict) -> str:
 
 def _read(path: Path) -> dict:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
-    except (OSError, yaml.YAMLError, CatalogError) as exc:
+        data = read_yaml(path.read_bytes())
+    except (OSError, CatalogError) as exc:
         raise CatalogError(f"{path}: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA_VERSION:
         raise CatalogError(f"{path}: expected a mapping with 'schema: {SCHEMA_VERSION}'")

@@ -7,7 +7,7 @@ import fnmatch
 import inspect
 import re
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from . import hookspecs
@@ -100,7 +100,8 @@ class Registry:
             return
         self.catalog_failures: list[tuple[str, Failure]] = []
         self.catalogs: list[Catalog] = []
-        for source in self._catalog_sources():
+        installed = entry_points() if self._catalog_arg is None or self._plugin_arg is None else None
+        for source in self._catalog_sources(installed):
             if isinstance(source, Catalog):
                 catalog = source
             else:
@@ -112,7 +113,7 @@ class Registry:
             for exc in catalog.errors:
                 self._catalog_failure(catalog.distribution or catalog.path, str(exc), exc)
             self.catalogs.append(catalog)
-        self._loader = PluginLoader(self._plugin_entry_points(), strict=self.strict)
+        self._loader = PluginLoader(self._plugin_entry_points(installed), strict=self.strict)
         self._models: dict[str, ModelEntry] = {}
         self._tasks: dict[str, TaskEntry] = {}
         self._methods: dict[str, MethodEntry] = {}
@@ -126,20 +127,21 @@ class Registry:
         self._task_specs: dict[str, hookspecs.TaskSpec] = {}
         self._method_specs: dict[str, hookspecs.MethodSpec] = {}
         self._filed: set[str] = set()
+        self._sorted: dict[str, list] = {}
         self._ready = True
 
-    def _catalog_sources(self) -> list:
+    def _catalog_sources(self, installed) -> list:
         if self._catalog_arg is None:
-            sources, failures = discover_catalog_sources()
+            sources, failures = discover_catalog_sources(installed)
             for owner, failure in failures:
                 self._catalog_failure(owner, failure.message, None)
             return sources
         return [c if isinstance(c, (Catalog, CatalogSource)) else CatalogSource(str(c), None)
                 for c in self._catalog_arg]
 
-    def _plugin_entry_points(self) -> list[EntryPoint]:
+    def _plugin_entry_points(self, installed) -> list[EntryPoint]:
         if self._plugin_arg is None:
-            return discover_plugin_entry_points()
+            return discover_plugin_entry_points(installed)
         if isinstance(self._plugin_arg, dict):
             return [EntryPoint(name, value, hookspecs.PLUGIN_GROUP) for name, value in self._plugin_arg.items()]
         return list(self._plugin_arg)
@@ -167,21 +169,29 @@ class Registry:
 
     def list_models(self, pattern: str | list[str] = "*", *, task: str | None = None,
                     pretrained: bool = False, family: str | None = None) -> list[str]:
-        """Model names matching shell-style pattern(s), naturally sorted.
+        """Model names matching shell-style pattern(s), case-insensitive, naturally sorted.
 
         With ``pretrained=True`` lists ``name.tag`` for every catalogued checkpoint instead.
         """
         self._setup()
         patterns = [pattern] if isinstance(pattern, str) else list(pattern)
-        names = []
-        for entry in self._models.values():
-            if task is not None and task not in entry.tasks:
-                continue
-            if family is not None and entry.family != family:
-                continue
-            candidates = [f"{entry.name}.{tag}" for tag in entry.weights] if pretrained else [entry.name]
-            names += [n for n in candidates if any(fnmatch.fnmatch(n.lower(), p.lower()) for p in patterns)]
-        return sorted(names, key=natural_key)
+        listing = self._listing(pretrained)
+        if task is not None or family is not None:
+            listing = [(name, entry) for name, entry in listing
+                       if (task is None or task in entry.tasks) and (family is None or entry.family == family)]
+        if "*" in patterns:
+            return [name for name, _ in listing]
+        matchers = [re.compile(fnmatch.translate(p.lower())).match for p in patterns]
+        return [name for name, _ in listing if any(match(name.lower()) for match in matchers)]
+
+    def _listing(self, pretrained: bool) -> list[tuple[str, ModelEntry]]:
+        """(name, entry) pairs in natural order, sorted once per registry."""
+        key = "pretrained" if pretrained else "models"
+        if key not in self._sorted:
+            pairs = ([(f"{e.name}.{tag}", e) for e in self._models.values() for tag in e.weights] if pretrained
+                     else [(e.name, e) for e in self._models.values()])
+            self._sorted[key] = sorted(pairs, key=lambda pair: natural_key(pair[0]))
+        return self._sorted[key]
 
     def info(self, name: str) -> ModelEntry:
         """The catalog entry of a model ('kan' or 'kan.<tag>')."""

@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.record import save_result
+from benchmarks import RESULTS
+from zoo.reproduce import write_record
 
 BIN = Path(sys.executable).parent
 
@@ -79,8 +80,8 @@ def main() -> None:
         print(f"create {label}: direct {r['direct_ms']:.3f} ms, zoo.create {r['zoo_create_ms']:.3f} ms, "
               f"ratio {r['ratio']:.3f}, overhead {r['overhead_us']:.0f} us (direct-path noise {r['direct_noise']:.1%})")
     verdict = "reproduced" if lst["speedup"] >= 10 and large["ratio"] <= 1.05 else "not reproduced"
-    save_result(
-        "core", "registry-overheads",
+    write_record(
+        RESULTS, "core", "registry-overheads",
         claim="`zoo list` as a fresh process is at least 10x faster than `import timm; timm.list_models()`, "
               "and `zoo.create` adds no measurable cost over calling the model class directly.",
         verdict=verdict,

@@ -24,7 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.record import save_result
+from benchmarks import RESULTS
+from zoo.reproduce import write_record
 
 TARGET = 1.2
 
@@ -87,8 +88,8 @@ def main() -> None:
     print(f"checkpoint {size_mb:.1f} MB; zoo.load / baseline = {ratio:.3f} (paired {paired:.3f}); "
           f"with sha256 verification {verified:.3f}")
     verdict = "reproduced" if ratio <= TARGET else "not reproduced"
-    save_result(
-        "core", "load-checkpoint",
+    write_record(
+        RESULTS, "core", "load-checkpoint",
         claim=f"Loading a ~100 MB zoo checkpoint from a local directory costs at most {TARGET}x "
               f"reading the same file with `safetensors.torch.load` plus building the model.",
         verdict=verdict,

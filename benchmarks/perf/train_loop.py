@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import zoo
-from benchmarks.record import save_result
+from benchmarks import RESULTS
+from zoo.reproduce import write_record
 from zoo.tasks import ArrayTask
 
 TARGET = 0.95
@@ -236,8 +237,8 @@ def main(argv=None) -> None:
         f"{d['train_call_ratio']:.3f}x, setup included), eval {d['eval_ratio']:.3f}x "
         f"(wall clock {d['eval_ratio_wall']:.3f}x; a call costs {d['evaluate_fixed_cpu_ms']:.1f} ms of CPU "
         f"beyond the work itself)" for d in data)
-    save_result(
-        "core", "train-loop",
+    write_record(
+        RESULTS, "core", "train-loop",
         claim=f"zoo.train and zoo.evaluate reach >= {TARGET}x the samples/s of a minimal hand-written PyTorch "
               f"loop doing the same work, on a small MLP and on KAN",
         verdict="reproduced" if ok else "not reproduced",
