@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 
 import zoo
 from zoo.errors import ConfigError, PluginError, UnsafeCheckpointError, WeightsError
-from zoo.weights import LoadReport, RepoConfig, load_weights, read_repo_config
+from zoo.repo_files import LoadReport, RepoConfig, load_weights, read_repo_config
 
 WIDTH = [2, 3, 1]
 
@@ -240,7 +240,7 @@ class _Tied(torch.nn.Module):
 def test_tied_weights_load_through_the_kept_name_and_stay_tied(tmp_path, fresh):
     from safetensors.torch import save_model
 
-    from zoo.weights import _load_state, read_safetensors
+    from zoo.repo_files import _load_state, read_safetensors
 
     source, target = _Tied(), _Tied()
     save_model(source, str(tmp_path / "tied.safetensors"))

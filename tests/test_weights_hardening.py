@@ -21,11 +21,12 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import zoo
+import zoo.repo_files as repo_files
 import zoo.weights as weights
 from zoo.cards import pip_install_command, render_card
 from zoo.errors import BusyError, PluginError, ResourceError, WeightsError, ZooError
 from zoo.locks import exclusive
-from zoo.weights import RepoConfig, load_weights, read_safetensors
+from zoo.repo_files import RepoConfig, load_weights, read_safetensors
 
 WIDTH = [2, 3, 1]
 
@@ -330,7 +331,7 @@ def test_changing_the_file_after_load_does_not_reach_the_model(tmp_path, saved):
 
 def test_the_reader_matches_safetensors_for_every_accepted_dtype(tmp_path):
     torch.manual_seed(0)
-    tensors = {name: (torch.randn(3, 5) * 100).to(getattr(torch, kind)) for name, kind in weights.DTYPES.items()
+    tensors = {name: (torch.randn(3, 5) * 100).to(getattr(torch, kind)) for name, kind in repo_files.DTYPES.items()
                if kind not in ("bool", "uint8")}
     tensors.update(U8=torch.arange(7, dtype=torch.uint8), BOOL=torch.tensor([True, False, True]),
                    scalar=torch.tensor(2.5), empty=torch.zeros(0, 4))
@@ -389,7 +390,7 @@ def test_a_huge_safetensors_header_is_refused_fast(saved):
 
 
 def test_too_many_tensors_are_refused_fast(tmp_path):
-    header = {f"t{i}": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]} for i in range(weights.MAX_TENSORS + 1)}
+    header = {f"t{i}": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]} for i in range(repo_files.MAX_TENSORS + 1)}
     path = _write_raw(tmp_path / "many.safetensors", header, b"")
     start = time.perf_counter()
     with pytest.raises(ResourceError, match=r"has 100,001 tensor entries, over the limit of 100,000"):

@@ -17,7 +17,7 @@ import torch
 import zoo
 from zoo.catalog import parse_catalog
 from zoo.errors import UnsafeCheckpointError
-from zoo.weights import load_weights
+from zoo.repo_files import load_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 

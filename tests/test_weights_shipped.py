@@ -15,7 +15,7 @@ from hub_server import HubTestServer
 
 import zoo
 from zoo.hub import push_folder, sha256_file
-from zoo.weights import check_repo_folder
+from zoo.repo_files import check_repo_folder
 
 SHIPPED = [(f"{name}.{tag}", weights) for name in zoo.list_models()
            for tag, weights in zoo.info(name).weights.items() if weights.file]

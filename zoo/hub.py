@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,6 @@ __all__ = [
     "snapshot_commit",
     "list_repo_files",
     "push_folder",
-    "push_to_hub",
     "PushResult",
     "cached_repos",
     "CachedRepo",
@@ -327,7 +325,7 @@ def push_folder(folder: str | Path, repo_id: str, *, revision: str | None = None
     """
     from huggingface_hub import HfApi
 
-    from .weights import check_repo_folder
+    from .repo_files import check_repo_folder
 
     check_repo_id(repo_id)
     if revision is not None:
@@ -346,26 +344,6 @@ def push_folder(folder: str | Path, repo_id: str, *, revision: str | None = None
     except Exception as exc:
         raise _hub_error(exc, where, settings, upload=True) from exc
     return PushResult(repo_id, info.oid, info.commit_url)
-
-
-def push_to_hub(model, repo_id: str, *, revision: str | None = None, private: bool | None = None,
-                token: str | bool | None = None, commit_message: str | None = None, run=None,
-                metrics: dict | None = None, license: str | None = None) -> PushResult:
-    """Save `model` as a zoo repo (safetensors, config.json, model card) and upload it.
-
-    run / metrics / license: as for `zoo.save` (a training run directory or its metrics go into
-    the card). Returns a PushResult whose `.uri` ('hf-hub:org/name@<sha>') loads it back.
-    """
-    from .weights import save
-
-    check_repo_id(repo_id)
-    if revision is not None:
-        check_revision(revision, f"repo {repo_id!r}")
-    with tempfile.TemporaryDirectory(prefix="zoo-push-") as tmp:
-        folder = save(model, Path(tmp) / repo_id.split("/")[-1], run=run, metrics=metrics, license=license,
-                      repo_id=repo_id)
-        return push_folder(folder, repo_id, revision=revision, private=private, token=token,
-                           commit_message=commit_message)
 
 
 # --- the local cache -----------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ def _size(n: int) -> str:
 def _download_one(name: str) -> dict:
     """Fetch and verify one catalog checkpoint ('arch.tag' or 'arch') or Hub repo ('hf-hub:...')."""
     from .hub import HUB_PREFIX
-    from .weights import catalog_weights, fetch_hub_repo, package_file, resolve_catalog_weights
+    from .catalog_weights import package_file, resolve_catalog_weights
+    from .weights import catalog_weights, fetch_hub_repo
 
     if name.startswith(HUB_PREFIX):
         repo, path, where = fetch_hub_repo(name)

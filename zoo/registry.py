@@ -405,7 +405,7 @@ class Registry:
                 raise PluginError(f"plugin {entry.plugin!r} built {type(model).__name__} for model {entry.name!r}; "
                                   f"expected a torch.nn.Module") from None
             if pretrained:
-                from .weights import load_catalog_weights
+                from .catalog_weights import load_catalog_weights
 
                 load_catalog_weights(model, entry, weights)
         except ZooError:
