@@ -1,21 +1,25 @@
 """Reference weights tooling (zoo.reference) on a tiny recipe: it trains from the catalog entry,
 writes a loadable repo folder with card and metrics, gives the same bytes when rerun, installs the
 folder where the catalog's `file` points, and the installed weights then load offline through
-zoo.create(..., pretrained=True); a wrong pin is refused."""
+zoo.create(..., pretrained=True); a wrong pin is refused. A `{reproduction: part}` recipe runs
+that reproduction part of the plugin's folder and takes the weights it keeps."""
 
 from __future__ import annotations
 
 import json
 import sys
+import textwrap
 
 import pytest
 import torch
 import yaml
-from hub_helpers import dead_endpoint, kan_registry
+from hub_helpers import ROOT, dead_endpoint, kan_registry
 
 import zoo
-from zoo.errors import IntegrityError, WeightsError
+from zoo.errors import IntegrityError, UnknownNameError, WeightsError
+from zoo.hub import sha256_file
 from zoo.reference import build_reference, catalog_block, install_reference
+from zoo.registry import Registry
 
 PACKAGE = "zoo_reference_test_pkg"
 
@@ -84,3 +88,85 @@ def test_recipe_is_required(tmp_path):
     del weights["tiny"]["recipe"]
     with pytest.raises(WeightsError, match="need 'task' and 'recipe'"):
         build_reference("kan.tiny", tmp_path / "out", registry=kan_registry(tmp_path, weights))
+
+
+# --- weights a reproduction part keeps -------------------------------------------------------------------
+
+REPRO_PACKAGE = "zoo_reference_repro_pkg"
+KEEP_PART = """
+    \"\"\"Trains a tiny KAN on toy/exp-sin (seed 3) and keeps it as weights 'tiny'.\"\"\"
+    import torch
+
+    import zoo
+
+
+    def reproduce(run):
+        torch.manual_seed(3)
+        model = zoo.create("kan", width=[2, 2, 1])
+        zoo.train(model, "toy/exp-sin", epochs=1, batch_size=500, lr=0.01, seed=3, out_dir=run.out / "train",
+                  progress=False)
+        run.keep(model, "tiny", run=run.out / "train")
+        run.record("kept", claim="none", verdict="measured", summary="a test part", setup="tiny")
+"""
+
+
+@pytest.fixture
+def repro_package(tmp_path, monkeypatch):
+    """A plugin package serving the kan models whose folder holds reproduction parts."""
+    root = tmp_path / "site"
+    package = root / REPRO_PACKAGE
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("from zoo_plugins.kan import zoo_models  # noqa: F401\n")
+    (package / "repro_keep.py").write_text(textwrap.dedent(KEEP_PART))
+    (package / "repro_nothing.py").write_text("def reproduce(run):\n    pass\n")
+    monkeypatch.syspath_prepend(str(root))
+    for module in [m for m in sys.modules if m == REPRO_PACKAGE or m.startswith(f"{REPRO_PACKAGE}.")]:
+        monkeypatch.delitem(sys.modules, module)
+    return package
+
+
+def _repro_registry(tmp_path, recipe: dict) -> Registry:
+    entry = dict(yaml.safe_load((ROOT / "registry.yaml").read_text())["models"]["kan"])
+    entry["weights"] = {"tiny": {"sha256": "0" * 64, "file": f"{REPRO_PACKAGE}:weights/tiny/model.safetensors",
+                                 "config": {"width": [2, 2, 1]}, "license": "mit", "recipe": recipe}}
+    path = tmp_path / f"repro-catalog-{len(list(tmp_path.glob('repro-catalog-*')))}.yaml"
+    path.write_text(yaml.safe_dump({"schema": 1, "models": {"kan": entry}}, sort_keys=False))
+    return Registry(catalogs=[path], plugins={"kan": REPRO_PACKAGE}, strict=True)
+
+
+def test_a_reproduction_recipe_takes_the_weights_its_part_keeps(repro_package, tmp_path):
+    registry = _repro_registry(tmp_path, {"reproduction": "repro_keep", "seed": 3})
+    out = tmp_path / "out"
+    build = build_reference("kan.tiny", out, registry=registry)
+    assert build.folder == out.resolve() and build.sha256 == sha256_file(out / "model.safetensors")
+    assert {"model.safetensors", "config.json", "README.md", "metrics.json"} <= {p.name for p in out.iterdir()}
+    final = json.loads((out / "metrics.json").read_text())["final"]
+    assert build.metrics == final and build.metrics["test_rmse"] > 0
+    assert not list(tmp_path.glob(".zoo-reference-*"))  # the part's temporary out dir (its records) is gone
+    block = yaml.safe_load(catalog_block(build, registry=registry))["tiny"]
+    assert block["recipe"] == {"reproduction": "repro_keep", "seed": 3} and block["sha256"] == build.sha256
+
+    again = build_reference("kan.tiny", out, registry=registry)  # replaces its own earlier build
+    assert again.sha256 == build.sha256
+    assert all(torch.equal(a, b) for a, b in zip(zoo.load(out).state_dict().values(),
+                                                 zoo.load(again.folder).state_dict().values()))
+
+
+@pytest.mark.parametrize("recipe, error, message", [
+    ({"reproduction": "repro_nothing", "seed": 0}, WeightsError, r"kept no weights 'tiny'.*run\.keep"),
+    ({"reproduction": "repro_keep", "epochs": 3}, WeightsError, "a reproduction recipe is"),
+    ({"reproduction": "repro_missing"}, UnknownNameError, "has no part 'repro_missing'"),
+])
+def test_a_reproduction_recipe_that_yields_no_weights_is_refused(repro_package, tmp_path, recipe, error, message):
+    with pytest.raises(error, match=message):
+        build_reference("kan.tiny", tmp_path / "out", registry=_repro_registry(tmp_path, recipe))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_reproduction_build_never_replaces_a_folder_the_zoo_did_not_write(repro_package, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    registry = _repro_registry(tmp_path, {"reproduction": "repro_keep", "seed": 3})
+    with pytest.raises(WeightsError, match="not a zoo repo folder"):
+        build_reference("kan.tiny", tmp_path / "out", registry=registry)
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
