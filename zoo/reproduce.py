@@ -53,9 +53,9 @@ class Part:
 
 def _plugin_folder(model: str, registry) -> tuple[str, Path]:
     """(package, folder) of the plugin that provides `model`, found without importing its code."""
+    if isinstance(model, str) and "." in model:
+        raise UnknownNameError(f"{model!r}: name a model, not a checkpoint (e.g. {model.partition('.')[0]!r})")
     entry = registry.info(model)
-    if model != entry.name or "." in model:
-        raise UnknownNameError(f"{model!r}: name a model, not a checkpoint (e.g. {entry.name!r})")
     status = next((s for s in registry.plugins(load=False) if s.name == entry.plugin), None)
     if status is None:
         raise UnknownNameError(f"model {model!r} is provided by plugin {entry.plugin!r}, which is not installed")
