@@ -33,10 +33,22 @@ assert pretrained, "no shipped reference weights"
 for name in pretrained:
     zoo.create(name, pretrained=True)
 
+# every paper's scripts and recorded results come with the package
+from zoo.reproduce import find_parts, recorded  # noqa: E402
+
+with_scripts = [name for name in names if find_parts(name)]
+assert len(with_scripts) >= 24, with_scripts
+for name in with_scripts:
+    for part in find_parts(name):
+        assert part.folder.is_relative_to(Path(zoo_plugins.__file__).parent), part
+    records = sorted((find_parts(name)[0].folder / "results").glob("*.json"))
+    assert records and all(recorded(find_parts(name)[0], r.stem) for r in records), name
+
 with tempfile.TemporaryDirectory() as tmp:
     kan = zoo.create("kan", width=[2, 3, 1])
     zoo.save(kan, Path(tmp) / "kan")
     again = zoo.load(Path(tmp) / "kan")
     assert all((a == b).all() for a, b in zip(kan.state_dict().values(), again.state_dict().values()))
 print(f"installed wheel OK: {len(names)} models built, {len(pretrained)} reference weights loaded offline, "
+      f"{len(with_scripts)} models with reproductions and records, "
       f"from {Path(zoo.__file__).parent.parent}")
