@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def _run(args) -> int:
         root = Path(args.root)
+        if not (root / "pyproject.toml").is_file() or not (root / "plugins").is_dir():
+            raise CatalogError(f"{root} is not a PaperZoo source checkout (no pyproject.toml and plugins/); "
+                               f"registry.yaml is assembled there, not in an installed package")
         if args.check:
             problem = check_registry(root)
             print(problem or "registry.yaml is current")
