@@ -209,7 +209,12 @@ def render_card(repo, entry, *, parameters: int, summary: TrainingSummary | None
         if curves:
             lines += [f"![training curve]({curves})", ""]
         lines += ["The full per-epoch history is in `metrics.json`.", ""]
-    if catalog is not None and catalog.recipe:
+    if catalog is not None and catalog.recipe.get("reproduction"):
+        lines += ["## Reproduce", "", f"These are catalog weights kept by the paper's reproduction: "
+                  f"`zoo reproduce {repo.architecture} --part {catalog.recipe['reproduction']}` trains them again "
+                  f"(and `python -m zoo.reference {repo.architecture}.{repo.weights}` runs that and writes this "
+                  f"folder again).", ""]
+    elif catalog is not None and catalog.recipe:
         recipe = ", ".join(f"{k}={_value(v)}" for k, v in catalog.recipe.items())
         lines += ["## Reproduce", "", f"These are catalog weights: `python -m zoo.reference "
                   f"{repo.architecture}.{repo.weights}` retrains them on `{catalog.task}` with `zoo.train` "

@@ -184,10 +184,18 @@ class Run:
         """Save a model this reproduction trained as `weights/<tag>/` (a zoo repo folder), the
         checkpoint the catalog lists as ``<model>.<tag>``; `run` is its training run directory or
         metrics, for the card."""
-        from .hub import sha256_file
-        from .weights import WEIGHTS_NAME, save
+        import dataclasses
 
-        folder = save(model, self.out / WEIGHTS / _file_name(tag, "weights tag"), run=run)
+        from .hub import sha256_file
+        from .repo_files import WEIGHTS_NAME
+        from .weights import save
+
+        identity = model.zoo_identity
+        model.zoo_identity = dataclasses.replace(identity, weights=_file_name(tag, "weights tag"))
+        try:  # saved as the catalog checkpoint it is (its tag, and the catalog's license once listed)
+            folder = save(model, self.out / WEIGHTS / tag, run=run)
+        finally:
+            model.zoo_identity = identity
         self.kept.append((tag, folder, sha256_file(folder / WEIGHTS_NAME)))
         return folder
 
