@@ -4,20 +4,20 @@ The zoo model is timm's `MlpMixer` configured from the typed config, plus an inp
 registered `mixer_s16_224` is the most direct alternative. Both get the same weights. Timed: the
 default variant (Mixer-S/16 at 224, batch 4) and the `digits` variant (batch 256).
 
-    .venv/bin/python -m benchmarks.perf.mlp_mixer [--rounds N]
+The timing helpers here are shared by the ResMLP, Network-In-Network, TabM and FiLM speed scripts.
+
+    zoo reproduce mlp-mixer --part perf
 """
 
 from __future__ import annotations
-
-import argparse
 
 import timm
 import torch
 from timm.models.mlp_mixer import MlpMixer
 
 import zoo
-from benchmarks.perf.timing import fwd_bwd_seconds, interleaved, medians
-from benchmarks.record import save_result
+from zoo.reproduce import Run
+from zoo.timing import fwd_bwd_seconds, interleaved, medians
 
 
 def compare(ours, theirs, x, rounds: int) -> dict:
@@ -35,36 +35,29 @@ def same_weights(ours, theirs):
     return theirs
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+def reproduce(run: Run) -> None:
+    rounds = run.pick(5, 1)
     torch.set_num_threads(1)  # two OpenMP threads on the shared 2-core machine thrash
     torch.manual_seed(0)
     ours = zoo.create("mlp-mixer")
     default = compare(ours, same_weights(ours, timm.create_model("mixer_s16_224")),
-                      torch.rand(4, 3, 224, 224), args.rounds)
+                      torch.rand(4, 3, 224, 224), rounds)
     ours = zoo.create("mlp-mixer", variant="digits")
     reference = MlpMixer(num_classes=10, img_size=8, in_chans=1, patch_size=2, num_blocks=4, embed_dim=64)
-    digits = compare(ours, same_weights(ours, reference), torch.rand(256, 1, 8, 8), args.rounds * 3)
+    digits = compare(ours, same_weights(ours, reference), torch.rand(256, 1, 8, 8), rounds * 3)
     rows = [[label, round(r["zoo_ms"], 2), round(r["other_ms"], 2), round(r["ratio"], 3)]
             for label, r in (("S/16 (default), batch 4 at 224", default), ("digits, batch 256 at 8", digits))]
-    save_result(
-        "mlp-mixer", "perf_forward_backward",
+    run.record(
+        "perf_forward_backward",
         claim="mlp-mixer forward+backward no more than 1.2x the time of timm's MlpMixer.",
         verdict="measured",
         summary=(f"Mixer-S/16: zoo {default['zoo_ms']:.0f} ms vs timm {default['other_ms']:.0f} ms per training "
                  f"step (ratio {default['ratio']:.2f}); digits variant: {digits['zoo_ms']:.1f} vs "
                  f"{digits['other_ms']:.1f} ms (ratio {digits['ratio']:.2f}). The zoo model is timm's network; "
                  "the only extra work is the input check."),
-        setup=(f"same weights; median of {args.rounds} (S/16) and {args.rounds * 3} (digits) interleaved rounds, "
+        setup=(f"same weights; median of {rounds} (S/16) and {rounds * 3} (digits) interleaved rounds, "
                "1 thread, loss = mean of squared logits"),
-        command="python -m benchmarks.perf.mlp_mixer",
         table={"columns": ["config", "zoo ms (median)", "timm ms (median)", "ratio zoo/timm"], "rows": rows},
         data={"default": default, "digits": digits},
     )
     print(rows)
-
-
-if __name__ == "__main__":
-    main()

@@ -11,8 +11,9 @@ test split. Decided before running: "competitive" means a mean test accuracy wit
 best same-size baseline (reproduced), within 3 points (partially reproduced), else not reproduced.
 
 The training and scoring helpers here are shared by the ResMLP and Network-In-Network scripts.
+The seed-0 Mixer is kept as the checkpoint `mlp-mixer.digits`.
 
-    .venv/bin/python -m benchmarks.repro.mlp_mixer
+    zoo reproduce mlp-mixer --part repro
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from multiprocessing import get_context
 
 import torch
 from torch import nn
+
+from zoo.reproduce import Run
 
 SEEDS = (0, 1, 2)
 RECIPE = {"epochs": 30, "batch_size": 64, "lr": 2e-3, "optimizer": "adamw", "weight_decay": 0.05,
@@ -61,7 +64,8 @@ def n_params(model: nn.Module) -> int:
 
 
 def train_and_score(job: tuple[str, Callable[[], nn.Module], int, dict]) -> dict:
-    """Train one model on digits with one seed; test/train accuracy and loss, curve, CPU time."""
+    """Train one model on digits with one seed; test/train accuracy and loss, curve, CPU time, and
+    the trained model itself (under "trained")."""
     import zoo
 
     label, build, seed, recipe = job
@@ -74,7 +78,12 @@ def train_and_score(job: tuple[str, Callable[[], nn.Module], int, dict]) -> dict
     test, train = zoo.evaluate(model, "digits"), zoo.evaluate(model, "digits", split="train")
     return {"model": label, "seed": seed, "params": n_params(model), "test_accuracy": test["accuracy"],
             "test_loss": test["loss"], "train_accuracy": train["accuracy"], "train_loss": train["loss"],
-            "val_curve": [h["val_accuracy"] for h in result.history], "cpu_s": cpu}
+            "val_curve": [h["val_accuracy"] for h in result.history], "cpu_s": cpu, "trained": model}
+
+
+def take_trained(runs: list[dict]) -> dict[tuple[str, int], nn.Module]:
+    """Take the trained models out of `runs` (records hold numbers only), by (model label, seed)."""
+    return {(r["model"], r["seed"]): r.pop("trained") for r in runs}
 
 
 def run_jobs(jobs: list) -> list[dict]:
@@ -147,30 +156,30 @@ def _cnn() -> nn.Module:
     return same_size_cnn(n_params(_mixer()))
 
 
-def main() -> None:
-    from benchmarks.record import figure_path, save_result
-
+def reproduce(run: Run) -> None:
+    seeds = run.pick(SEEDS, SEEDS[:1])
+    recipe = {**RECIPE, "epochs": run.pick(RECIPE["epochs"], 1)}
     models = {"MLP-Mixer (digits)": _mixer, "CNN (same size)": _cnn, "ViT (timm, same size)": tiny_vit}
-    runs = run_jobs([(label, build, seed, RECIPE) for seed in SEEDS for label, build in models.items()])
+    runs = run_jobs([(label, build, seed, recipe) for seed in seeds for label, build in models.items()])
+    run.keep(take_trained(runs)[("MLP-Mixer (digits)", seeds[0])], "digits")
     summary = summarise(runs)
     verdict, gap, best = competitive_verdict("MLP-Mixer (digits)", summary)
-    plot(summary, runs, figure_path("mlp-mixer", "repro_digits.png"), "MLP-Mixer vs same-size CNN and ViT on 8x8 digits")
+    plot(summary, runs, run.figure("repro_digits.png"), "MLP-Mixer vs same-size CNN and ViT on 8x8 digits")
     mixer = summary["MLP-Mixer (digits)"]
-    save_result(
-        "mlp-mixer", "repro_digits",
+    run.record(
+        "repro_digits",
         claim="An all-MLP architecture alternating token-mixing and channel-mixing MLPs reaches accuracy "
               "competitive with CNN/attention models of similar size.",
         verdict=verdict,
         summary=(f"On 8x8 digits the Mixer reaches {100 * mixer['test_accuracy']:.1f}% test accuracy "
-                 f"(+- {100 * mixer['test_accuracy_std']:.1f}, {len(SEEDS)} seeds) with {mixer['params'] / 1e3:.0f}k "
+                 f"(+- {100 * mixer['test_accuracy_std']:.1f}, {len(seeds)} seeds) with {mixer['params'] / 1e3:.0f}k "
                  f"parameters; the best same-size baseline, {best}, reaches "
                  f"{100 * summary[best]['test_accuracy']:.1f}%: a gap of {gap:+.1f} points "
                  f"(competitive = within 1 point, decided before running). "
                  + "; ".join(f"{k}: {100 * v['test_accuracy']:.1f}%" for k, v in summary.items() if k != best
                              and k != "MLP-Mixer (digits)") + "."),
         setup=(f"task digits (sklearn 8x8, 1150/288/360 split); models of ~{mixer['params'] / 1e3:.0f}k parameters; "
-               f"recipe {RECIPE}; seeds {SEEDS}; test split scored after the last epoch; 1 thread per run"),
-        command="python -m benchmarks.repro.mlp_mixer",
+               f"recipe {recipe}; seeds {seeds}; test split scored after the last epoch; 1 thread per run"),
         table=table(summary),
         paper={"source": "Tolstikhin et al. 2021, main results table (ImageNet top-1 after JFT-300M pre-training)",
                "Mixer-H/14 top-1": 87.94, "ViT-H/14 top-1": 88.55, "BiT-R152x4 top-1": 87.54},
@@ -180,7 +189,3 @@ def main() -> None:
     print(verdict, f"gap {gap:+.2f} points to {best}")
     for row in table(summary)["rows"]:
         print(row)
-
-
-if __name__ == "__main__":
-    main()
