@@ -6,19 +6,17 @@ No library ships NIN, so the reference is the paper's CIFAR-10 network written t
 spatial axes. It gets the zoo model's weights (same outputs). Timed: the default variant (CIFAR-10
 network, batch 32 at 32x32) and the `digits` variant (batch 256 at 8x8).
 
-    .venv/bin/python -m benchmarks.perf.network_in_network [--rounds N]
+    zoo reproduce network-in-network --part perf
 """
 
 from __future__ import annotations
-
-import argparse
 
 import torch
 from torch import nn
 
 import zoo
-from benchmarks.perf.mlp_mixer import compare
-from benchmarks.record import save_result
+from zoo.reproduce import Run
+from zoo_plugins.mlp_mixer.perf import compare
 
 
 def reference_nin(config) -> nn.Module:
@@ -49,36 +47,30 @@ def copy_conv_weights(source: nn.Module, target: nn.Module) -> nn.Module:
     return target
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=9)
-    args = parser.parse_args()
+def reproduce(run: Run) -> None:
+    rounds, batch = run.pick(9, 1), run.pick(32, 2)
     torch.set_num_threads(1)  # two OpenMP threads on the shared 2-core machine thrash
     torch.manual_seed(0)
     results = {}
-    for label, variant, x in (("CIFAR-10 network (default), batch 32 at 32x32", None, torch.rand(32, 3, 32, 32)),
+    for label, variant, x in ((f"CIFAR-10 network (default), batch {batch} at 32x32", None,
+                               torch.rand(batch, 3, 32, 32)),
                               ("digits, batch 256 at 8x8", "digits", torch.rand(256, 1, 8, 8))):
         model = zoo.create("network-in-network", variant=variant).eval()  # eval: dropout off, same outputs
         reference = copy_conv_weights(model, reference_nin(model.config)).eval()
         with torch.no_grad():
             assert torch.allclose(model(x), reference(x), atol=1e-5)
-        results[label] = compare(model, reference, x, args.rounds)
+        results[label] = compare(model, reference, x, rounds)
     rows = [[label, round(r["zoo_ms"], 2), round(r["other_ms"], 2), round(r["ratio"], 3)] for label, r in results.items()]
     default, digits = results.values()
-    save_result(
-        "network-in-network", "perf_forward_backward",
+    run.record(
+        "perf_forward_backward",
         claim="network-in-network forward+backward no more than 1.2x the time of a plain PyTorch reference.",
         verdict="measured",
         summary=(f"CIFAR-10 network: zoo {default['zoo_ms']:.0f} ms vs reference {default['other_ms']:.0f} ms per "
                  f"training step (ratio {default['ratio']:.2f}); digits variant: {digits['zoo_ms']:.1f} vs "
                  f"{digits['other_ms']:.1f} ms (ratio {digits['ratio']:.2f}). Same layers, same weights."),
-        setup=f"eval mode (dropout off); median of {args.rounds} interleaved rounds, 1 thread, loss = mean of squared scores",
-        command="python -m benchmarks.perf.network_in_network",
+        setup=f"eval mode (dropout off); median of {rounds} interleaved rounds, 1 thread, loss = mean of squared scores",
         table={"columns": ["config", "zoo ms (median)", "reference ms (median)", "ratio zoo/reference"], "rows": rows},
         data=results,
     )
     print(rows)
-
-
-if __name__ == "__main__":
-    main()

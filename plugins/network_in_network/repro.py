@@ -15,15 +15,17 @@ model (AdamW, lr 1e-3 with warmup and cosine decay, weight decay 1e-4, 40 epochs
 Overfitting is read from the train-test gaps in accuracy and loss at the end of training. Decided
 before running: reproduced if the paper-form NIN's mean test accuracy is at least the CNN's minus
 0.5 points AND its train-test loss gap is smaller; partially reproduced if one of the two holds.
+The seed-0 paper-form NIN is kept as the checkpoint `network-in-network.digits`.
 
-    .venv/bin/python -m benchmarks.repro.network_in_network
+    zoo reproduce network-in-network --part repro
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from benchmarks.repro.mlp_mixer import n_params, plot, run_jobs, summarise, table
+from zoo.reproduce import Run
+from zoo_plugins.mlp_mixer.repro import n_params, plot, run_jobs, summarise, table, take_trained
 
 SEEDS = (0, 1, 2)
 RECIPE = {"epochs": 40, "batch_size": 64, "lr": 1e-3, "optimizer": "adamw", "weight_decay": 1e-4,
@@ -65,14 +67,16 @@ def _mlpconv_fc() -> nn.Module:
     return nn.Sequential(*body, MlpConv(64, [64, 64], 3), nn.Dropout(0.5), nn.Flatten(), nn.Linear(64 * 2 * 2, 10))
 
 
-MODELS = {"NIN (paper: ReLU class maps, GAP)": _nin, "NIN, linear class maps, GAP": _nin_linear_class_maps,
+PAPER_FORM = "NIN (paper: ReLU class maps, GAP)"
+MODELS = {PAPER_FORM: _nin, "NIN, linear class maps, GAP": _nin_linear_class_maps,
           "CNN + FC head (same size)": _cnn_fc, "mlpconv + FC head": _mlpconv_fc}
 
 
-def main() -> None:
-    from benchmarks.record import figure_path, save_result
-
-    runs = run_jobs([(label, build, seed, RECIPE) for seed in SEEDS for label, build in MODELS.items()])
+def reproduce(run: Run) -> None:
+    seeds = run.pick(SEEDS, SEEDS[:1])
+    recipe = {**RECIPE, "epochs": run.pick(RECIPE["epochs"], 1)}
+    runs = run_jobs([(label, build, seed, recipe) for seed in seeds for label, build in MODELS.items()])
+    run.keep(take_trained(runs)[(PAPER_FORM, seeds[0])], "digits")
     summary = summarise(runs)
     for row in summary.values():
         row["accuracy_gap"] = row["train_accuracy"] - row["test_accuracy"]
@@ -82,7 +86,7 @@ def main() -> None:
     overfits_less = nin["loss_gap"] < cnn["loss_gap"]
     verdict = ("reproduced" if matches and overfits_less else
                "partially reproduced" if matches or overfits_less else "not reproduced")
-    plot(summary, runs, figure_path("network-in-network", "repro_digits.png"),
+    plot(summary, runs, run.figure("repro_digits.png"),
          "Network In Network vs a same-size CNN with a fully-connected head (8x8 digits)")
     rows = table(summary)
     rows["columns"] += ["train-test accuracy gap (points)", "test-train loss gap"]
@@ -93,19 +97,18 @@ def main() -> None:
         return (f"{label} {100 * row['test_accuracy']:.1f}% test (train {100 * row['train_accuracy']:.1f}%, "
                 f"loss gap {row['loss_gap']:.3f})")
 
-    save_result(
-        "network-in-network", "repro_digits",
+    run.record(
+        "repro_digits",
         claim="mlpconv layers with a global-average-pooling classifier match or beat a same-size CNN with a "
               "fully-connected head, and overfit less.",
         verdict=verdict,
-        summary=(f"{len(SEEDS)} seeds on 8x8 digits, ~{nin['params'] / 1e3:.0f}k parameters each: "
+        summary=(f"{len(seeds)} seeds on 8x8 digits, ~{nin['params'] / 1e3:.0f}k parameters each: "
                  + "; ".join(describe(k, v) for k, v in summary.items())
                  + f". Paper-form NIN {'matches or beats' if matches else 'falls short of'} the CNN "
                  f"(rule: within 0.5 points) and {'overfits less' if overfits_less else 'does not overfit less'} "
                  "by the test-train loss gap."),
-        setup=(f"task digits (sklearn 8x8, 1150/288/360 split); recipe {RECIPE}; seeds {SEEDS}; scores after the "
+        setup=(f"task digits (sklearn 8x8, 1150/288/360 split); recipe {recipe}; seeds {seeds}; scores after the "
                "last epoch, train split scored in eval mode (no dropout); 1 thread per run"),
-        command="python -m benchmarks.repro.network_in_network",
         table=rows,
         paper={"source": "Lin et al. 2013, CIFAR-10 test error without augmentation",
                "NIN + dropout (GAP)": 10.41, "conv. maxout + dropout": 11.68,
@@ -117,7 +120,3 @@ def main() -> None:
     print(verdict)
     for row in rows["rows"]:
         print(row)
-
-
-if __name__ == "__main__":
-    main()
