@@ -20,20 +20,24 @@ Decided before running, with the primary metric log-loss (classification) or RMS
 (1) TabM beats the MLP on at least 2 of 3 tables; (2) TabM is within 5% of the deep ensemble or
 better on at least 2 of 3; (3) TabM has under a quarter of the deep ensemble's parameters; (4) on
 every table TabM's ensemble beats its average single member. Reproduced if all hold, partially if
-some do, not reproduced if none.
+some do, not reproduced if none. TabM of seed 0 on breast-cancer is kept as the checkpoint
+`tabm.breast-cancer`.
 
-    .venv/bin/python -m benchmarks.repro.tabm
+    zoo reproduce tabm --part repro
 """
 
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 import torch
 import torch.nn.functional as F
+
+from zoo.reproduce import Run
 
 TASKS = ("breast-cancer", "wine", "diabetes")
 SEEDS = (0, 1, 2)
@@ -42,6 +46,7 @@ SIZE = {"d_block": 256, "n_blocks": 3, "dropout": 0.1}
 RECIPE = {"epochs": 100, "batch_size": 32, "lr": 1e-3, "optimizer": "adamw", "weight_decay": 3e-4,
           "patience": 16, "restore_best": True}
 WORKERS = 2
+KEPT = ("breast-cancer", "TabM (k=32)", 0)  # (table, model, seed) of the checkpoint tabm.breast-cancer
 
 
 def scores(members: torch.Tensor, y: torch.Tensor, kind: str) -> dict:
@@ -94,22 +99,24 @@ def with_log_loss(task):
                                       "log_loss": log_loss_metric()})
 
 
-def train_one(job: tuple[str, str, str, int]) -> dict:
+def train_one(job: tuple[str, str, str, int, dict, dict, str | None]) -> dict:
+    """Train one model on one table with one seed (training into `out_dir` when one is given); its
+    test scores, cost, and the trained model itself (under "trained")."""
     import zoo
 
-    task_name, label, variant, seed = job
+    task_name, label, variant, seed, size, recipe, out_dir = job
     torch.set_num_threads(1)
     task = zoo.get_task(task_name, seed=seed)
     torch.manual_seed(seed)
-    model = zoo.create("tabm", variant=variant, task=task, **SIZE)
+    model = zoo.create("tabm", variant=variant, task=task, **size)
     if task.kind == "classification":
         task, monitor = with_log_loss(task), "val_log_loss"
     else:
         monitor = "val_rmse"
     start = time.process_time()
     # final_splits=[]: the test split is scored below, member by member
-    result = zoo.train(model, task, seed=seed, progress=False, monitor=monitor, mode="min", final_splits=[],
-                       **RECIPE)
+    result = zoo.train(model, task, out_dir=out_dir, seed=seed, progress=False, monitor=monitor, mode="min",
+                       final_splits=[], **recipe)
     cpu = time.process_time() - start
     x, y = task.splits()["test"].tensors
     model.eval()
@@ -117,10 +124,11 @@ def train_one(job: tuple[str, str, str, int]) -> dict:
         found = scores(model(x), y, task.kind)
     return {"task": task_name, "model": label, "seed": seed, "kind": task.kind, "cpu_s": cpu,
             "epochs": result.epochs, "best_epoch": result.best_epoch,
-            "params": sum(p.numel() for p in model.parameters()), **found}
+            "params": sum(p.numel() for p in model.parameters()), **found, "trained": model}
 
 
 def mean_over_seeds(runs: list[dict]) -> dict:
+    """Per (table, model): mean and standard deviation over seeds (two seeds at least)."""
     out = {}
     for task in TASKS:
         for label in MODELS:
@@ -157,12 +165,18 @@ def plot(summary: dict, path) -> None:
     plt.close(fig)
 
 
-def main() -> None:
-    from benchmarks.record import figure_path, save_result
-
-    jobs = [(task, label, variant, seed) for task in TASKS for seed in SEEDS for label, variant in MODELS.items()]
-    with ProcessPoolExecutor(WORKERS, mp_context=get_context("spawn")) as pool:
-        runs = list(pool.map(train_one, jobs))
+def reproduce(run: Run) -> None:
+    seeds = run.pick(SEEDS, SEEDS[:2])
+    size = run.pick(SIZE, {**SIZE, "d_block": 32})
+    recipe = {**RECIPE, "epochs": run.pick(RECIPE["epochs"], 2)}
+    # the kept model trains into a run directory, whose metrics and curves go into its card
+    with tempfile.TemporaryDirectory(prefix="tabm-kept-") as kept_run:
+        jobs = [(task, label, variant, seed, size, recipe, kept_run if (task, label, seed) == KEPT else None)
+                for task in TASKS for seed in seeds for label, variant in MODELS.items()]
+        with ProcessPoolExecutor(WORKERS, mp_context=get_context("spawn")) as pool:
+            runs = list(pool.map(train_one, jobs))
+        trained = {(r["task"], r["model"], r["seed"]): r.pop("trained") for r in runs}
+        run.keep(trained[KEPT], "breast-cancer", run=kept_run)
     summary = mean_over_seeds(runs)
     mlp, tabm_, deep = MODELS
     beats_mlp = sum(summary[(t, tabm_)]["primary"] < summary[(t, mlp)]["primary"] for t in TASKS)
@@ -175,7 +189,7 @@ def main() -> None:
               "TabM's ensemble beats its average member on every table": collective == len(TASKS)}
     held = sum(checks.values())
     verdict = "reproduced" if held == len(checks) else "partially reproduced" if held else "not reproduced"
-    plot(summary, figure_path("tabm", "repro_tables.png"))
+    plot(summary, run.figure("repro_tables.png"))
 
     rows = []
     for (task, label), row in summary.items():
@@ -186,20 +200,19 @@ def main() -> None:
         f"{t}: MLP {summary[(t, mlp)]['primary']:.3f}, TabM {summary[(t, tabm_)]['primary']:.3f} "
         f"(members {summary[(t, tabm_)]['member_primary']:.3f}), deep ensemble {summary[(t, deep)]['primary']:.3f}"
         for t in TASKS)
-    save_result(
-        "tabm", "repro_tables",
+    run.record(
+        "repro_tables",
         claim="TabM (one MLP imitating an ensemble of k MLPs with shared weights) beats a plain MLP and rivals a "
               "deep ensemble at a fraction of the cost; its individual predictions are weak but collectively strong.",
         verdict=verdict,
         summary=(f"Primary metric (test log-loss for breast-cancer and wine, RMSE in target std for diabetes; "
-                 f"mean of {len(SEEDS)} seeds): {per_task}. TabM has {100 * param_ratio:.1f}% of the deep "
+                 f"mean of {len(seeds)} seeds): {per_task}. TabM has {100 * param_ratio:.1f}% of the deep "
                  f"ensemble's parameters. Checks: "
                  + "; ".join(f"{k}: {'yes' if v else 'no'}" for k, v in checks.items()) + "."),
-        setup=(f"tables {TASKS} (sklearn, standardised, 64/16/20 split by seed); seeds {SEEDS}; all models "
-               f"{SIZE}; recipe {RECIPE}, early stopping on the ensemble's validation log-loss (classification) or "
+        setup=(f"tables {TASKS} (sklearn, standardised, 64/16/20 split by seed); seeds {seeds}; all models "
+               f"{size}; recipe {recipe}, early stopping on the ensemble's validation log-loss (classification) or "
                "RMSE (regression); members trained on the same batches with the mean of their losses (the paper's "
                "objective); 2 runs in parallel, 1 thread each"),
-        command="python -m benchmarks.repro.tabm",
         table={"columns": ["table", "model", "parameters", "primary metric (mean +- std)",
                            "average single member", "accuracy % ensemble / member", "CPU s per run",
                            "epochs run"], "rows": rows},
@@ -214,7 +227,3 @@ def main() -> None:
     print(verdict, checks)
     for row in rows:
         print(row)
-
-
-if __name__ == "__main__":
-    main()
