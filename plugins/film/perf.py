@@ -7,19 +7,17 @@ same outputs). Timed: the default variant (the paper's raw-pixel CLEVR model: GR
 stride-2 convolutions of 128 maps, 4 blocks of 128, classifier 512/1024) on batch 2 of 224x224
 images and 10-token questions, and the `sort-of-clevr` variant on batch 256 of 16x16 images.
 
-    .venv/bin/python -m benchmarks.perf.film [--rounds N]
+    zoo reproduce film --part perf
 """
 
 from __future__ import annotations
-
-import argparse
 
 import torch
 import torch.nn.functional as F
 
 import zoo
-from benchmarks.perf.mlp_mixer import compare
-from benchmarks.record import save_result
+from zoo.reproduce import Run
+from zoo_plugins.mlp_mixer.perf import compare
 
 
 def _coords(x):
@@ -70,16 +68,14 @@ class _Zoo(torch.nn.Module):
         return self.model(*inputs)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+def reproduce(run: Run) -> None:
+    rounds = run.pick(5, 1)
     torch.set_num_threads(1)  # two OpenMP threads on the shared 2-core machine thrash
     torch.manual_seed(0)
     results = {}
     for label, variant, batch, size, length, rounds in (
-            ("clevr-pixels (default), batch 2 at 224, 10 tokens", None, 2, 224, 10, args.rounds),
-            ("sort-of-clevr, batch 256 at 16, 3 tokens", "sort-of-clevr", 256, 16, 3, 3 * args.rounds)):
+            ("clevr-pixels (default), batch 2 at 224, 10 tokens", None, 2, 224, 10, rounds),
+            ("sort-of-clevr, batch 256 at 16, 3 tokens", "sort-of-clevr", 256, 16, 3, 3 * rounds)):
         model = zoo.create("film", variant=variant).eval()  # eval: batch norm uses running statistics
         inputs = (torch.rand(batch, 3, size, size), torch.randint(1, model.config.vocab_size, (batch, length)))
         with torch.no_grad():
@@ -88,21 +84,16 @@ def main() -> None:
         results[label] = {**compare(_Zoo(model), _Reference(model), inputs, rounds), "max_abs_diff": diff}
     rows = [[label, round(r["zoo_ms"], 2), round(r["other_ms"], 2), round(r["ratio"], 3)] for label, r in results.items()]
     default, small = results.values()
-    save_result(
-        "film", "perf_forward_backward",
+    run.record(
+        "perf_forward_backward",
         claim="film forward+backward no more than 1.2x the time of a plain PyTorch reference.",
         verdict="measured",
         summary=(f"Raw-pixel CLEVR model: zoo {default['zoo_ms']:.0f} ms vs reference {default['other_ms']:.0f} ms per "
                  f"training step (ratio {default['ratio']:.2f}); sort-of-clevr variant: {small['zoo_ms']:.1f} vs "
                  f"{small['other_ms']:.1f} ms (ratio {small['ratio']:.2f}). Same parameters, same outputs."),
         setup=(f"eval mode (batch norm on running statistics, so both compute the same function); median of "
-               f"{args.rounds} (default) and {3 * args.rounds} (sort-of-clevr) interleaved rounds, 1 thread"),
-        command="python -m benchmarks.perf.film",
+               f"{rounds} (default) and {3 * rounds} (sort-of-clevr) interleaved rounds, 1 thread"),
         table={"columns": ["config", "zoo ms (median)", "reference ms (median)", "ratio zoo/reference"], "rows": rows},
         data=results,
     )
     print(rows)
-
-
-if __name__ == "__main__":
-    main()

@@ -25,9 +25,9 @@ questions) shows how much of each score needs the image at all.
 
 Decided before running, on the mean relational test accuracy: reproduced if FiLM beats the
 baseline by at least 10 points ("far better"), partially reproduced if by at least 3 points, else
-not reproduced.
+not reproduced. FiLM of seed 0 is kept as the checkpoint `film.sort-of-clevr`.
 
-    .venv/bin/python -m benchmarks.repro.film
+    zoo reproduce film --part repro
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ from multiprocessing import get_context
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from zoo.reproduce import Run
 
 SEEDS = (0, 1)
 TASK = {"image_size": 16, "n_train": 4000, "n_val": 200, "n_test": 1000, "seed": 0}
@@ -124,21 +126,23 @@ def question_prior(task) -> dict[str, float]:
     return out
 
 
-def train_and_score(job: tuple[str, int]) -> dict:
+def train_and_score(job: tuple[str, int, dict, dict]) -> dict:
+    """Train one model with one seed; its curve, per-type test accuracy, CPU time, and the trained
+    model itself (under "trained")."""
     import zoo
 
-    label, seed = job
+    label, seed, task_options, recipe = job
     torch.set_num_threads(1)
-    task = zoo.get_task("sort-of-clevr", **TASK)
+    task = zoo.get_task("sort-of-clevr", **task_options)
     torch.manual_seed(seed)
     model = build(label, task)
     start = time.process_time()
     # the test split is scored once, below, per question type
-    result = zoo.train(model, task, seed=seed, progress=False, final_splits=[], **RECIPE)
+    result = zoo.train(model, task, seed=seed, progress=False, final_splits=[], **recipe)
     cpu = time.process_time() - start
     return {"model": label, "seed": seed, "params": sum(p.numel() for p in model.parameters()),
             "val_curve": [h["val_accuracy"] for h in result.history],
-            "per_type": per_type_accuracy(model, task.splits()["test"]), "cpu_s": cpu}
+            "per_type": per_type_accuracy(model, task.splits()["test"]), "cpu_s": cpu, "trained": model}
 
 
 def summarise(runs: list[dict]) -> dict[str, dict]:
@@ -182,20 +186,24 @@ def plot(summary: dict, prior: dict, path) -> None:
     plt.close(fig)
 
 
-def main() -> None:
+def reproduce(run: Run) -> None:
     import zoo
-    from benchmarks.record import figure_path, save_result
 
+    seeds = run.pick(SEEDS, SEEDS[:1])
+    task_options = run.pick(TASK, {**TASK, "n_train": 60, "n_val": 20, "n_test": 40})
+    recipe = {**RECIPE, "epochs": run.pick(RECIPE["epochs"], 1)}
     torch.set_num_threads(1)
-    jobs = [(label, seed) for seed in SEEDS for label in MODELS]
+    jobs = [(label, seed, task_options, recipe) for seed in seeds for label in MODELS]
     with ProcessPoolExecutor(WORKERS, mp_context=get_context("spawn")) as pool:
         runs = list(pool.map(train_and_score, jobs))
+    trained = {(r["model"], r["seed"]): r.pop("trained") for r in runs}
+    run.keep(trained[("FiLM", seeds[0])], "sort-of-clevr")
     summary = summarise(runs)
-    prior = question_prior(zoo.get_task("sort-of-clevr", **TASK))
+    prior = question_prior(zoo.get_task("sort-of-clevr", **task_options))
     film, base = (summary[m] for m in MODELS)
     gap = 100 * (film["relational"] - base["relational"])
     verdict = "reproduced" if gap >= 10 else "partially reproduced" if gap >= 3 else "not reproduced"
-    plot(summary, prior, figure_path("film", "repro_sort_of_clevr.png"))
+    plot(summary, prior, run.figure("repro_sort_of_clevr.png"))
 
     def pct(row, key):
         std = row.get(key + "_std")
@@ -205,25 +213,24 @@ def main() -> None:
              *(f"{100 * row[k]:.1f}" for k in QUESTION_TYPES),
              f"{row['cpu_s']:.0f}" if "cpu_s" in row else "-"]
             for label, row in [*summary.items(), ("question-only prior", prior)]]
-    save_result(
-        "film", "repro_sort_of_clevr",
+    run.record(
+        "repro_sort_of_clevr",
         claim="Feature-wise affine modulation (FiLM) conditioned on the question answers relational visual "
               "questions far better than a CNN with concatenated question features.",
         verdict=verdict,
-        summary=(f"On sort-of-clevr ({TASK['n_train']} training scenes, {RECIPE['epochs']} epochs, "
-                 f"{len(SEEDS)} seeds) FiLM answers {100 * film['relational']:.1f}% of the relational test "
+        summary=(f"On sort-of-clevr ({task_options['n_train']} training scenes, {recipe['epochs']} epochs, "
+                 f"{len(seeds)} seeds) FiLM answers {100 * film['relational']:.1f}% of the relational test "
                  f"questions and the CNN with the question concatenated to its pooled features "
                  f"{100 * base['relational']:.1f}%: a gap of {gap:+.1f} points (far better = at least 10 "
                  f"points, decided before running). Non-relational: FiLM {100 * film['non-relational']:.1f}%, "
                  f"baseline {100 * base['non-relational']:.1f}%. Answering each question with its most "
                  f"frequent training answer scores {100 * prior['relational']:.1f}% relational and "
                  f"{100 * prior['non-relational']:.1f}% non-relational."),
-        setup=(f"task sort-of-clevr {TASK} (36 questions per scene, 18 relational); FiLM = the "
+        setup=(f"task sort-of-clevr {task_options} (36 questions per scene, 18 relational); FiLM = the "
                f"`sort-of-clevr` variant ({film['params']} parameters), baseline = the same parts without "
                f"FiLM, question embedding concatenated before the classifier ({base['params']} parameters); "
-               f"recipe {RECIPE}; seeds {SEEDS} (init and batch order); test split scored after the last "
+               f"recipe {recipe}; seeds {seeds} (init and batch order); test split scored after the last "
                "epoch; 2 runs in parallel, 1 thread each"),
-        command="python -m benchmarks.repro.film",
         table={"columns": ["model", "parameters", "relational % (mean +- std)", "non-relational %", "all %",
                            *(f"{k} %" for k in QUESTION_TYPES), "CPU s per run"], "rows": rows},
         paper={"source": "Perez et al. 2017, Table 1 (CLEVR test accuracy, %: FiLM, and the CNN+LSTM baseline of "
@@ -235,7 +242,3 @@ def main() -> None:
     print(verdict, f"relational gap {gap:+.1f} points")
     for row in rows:
         print(row)
-
-
-if __name__ == "__main__":
-    main()
