@@ -3,12 +3,11 @@
 W_p and W_pbar, then cos/sin/GELU and a concatenation, as in the authors' code), and against the
 MLP of equal size (the paper's baseline), interleaved.
 
-Run: .venv/bin/python -m benchmarks.perf.fan [--rounds N]
+    zoo reproduce fan --part perf
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
@@ -16,8 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import zoo
-from benchmarks.perf.timing import interleaved, medians
-from benchmarks.record import save_result
+from zoo.reproduce import Run
+from zoo.timing import interleaved, medians
 
 BATCH = 256
 
@@ -44,10 +43,8 @@ def step(model, x, y) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=20)
-    args = parser.parse_args()
+def reproduce(run: Run) -> None:
+    rounds = run.pick(8, 1)  # 8: what the recorded run used (the old --rounds default was 20)
     torch.set_num_threads(1)
     torch.manual_seed(0)
     ours = zoo.create("fan")
@@ -55,26 +52,21 @@ def main() -> None:
     models = {"zoo fan": ours, "obvious fan": obvious_fan(cfg.hidden_dim, cfg.num_layers),
               "mlp (p_ratio=0)": zoo.create("fan", variant="mlp")}
     x, y = torch.randn(BATCH, 1), torch.randn(BATCH, 1)
-    times = interleaved({k: (lambda m=m: step(m, x, y)) for k, m in models.items()}, args.rounds)
+    times = interleaved({k: (lambda m=m: step(m, x, y)) for k, m in models.items()}, rounds)
     med = medians(times)
     ratio = med["zoo fan"] / med["obvious fan"]
     vs_mlp = med["zoo fan"] / med["mlp (p_ratio=0)"]
     summary = (f"forward+backward, batch {BATCH}, width {cfg.hidden_dim}, {cfg.num_layers} layers: zoo FAN "
                f"{med['zoo fan'] * 1e3:.1f} ms, the obvious two-Linear FAN {med['obvious fan'] * 1e3:.1f} ms "
                f"(ratio {ratio:.2f}), the MLP of equal size {med['mlp (p_ratio=0)'] * 1e3:.1f} ms "
-               f"(FAN/MLP {vs_mlp:.2f}). Median of {args.rounds} interleaved rounds, 1 thread.")
+               f"(FAN/MLP {vs_mlp:.2f}). Median of {rounds} interleaved rounds, 1 thread.")
     print(summary)
-    save_result(
-        "fan", "perf", claim="forward+backward of the default config is no more than 1.2x slower than the most "
-                             "direct plain-PyTorch alternative",
+    run.record(
+        "perf", claim="forward+backward of the default config is no more than 1.2x slower than the most "
+                      "direct plain-PyTorch alternative",
         verdict="measured", summary=summary,
         setup=f"1 torch thread, batch {BATCH}, default config, interleaved rounds, medians.",
-        command="python -m benchmarks.perf.fan",
         table={"columns": ["model", "median ms", "ratio to obvious FAN"],
                "rows": [[k, f"{v * 1e3:.2f}", f"{v / med['obvious fan']:.2f}"] for k, v in med.items()]},
         data={"times_s": times},
     )
-
-
-if __name__ == "__main__":
-    main()
