@@ -3,12 +3,11 @@ n = 10 points, batch 128) against a plain PyTorch Ptr-Net written the obvious wa
 decoder stepped in Python, the pointer scores computed per step), same sizes, interleaved
 A, B, A, B so machine load hits both alike.
 
-Run: .venv/bin/python -m benchmarks.perf.pointer_net [--rounds N]
+    zoo reproduce pointer-net --part perf
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
@@ -16,8 +15,8 @@ import torch
 from torch import nn
 
 import zoo
-from benchmarks.perf.timing import interleaved
-from benchmarks.record import save_result
+from zoo.reproduce import Run
+from zoo.timing import interleaved
 
 BATCH, N = 128, 10
 
@@ -56,10 +55,8 @@ def step(model, points, targets, zoo_model: bool) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=15)
-    args = parser.parse_args()
+def reproduce(run: Run) -> None:
+    rounds = run.pick(15, 2)
     torch.set_num_threads(1)
     torch.manual_seed(0)
     from zoo_plugins.pointer_net.task import hull_targets
@@ -71,22 +68,17 @@ def main() -> None:
     times = interleaved({
         "zoo": lambda: step(ours, points, targets, True),
         "reference": lambda: step(ref, points, targets, False),
-    }, args.rounds, warmup=2)
+    }, rounds, warmup=2)
     a, b = times["zoo"], times["reference"]
     ratio = statistics.median(a) / statistics.median(b)
     summary = (f"forward+backward, batch {BATCH}, n={N}, 256 units: pointer-net {statistics.median(a) * 1e3:.1f} ms, "
                f"obvious LSTMCell loop {statistics.median(b) * 1e3:.1f} ms; ratio {ratio:.2f} (below 1 is faster). "
                "Teacher forcing lets the decoder run as one nn.LSTM call over all steps.")
-    save_result("pointer-net", "perf", claim="forward+backward at most 1.2x slower than a plain PyTorch reference",
-                verdict="measured", summary=summary,
-                setup=f"CPU, 1 thread, {args.rounds} interleaved rounds, medians",
-                command="python -m benchmarks.perf.pointer_net",
-                table={"columns": ["implementation", "median ms"],
-                       "rows": [["zoo pointer-net", round(statistics.median(a) * 1e3, 2)],
-                                ["obvious PyTorch (LSTMCell loop)", round(statistics.median(b) * 1e3, 2)]]},
-                data={"ratio": ratio, "ours_s": a, "reference_s": b})
+    run.record("perf", claim="forward+backward at most 1.2x slower than a plain PyTorch reference",
+               verdict="measured", summary=summary,
+               setup=f"CPU, 1 thread, {rounds} interleaved rounds, medians",
+               table={"columns": ["implementation", "median ms"],
+                      "rows": [["zoo pointer-net", round(statistics.median(a) * 1e3, 2)],
+                               ["obvious PyTorch (LSTMCell loop)", round(statistics.median(b) * 1e3, 2)]]},
+               data={"ratio": ratio, "ours_s": a, "reference_s": b})
     print(summary)
-
-
-if __name__ == "__main__":
-    main()
