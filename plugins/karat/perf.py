@@ -6,21 +6,21 @@ then the projection and the l1 row norm; same weights, so outputs agree. The zoo
 flattens (token, frequency) and uses matmuls. timm's softmax ViT of the same size is timed for
 context (the paper states KArAt is not meant to be cheaper). Config: the `digits` variant, batch 128.
 
-    .venv/bin/python -m benchmarks.perf.karat [--rounds N]
+    zoo reproduce karat --part perf
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from unittest.mock import patch
 
 import torch
 
 import zoo
-from benchmarks.perf.timing import interleaved, medians
-from benchmarks.record import save_result
-from zoo_plugins.karat.model import FourierKArAtOperator, vit_kwargs
+from zoo.reproduce import Run
+from zoo.timing import interleaved, medians
+
+from .model import FourierKArAtOperator, vit_kwargs
 
 
 def einsum_operator(self: FourierKArAtOperator, scores: torch.Tensor) -> torch.Tensor:
@@ -48,12 +48,10 @@ def step_time(model, x, reference: bool = False) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
+def reproduce(run: Run) -> None:
     from timm.models.vision_transformer import VisionTransformer
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=9)
-    args = parser.parse_args()
+    ROUNDS = run.pick(9, 1)
     torch.set_num_threads(1)  # one thread: 2 OpenMP threads on the shared 2-core machine thrash
     torch.manual_seed(0)
     model = zoo.create("karat", variant="digits")
@@ -66,24 +64,19 @@ def main() -> None:
     ref = "reference (einsum as written)"
     runs = {"zoo karat": lambda: step_time(model, x), ref: lambda: step_time(model, x, reference=True),
             "timm softmax ViT (context)": lambda: step_time(vit, x)}
-    times = interleaved(runs, args.rounds)
+    times = interleaved(runs, ROUNDS)
     med = medians(times)
     rows = [[name, round(med[name] * 1e3, 2), round(med[name] / med[ref], 3)] for name in runs]
-    save_result(
-        "karat", "perf_forward_backward",
+    run.record(
+        "perf_forward_backward",
         claim="karat forward+backward no more than 1.2x the time of the straightforward reference.",
         verdict="measured",
         summary=(f"zoo karat {med['zoo karat'] * 1e3:.1f} ms vs the einsum reference {med[ref] * 1e3:.1f} ms per "
                  f"training step: ratio {med['zoo karat'] / med[ref]:.2f} (same outputs, max |diff| {max_diff:.1e}). "
                  f"timm's softmax ViT of the same size: {med['timm softmax ViT (context)'] * 1e3:.1f} ms; the "
                  "learnable operator evaluates 2G basis functions per attention score."),
-        setup=f"digits variant (embed 32, depth 4, heads 2, 17 tokens, G=3, r=12, blockwise); batch 128; median of {args.rounds} interleaved rounds, 1 thread",
-        command="python -m benchmarks.perf.karat",
+        setup=f"digits variant (embed 32, depth 4, heads 2, 17 tokens, G=3, r=12, blockwise); batch 128; median of {ROUNDS} interleaved rounds, 1 thread",
         table={"columns": ["implementation", "ms per fwd+bwd (median)", "ratio to reference"], "rows": rows},
         data={"times_s": times, "max_abs_diff": max_diff},
     )
     print(rows, f"max diff {max_diff:.1e}")
-
-
-if __name__ == "__main__":
-    main()
