@@ -1,13 +1,13 @@
 """KAN layer speed and memory against the B-spline KAN implementations on PyPI.
 
-    .venv/bin/python -m benchmarks.perf.kan_peers            # installs peers, measures, records
-    .venv/bin/python -m benchmarks.perf.kan_peers --quick    # fewer rounds (a smoke run)
-    KAN_BENCH_THREADS=1 ...                                  # torch threads (default 2)
+    zoo reproduce kan --part perf
 
-Peers are installed at run time into benchmarks/.envs/kan-peers (gitignored), a venv that sees
-the main environment's torch through a .pth file: pykan (the authors' code), flashkan and inkan
-(B-spline KANs on uniform grids, torch.compile'd basis) and torchkan (its wheel ships no module;
-recorded as such). Every model is the stack [64, 128, 128, 10], grid 5, order 3.
+Peers are installed at run time into runs/envs/kan-peers (below the working directory), a venv
+that sees the main environment's torch and the zoo through a .pth file: pykan (the authors'
+code), flashkan and inkan (B-spline KANs on uniform grids, torch.compile'd basis) and torchkan (its
+wheel ships no module; recorded as such). Every model is the stack [64, 128, 128, 10], grid 5,
+order 3, on 2 torch threads. A quick run installs nothing: it times our layer (with and without
+its fused kernels) and the MLP only, on 1 thread, at batch 256, for 2 rounds.
 
 1. Agreement: our weights are copied into each peer whose parametrisation allows it (same grid,
    coefficients per edge, SiLU base) and the outputs compared.
@@ -22,7 +22,6 @@ recorded as such). Every model is the stack [64, 128, 128, 10], grid 5, order 3.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import os
@@ -32,19 +31,22 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-ENV = ROOT / "benchmarks" / ".envs" / "kan-peers"
+from zoo.reproduce import Run
+
+ENV = Path("runs") / "envs" / "kan-peers"
 PEERS = ["pykan==0.2.8", "flashkan==0.2.0", "inkan==0.5.2", "torchkan==0.1.1"]
 PEER_DEPS = ["pandas", "tqdm"]  # pykan imports them but declares no dependencies
 WIDTH, GRID, K = [64, 128, 128, 10], 5, 3
 MLP_WIDTH = [64, 472, 472, 10]
+NAMES = ["ours", "ours-eager", "mlp-same-params", "pykan", "flashkan", "inkan", "inkan-eager", "torchkan"]
+OURS = NAMES[:3]  # what a quick run measures: no peer to install
 
 
 # --- environment -------------------------------------------------------------------------------
 
 
 def ensure_env() -> Path:
-    python = ENV / "bin" / "python"
+    python = ENV.resolve() / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(ENV)], check=True)
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -152,10 +154,10 @@ def train_step(model, x, eager: bool = False):
     model(x).square().mean().backward()
 
 
-def worker_time(batch: int, rounds: int, names: list[str]) -> dict:
+def worker_time(batch: int, rounds: int, names: list[str], threads: int) -> dict:
     import torch
 
-    torch.set_num_threads(int(os.environ.get("KAN_BENCH_THREADS", "2")))
+    torch.set_num_threads(threads)
     models, notes = build_models(names)
     x = torch.rand(batch, WIDTH[0]) * 2 - 1
     agreement = {}
@@ -203,10 +205,10 @@ def step_peak_bytes(model, x, eager: bool) -> int:
     return peak
 
 
-def worker_memory(batch: int, name: str) -> dict:
+def worker_memory(batch: int, name: str, threads: int) -> dict:
     import torch
 
-    torch.set_num_threads(int(os.environ.get("KAN_BENCH_THREADS", "2")))
+    torch.set_num_threads(threads)
     models, notes = build_models(["ours"] + ([name] if name != "ours" else []))
     if name not in models:
         return {"batch": batch, "model": name, "peak_mb": None, "note": notes.get(name)}
@@ -226,42 +228,33 @@ def worker_memory(batch: int, name: str) -> dict:
 # --- driver ------------------------------------------------------------------------------------
 
 
-def run_worker(python: Path, *args: str) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    out = subprocess.run([str(python), "-m", "benchmarks.perf.kan_peers", "--worker", *args], cwd=ROOT, env=env,
-                         capture_output=True, text=True)
+def worker(args: list[str]) -> None:
+    """Entry point of a measuring process: one timing or memory measurement, printed as JSON."""
+    kind, batch, *rest = args
+    if kind == "time":
+        result = worker_time(int(batch), int(rest[0]), rest[1].split(","), int(rest[2]))
+    else:
+        result = worker_memory(int(batch), rest[0], int(rest[1]))
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+def run_worker(python: Path | str, *args: str) -> dict:
+    code = "import sys; from zoo_plugins.kan.perf import worker; worker(sys.argv[1:])"
+    out = subprocess.run([str(python), "-c", code, *args], capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"worker {args} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-install", action="store_true", help="use the peers environment as it is")
-    parser.add_argument("--memory-only", action="store_true",
-                        help="re-measure peak memory and update the existing record's memory column")
-    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        kind, batch, *rest = args.worker
-        if kind == "time":
-            result = worker_time(int(batch), int(rest[0]), rest[1].split(","))
-        else:
-            result = worker_memory(int(batch), rest[0])
-        sys.stdout.write(json.dumps(result) + "\n")
-        return
-
-    python = ENV / "bin" / "python" if args.no_install else ensure_env()
-    if args.memory_only:
-        remeasure_memory(python)
-        return
-    names = ["ours", "ours-eager", "mlp-same-params", "pykan", "flashkan", "inkan", "inkan-eager", "torchkan"]
+def reproduce(run: Run) -> None:
+    names = run.pick(NAMES, OURS)
+    python = sys.executable if run.quick else ensure_env()
+    threads = run.pick(2, 1)
+    rounds_per_batch = run.pick({256: 60, 4096: 16}, {256: 2})
     rows, raw = [], {}
-    for batch in (256, 4096):
-        rounds = (10 if batch == 256 else 4) if args.quick else (60 if batch == 256 else 16)
-        timing = run_worker(python, "time", str(batch), str(rounds), ",".join(names))
-        memory = {n: run_worker(python, "memory", str(batch), n) for n in timing["times"]}
+    for batch, rounds in rounds_per_batch.items():
+        timing = run_worker(python, "time", str(batch), str(rounds), ",".join(names), str(threads))
+        memory = {n: run_worker(python, "memory", str(batch), n, str(threads)) for n in timing["times"]}
         raw[batch] = {"timing": timing, "memory": memory}
         median = {n: statistics.median(t) * 1e3 for n, t in timing["times"].items() if t}
         for name in names:
@@ -275,27 +268,10 @@ def main() -> None:
                          f"{timing['agreement'][name]:.1e}" if name in timing["agreement"] else "-",
                          f"first step {timing['first_step_s'][name]:.1f} s"])
         print(json.dumps(rows[-len(names):]), flush=True)
-    summarise(rows, raw)
+    summarise(run, rows, raw, threads)
 
 
-def remeasure_memory(python: Path) -> None:
-    from benchmarks.record import RESULTS
-
-    record = json.loads((RESULTS / "kan" / "peers_speed.json").read_text())
-    rows, raw = record["table"]["rows"], record["data"]
-    for row in rows:
-        if row[3] == "-":
-            continue
-        peak = run_worker(python, "memory", str(row[1]), row[0])["peak_mb"]
-        row[6] = None if peak is None else round(peak, 1)
-        raw[str(row[1])]["memory"][row[0]] = {"peak_mb": peak}
-        print(row[:2], row[6], flush=True)
-    summarise(rows, {int(k): v for k, v in raw.items()})
-
-
-def summarise(rows: list, raw: dict) -> None:
-    from benchmarks.record import save_result
-
+def summarise(run: Run, rows: list, raw: dict, threads: int) -> None:
     def ratio(name, batch, column):
         for r in rows:
             if r[0] == name and r[1] == batch and r[column] != "-":
@@ -303,7 +279,7 @@ def summarise(rows: list, raw: dict) -> None:
         return None
 
     lines = []
-    for batch in (256, 4096):
+    for batch in raw:
         ours_mlp = ratio("ours", batch, 5)
         peers = {n: ratio(n, batch, 4) for n in ("pykan", "flashkan", "inkan", "inkan-eager")}
         faster = [n for n, v in peers.items() if v is not None and v > 1]
@@ -313,8 +289,8 @@ def summarise(rows: list, raw: dict) -> None:
                      f"{', '.join(faster) or 'no peer'}" + (f", not faster than {', '.join(slower)}" if slower else "")
                      + f" (time ratios peer/ours: {peers}); without the fused kernels (ours-eager) "
                      f"{ratio('ours-eager', batch, 4)}x our time; our peak step memory {mem_ours} MB.")
-    save_result(
-        "kan", "peers_speed",
+    run.record(
+        "peers_speed",
         claim="Issue target: faster than every peer B-spline KAN measured, at no more peak memory, on "
               "[64,128,128,10], grid 5, order 3, batch 256 and 4096; within 1.5x the equal-parameter MLP's time.",
         verdict="measured",
@@ -324,18 +300,13 @@ def summarise(rows: list, raw: dict) -> None:
                                   "in the step times). Shared 2-core machine: ratios come from one process with "
                                   "models interleaved step by step; absolute milliseconds are noisy.",
         setup=f"train step = zero grads + forward + mean-square loss + backward, float32, "
-              f"{os.environ.get('KAN_BENCH_THREADS', '2')} torch thread(s) (KAN_BENCH_THREADS); peers in "
+              f"{threads} torch thread(s); peers in "
               "their default configuration (flashkan, inkan: torch.compile'd basis, warmed up first; pykan after "
               "model.speed()); inkan-eager = inkan with compile_basis=False; ours-eager = ours with "
               "PAPERZOO_KAN_NATIVE=0. Peak memory = the largest, over 3 steps after warm-up, of the peak live tensor "
               "bytes during the step above those live before it (torch profiler allocation records), one process "
               "per model, plus our reused workspace buffers (allocated before the step).",
-        command="python -m benchmarks.perf.kan_peers",
         table={"columns": ["model", "batch", "trainable params", "step ms (median)", "x ours", "x MLP",
                            "peak step MB", "max |output - ours|", "note"], "rows": rows},
         data={str(k): v for k, v in raw.items()},
     )
-
-
-if __name__ == "__main__":
-    main()

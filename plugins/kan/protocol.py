@@ -18,8 +18,7 @@ import time
 import torch
 from torch import nn
 
-from zoo_plugins.kan.config import KANConfig
-from zoo_plugins.kan.model import KAN
+from .model import KAN
 
 
 def task_arrays(name: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -55,9 +54,10 @@ def float64_mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return ((output - target) ** 2).mean()
 
 
-def fit(model, data: dict, steps: int, seed: int, callbacks=()) -> dict:
+def fit(model, data: dict, steps: int, seed: int, callbacks=(), out_dir=None) -> dict:
     """`steps` full-batch LBFGS steps through zoo.train; the final train and test metrics. The task
-    keeps the data and the loss in float64 (the zoo's defaults are float32), as the paper's fits."""
+    keeps the data and the loss in float64 (the zoo's defaults are float32), as the paper's fits.
+    `out_dir`: where zoo.train writes the run (metrics and curves), or None for no files."""
     import zoo
     from zoo.tasks import ArraySplit, ArrayTask
 
@@ -65,23 +65,28 @@ def fit(model, data: dict, steps: int, seed: int, callbacks=()) -> dict:
     task = ArrayTask("kan-repro", "regression", splits, loss=float64_mse)
     result = zoo.train(model, task, optimizer="lbfgs", lr=1.0, batch_size=len(data["train"][0]), epochs=steps,
                        shuffle=False, seed=seed, device="cpu", eval_splits=[], final_splits=["train", "test"],
-                       callbacks=callbacks, progress=False)
+                       callbacks=callbacks, progress=False, out_dir=out_dir)
     return result.final
 
 
-def train_kan(width: list[int], data: dict, grids: list[int], steps_per_grid: int, seed: int = 0
-              ) -> tuple[KAN, list[dict]]:
-    """The paper's grid-extension schedule; returns the final model and one record per grid."""
+def train_kan(width: list[int], data: dict, grids: list[int], steps_per_grid: int, seed: int = 0,
+              run_dir=None) -> tuple[KAN, list[dict]]:
+    """The paper's grid-extension schedule; returns the final model and one record per grid.
+    `run_dir`: where zoo.train writes the run of the last grid (for the card of a kept model)."""
+    import zoo
+
     torch.manual_seed(seed)
     x = data["train"][0]
-    model = KAN(KANConfig(width=width, grid=grids[0], k=3)).double()
+    # built by zoo.create (the same initial weights as KAN(config)) so that the result can be saved
+    model = zoo.create("kan", width=width, grid=grids[0], k=3).double()
     history = []
     for i, grid in enumerate(grids):
         if i > 0:
             model = model.refine(grid, x)
         updates = GridUpdates(model, x, every=max(1, steps_per_grid // 5), until=steps_per_grid // 2 if i == 0 else 0)
         start = time.perf_counter()
-        final = fit(model, data, steps_per_grid, seed, callbacks=[updates])
+        final = fit(model, data, steps_per_grid, seed, callbacks=[updates],
+                    out_dir=run_dir if i == len(grids) - 1 else None)
         params = sum(p.numel() for p in model.parameters())
         history.append({"grid": grid, "params": params, "train_rmse": final["train_rmse"],
                         "test_rmse": final["test_rmse"], "seconds": time.perf_counter() - start})

@@ -1,6 +1,6 @@
 """KAN paper, Feynman equations (arXiv:2404.19756, Sec. 3.3, Table 2), dimensionless forms.
 
-    .venv/bin/python -m benchmarks.repro.kan_feynman [--steps 15]
+    zoo reproduce kan --part repro_feynman
 
 The paper fits dimensionless versions of Feynman equations (its Table 2: I.6.2 -> exp(-t^2/2s^2) /
 sqrt(2 pi s^2), I.27.6 -> 1 / (1 + a b), ...). The zoo's feynman/<id> tasks hold the original,
@@ -8,18 +8,18 @@ dimensional formulas, so this script generates the paper's dimensionless forms i
 and 1000 test points drawn uniformly in the ranges below (the paper does not list them; these are
 the authors' pykan ranges for the corresponding variables where they exist, else a similar span).
 A width-5 KAN [n, 5, 1] with grid extension G = 3, 5, 10 is compared with a SiLU MLP [n, 5, 5, 5, 1],
-both LBFGS through zoo.train (kan_common.py), and with the paper's "unpruned KAN" and "MLP" columns.
+both LBFGS through zoo.train (protocol.py), and with the paper's "unpruned KAN" and "MLP" columns.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import torch
 
-from benchmarks.record import save_result
-from benchmarks.repro.kan_common import train_kan, train_mlp
+from zoo.reproduce import Run
+
+from .protocol import train_kan, train_mlp
 
 # id: (dimensionless formula, function, variable ranges, paper unpruned-KAN RMSE, paper MLP RMSE)
 EQUATIONS = {
@@ -46,23 +46,18 @@ def dataset(fn, ranges, seed: int) -> dict:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=15,
-                        help="LBFGS steps (zoo.train epochs, up to 20 iterations each) per grid (paper: 200)")
-    parser.add_argument("--only", nargs="*", help="equation ids to run")
-    args = parser.parse_args()
+def reproduce(run: Run) -> None:
+    # LBFGS steps (zoo.train epochs, up to 20 iterations each) per grid (paper: 200)
+    steps = run.pick(15, 1)
     torch.set_num_threads(1)
     rows, raw = [], {}
     grids = [3, 5, 10]
     for eq, (formula, fn, ranges, paper_kan, paper_mlp) in EQUATIONS.items():
-        if args.only and eq not in args.only:
-            continue
         print(eq, formula, flush=True)
         data = dataset(fn, ranges, seed=0)
         n = len(ranges)
-        _, history = train_kan([n, 5, 1], data, grids, args.steps)
-        mlp = train_mlp([n, 5, 5, 5, 1], data, args.steps * len(grids))[1]
+        _, history = train_kan([n, 5, 1], data, grids, steps)
+        mlp = train_mlp([n, 5, 5, 5, 1], data, steps * len(grids))[1]
         kan = history[-1]
         print(f"  MLP {mlp}", flush=True)
         raw[eq] = {"kan": history, "mlp": mlp}
@@ -70,12 +65,12 @@ def main() -> None:
                      f"{paper_mlp:.2e}", kan["params"], mlp["params"]])
     kan_wins = sum(float(r[2]) < float(r[4]) for r in rows)
     within = sum(float(r[2]) <= 3 * float(r[3]) for r in rows)
-    save_result(
-        "kan", "feynman",
+    run.record(
+        "feynman",
         claim="On Feynman equations KANs and MLPs behave comparably on average (paper Sec. 3.3, Table 2), "
               "with KAN test RMSE around 1e-4 to 1e-3.",
         verdict="measured",
-        summary=(f"{len(rows)} dimensionless Feynman equations, KAN [n,5,1] with grids 3-5-10 ({args.steps} LBFGS "
+        summary=(f"{len(rows)} dimensionless Feynman equations, KAN [n,5,1] with grids 3-5-10 ({steps} LBFGS "
                  f"steps of up to 20 iterations each, through zoo.train) vs SiLU MLP [n,5,5,5,1]: the KAN has "
                  f"the lower test RMSE on {kan_wins} of "
                  f"{len(rows)}; it is within 3x of the paper's unpruned-KAN RMSE on {within} of {len(rows)}. "
@@ -83,16 +78,11 @@ def main() -> None:
                  "so its numbers are a floor for these short runs."),
         setup=f"float64, 1000 train / 1000 test points per equation, uniform in the ranges in the script; "
               f"zoo.train with optimizer='lbfgs' (history 10, strong Wolfe, up to 20 iterations per step, the "
-              f"whole training set per batch), {args.steps} steps per grid, grid updates (a callback) in the first "
-              f"grid, refine() between zoo.train calls; MLP {args.steps * len(grids)} LBFGS steps; seed 0.",
-        command=f"python -m benchmarks.repro.kan_feynman --steps {args.steps}",
+              f"whole training set per batch), {steps} steps per grid, grid updates (a callback) in the first "
+              f"grid, refine() between zoo.train calls; MLP {steps * len(grids)} LBFGS steps; seed 0.",
         table={"columns": ["equation", "dimensionless f", "KAN test RMSE", "paper unpruned KAN", "MLP test RMSE",
                            "paper MLP", "KAN params", "MLP params"], "rows": rows},
         paper={"source": "KAN paper Table 2 (Feynman dataset), columns 'unpruned KAN' and 'MLP' (arXiv:2404.19756; "
                          "digits transcribed from the paper, not re-checked against the PDF here: no network)."},
         data=raw,
     )
-
-
-if __name__ == "__main__":
-    main()

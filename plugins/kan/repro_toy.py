@@ -1,27 +1,30 @@
 """KAN paper, toy functions and grid extension (arXiv:2404.19756, Sec. 2.4 Fig. 2.3, Sec. 3.1 Fig. 3.1).
 
-    .venv/bin/python -m benchmarks.repro.kan_toy [--steps 15]
+    zoo reproduce kan --part repro_toy
 
 f(x, y) = exp(sin(pi x) + y^2) (task toy/exp-sin: 1000 train / 1000 test points on [-1, 1]^2).
 (1) KANs [2,1,1] and [2,5,1] against SiLU MLPs with more parameters, all trained with LBFGS through
-    zoo.train (one full-batch LBFGS step of up to 20 iterations per epoch; kan_common.py).
+    zoo.train (one full-batch LBFGS step of up to 20 iterations per epoch; protocol.py).
 (2) Grid extension G = 3, 5, 10, 20, 50 (least-squares refit, then more training): test RMSE at
     each step and the exponent alpha of test RMSE ~ G^-alpha (paper: ~3 for [2,1,1], theory 4).
+The [2,5,1] KAN after the last grid extension is kept as `kan.toy-exp-sin-grid50` (trained in
+float64, kept in float32, the dtype of the task's data).
 """
 
 from __future__ import annotations
 
-import argparse
+import tempfile
 
 import torch
 
-from benchmarks.record import figure_path, save_result
-from benchmarks.repro.kan_common import fit_exponent, task_arrays, train_kan, train_mlp
+from zoo.reproduce import Run
 
-GRIDS = [3, 5, 10, 20, 50]
+from .protocol import fit_exponent, task_arrays, train_kan, train_mlp
+
+KEPT_TAG = "toy-exp-sin-grid50"
 
 
-def plot(kans: dict, mlps: dict, exponents: dict) -> None:
+def plot(kans: dict, mlps: dict, exponents: dict, grids: list[int], path) -> None:
     """Test RMSE against grid size (log-log) with the G^-4 line and the MLPs' levels."""
     import matplotlib
 
@@ -33,12 +36,12 @@ def plot(kans: dict, mlps: dict, exponents: dict) -> None:
     for width, history in kans.items():
         ax.loglog([h["grid"] for h in history], [h["test_rmse"] for h in history], "o-",
                   label=f"KAN {width} (alpha = {-exponents[width]:.2f})")
-    grids = torch.tensor(GRIDS, dtype=torch.float64)
+    sizes = torch.tensor(grids, dtype=torch.float64)
     anchor = kans["[2, 1, 1]"][0]["test_rmse"]
-    ax.loglog(GRIDS, anchor * (grids / GRIDS[0]) ** -4, "k--", lw=0.8, label="G^-4 (theory)")
+    ax.loglog(grids, anchor * (sizes / grids[0]) ** -4, "k--", lw=0.8, label="G^-4 (theory)")
     for (widths, m), color in zip(mlps.items(), ("tab:green", "tab:red")):
         ax.axhline(m["test_rmse"], ls=":", lw=1, color=color, label=f"MLP {widths}, {m['params']} params")
-    ax.set_xticks(GRIDS)
+    ax.set_xticks(grids)
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("grid size G")
@@ -46,24 +49,27 @@ def plot(kans: dict, mlps: dict, exponents: dict) -> None:
     ax.set_title("exp(sin(pi x) + y^2): grid extension")
     ax.legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(figure_path("kan", "toy_grid_extension.png"))
+    fig.savefig(path)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=15,
-                        help="LBFGS steps (zoo.train epochs, up to 20 iterations each) per grid (paper: 200)")
-    args = parser.parse_args()
+def reproduce(run: Run) -> None:
+    # LBFGS steps (zoo.train epochs, up to 20 iterations each) per grid (paper: 200)
+    steps = run.pick(15, 1)
+    grids = run.pick([3, 5, 10, 20, 50], [3, 5])
     torch.set_num_threads(1)
     data = task_arrays("toy/exp-sin")
     kans = {}
     for width in ([2, 1, 1], [2, 5, 1]):
         print(f"KAN {width}", flush=True)
-        kans[str(width)] = train_kan(width, data, GRIDS, args.steps)[1]
+        kept = width == [2, 5, 1]
+        with tempfile.TemporaryDirectory(prefix="zoo-repro-") as run_dir:  # the kept model's card needs its curves
+            model, kans[str(width)] = train_kan(width, data, grids, steps, run_dir=run_dir if kept else None)
+            if kept:
+                run.keep(model.float(), KEPT_TAG, run=run_dir)
     mlps = {}
     for widths in ([2, 32, 32, 1], [2, 64, 64, 64, 1]):
         print(f"MLP {widths}", flush=True)
-        mlps[str(widths)] = train_mlp(widths, data, args.steps * len(GRIDS))[1]
+        mlps[str(widths)] = train_mlp(widths, data, steps * len(grids))[1]
         print(f"  {mlps[str(widths)]}", flush=True)
 
     rows = []
@@ -84,30 +90,29 @@ def main() -> None:
     biggest_mlp = max(m["params"] for m in mlps.values())
     monotone = {w: all(b["test_rmse"] < a["test_rmse"] for a, b in zip(h, h[1:])) for w, h in kans.items()}
 
-    plot(kans, mlps, exponents)
+    plot(kans, mlps, exponents, grids, run.figure("toy_grid_extension.png"))
 
     small_beats = small_kan["test_rmse"] < best_mlp and small_kan["params"] < biggest_mlp
-    save_result(
-        "kan", "toy_exp_sin",
+    run.record(
+        "toy_exp_sin",
         claim="A [2,5,1]-style KAN reaches a much lower test RMSE on exp(sin(pi x)+y^2) than an MLP with more "
               "parameters; grid extension lowers the test RMSE step by step (paper Fig. 2.3 / 3.1).",
         verdict="reproduced" if small_beats and all(monotone.values()) else
                 ("partially reproduced" if small_beats or any(monotone.values()) else "not reproduced"),
-        summary=(f"KAN [2,5,1] after grid extension to G={GRIDS[-1]} ({small_kan['params']} parameters): test RMSE "
+        summary=(f"KAN [2,5,1] after grid extension to G={grids[-1]} ({small_kan['params']} parameters): test RMSE "
                  f"{small_kan['test_rmse']:.2e}; best MLP (up to {biggest_mlp} parameters, same LBFGS budget): "
                  f"{best_mlp:.2e}, i.e. {best_mlp / small_kan['test_rmse']:.0f}x higher. Best KAN overall "
                  f"{best_kan:.2e}. Test RMSE fell at every grid extension: {monotone}. Measured scaling exponent "
-                 f"alpha (test RMSE ~ G^-alpha over G = {GRIDS}): "
+                 f"alpha (test RMSE ~ G^-alpha over G = {grids}): "
                  + ", ".join(f"{w}: {-e:.2f}" for w, e in exponents.items())
                  + "; the paper observes about 3 for [2,1,1] (theory k + 1 = 4). "
-                 f"Runs use {args.steps} LBFGS steps (of up to 20 iterations) per grid instead of the paper's 200; "
+                 f"Runs use {steps} LBFGS steps (of up to 20 iterations) per grid instead of the paper's 200; "
                  "trained through zoo.train."),
         setup=f"toy/exp-sin (1000 train, 1000 test, uniform on [-1,1]^2), float64 data and loss, zoo.train with "
               f"optimizer='lbfgs' (history 10, strong Wolfe, up to 20 iterations per step), batch = the whole "
-              f"training set, {args.steps} steps (epochs) per grid, grid updates (a callback) in the first half "
+              f"training set, {steps} steps (epochs) per grid, grid updates (a callback) in the first half "
               f"of the first grid, refine() between zoo.train calls; MLPs: SiLU, the same LBFGS for "
-              f"{args.steps * len(GRIDS)} steps; seed 0.",
-        command=f"python -m benchmarks.repro.kan_toy --steps {args.steps}",
+              f"{steps * len(grids)} steps; seed 0.",
         table={"columns": ["model", "grid G", "parameters", "train RMSE", "test RMSE"], "rows": rows},
         paper={"source": "KAN paper Fig. 2.3 (grid extension of [2,1,1] and [2,5,1] on exp(sin(pi x)+y^2)): test "
                          "loss falls with G down to ~1e-7 (RMSE) for [2,1,1] at G=1000 with 200 LBFGS steps per grid; "
@@ -117,7 +122,3 @@ def main() -> None:
         figures=["toy_grid_extension.png"],
         data={"kan": kans, "mlp": mlps, "exponents": exponents},
     )
-
-
-if __name__ == "__main__":
-    main()
