@@ -6,22 +6,22 @@ inputs; same weights, so outputs must agree. The zoo's layer contracts the basis
 The MLP autoencoder of the same layout and the CNN autoencoder of the reproduction are timed too,
 for context. Default config (64 -> 32 -> 8), batch 256.
 
-    .venv/bin/python -m benchmarks.perf.kan_autoencoder [--rounds N]
+    zoo reproduce kan-autoencoder --part perf
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
 import torch.nn.functional as F
 
 import zoo
-from benchmarks.perf.timing import interleaved, medians
-from benchmarks.record import save_result
-from benchmarks.repro.kan_autoencoder import ConvAutoencoder, DenseAutoencoder
+from zoo.reproduce import Run
+from zoo.timing import interleaved, medians
 from zoo_plugins.kan.model import KANLayer
+
+from .repro import ConvAutoencoder, DenseAutoencoder
 
 
 def edgewise(layer: KANLayer, x: torch.Tensor) -> torch.Tensor:
@@ -44,10 +44,8 @@ def step_time(fn, model, x) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=15)
-    args = parser.parse_args()
+def reproduce(run: Run) -> None:
+    rounds = run.pick(15, 2)
     torch.set_num_threads(1)  # one thread: 2 OpenMP threads on the shared 2-core machine thrash
     torch.manual_seed(0)
     model = zoo.create("kan-autoencoder")
@@ -60,24 +58,19 @@ def main() -> None:
             ref: lambda: step_time(lambda v: reference_forward(model, v), model, x),
             "MLP autoencoder (context)": lambda: step_time(dense, dense, x),
             "CNN autoencoder (context)": lambda: step_time(conv, conv, x)}
-    times = interleaved(runs, args.rounds)
+    times = interleaved(runs, rounds)
     med = medians(times)
     rows = [[name, round(med[name] * 1e3, 3), round(med[name] / med[ref], 3)] for name in runs]
-    save_result(
-        "kan-autoencoder", "perf_forward_backward",
+    run.record(
+        "perf_forward_backward",
         claim="kan-autoencoder forward+backward no more than 1.2x the time of the straightforward reference.",
         verdict="measured",
         summary=(f"zoo kan-autoencoder {med['zoo kan-autoencoder'] * 1e3:.2f} ms vs the edge-wise reference "
                  f"{med[ref] * 1e3:.2f} ms per training step: ratio {med['zoo kan-autoencoder'] / med[ref]:.2f} "
                  f"(same outputs, max |diff| {max_diff:.1e}). For context, MLP autoencoder "
                  f"{med['MLP autoencoder (context)'] * 1e3:.2f} ms, CNN autoencoder {med['CNN autoencoder (context)'] * 1e3:.2f} ms."),
-        setup=f"default config (input 64, hidden 32, latent 8, G=5, k=3); batch 256; median of {args.rounds} interleaved rounds, 1 thread",
-        command="python -m benchmarks.perf.kan_autoencoder",
+        setup=f"default config (input 64, hidden 32, latent 8, G=5, k=3); batch 256; median of {rounds} interleaved rounds, 1 thread",
         table={"columns": ["implementation", "ms per fwd+bwd (median)", "ratio to reference"], "rows": rows},
         data={"times_s": times, "max_abs_diff": max_diff},
     )
     print(rows, f"max diff {max_diff:.1e}")
-
-
-if __name__ == "__main__":
-    main()

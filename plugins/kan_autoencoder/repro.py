@@ -1,4 +1,4 @@
-"""kan-autoencoder claim (papers.md): KAN-based autoencoders reach reconstruction error competitive
+"""kan-autoencoder claim: KAN-based autoencoders reach reconstruction error competitive
 with CNN autoencoders.
 
 Task `digits/reconstruction` (8x8 digits in [0, 1]). For each latent size, the KAN autoencoder
@@ -13,12 +13,14 @@ metric); the test MSE is the run's final `test_mse`. What differs from the hand-
 script used before: the shuffling order is zoo.train's (a function of seed and epoch) instead of
 a `torch.randperm` generator seeded the same way. As in the old loop, every run ends on its best
 validation epoch's weights (zoo.train's `restore_best` with `patience` set), early-stopped or not.
+The seed-0 KAN autoencoder of latent size 8 is kept as `kan-autoencoder.digits`.
 
-    .venv/bin/python -m benchmarks.repro.kan_autoencoder
+    zoo reproduce kan-autoencoder --part repro
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 
 import numpy as np
@@ -26,12 +28,11 @@ import torch
 from torch import nn
 
 import zoo
-from benchmarks.record import figure_path, save_result
+from zoo.reproduce import Run
 
-SEEDS = (0, 1, 2)
-LATENTS = (8, 16)
-EPOCHS, BATCH, LR, PATIENCE = 60, 128, 5e-3, 10
+BATCH, LR, PATIENCE = 128, 5e-3, 10
 TOLERANCE = 1.10
+KEPT = (8, "KAN autoencoder", 0, "digits")  # latent, model, seed -> weights tag
 
 
 class ConvAutoencoder(nn.Module):
@@ -67,75 +68,82 @@ def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def fit(model: nn.Module, task, seed: int) -> tuple[float, dict]:
-    """Train with early stopping on validation MSE; the test MSE and how the run ended."""
-    result = zoo.train(model, task, epochs=EPOCHS, batch_size=BATCH, lr=LR, optimizer="adam", seed=seed,
+def fit(model: nn.Module, task, seed: int, epochs: int, out_dir=None) -> tuple[float, dict]:
+    """Train with early stopping on validation MSE; the test MSE and how the run ended. `out_dir`:
+    where zoo.train writes the run (metrics and curves), or None for no files."""
+    result = zoo.train(model, task, epochs=epochs, batch_size=BATCH, lr=LR, optimizer="adam", seed=seed,
                        eval_splits=["val"], patience=PATIENCE, monitor="val_mse", final_splits=["test"],
-                       progress=False)
+                       progress=False, out_dir=out_dir)
     return result.final["test_mse"], {"epochs": result.epochs, "best_epoch": result.best_epoch,
                                       "stopped": result.stopped}
 
 
-def main() -> None:
+def reproduce(run: Run) -> None:
+    seeds = run.pick((0, 1, 2), (0,))
+    latents = run.pick((8, 16), (8,))
+    epochs = run.pick(60, 2)
     torch.set_num_threads(1)  # one thread: 2 OpenMP threads on the shared 2-core machine thrash
     task = zoo.get_task("digits/reconstruction")
     results, params, runs, started = {}, {}, {}, time.time()
-    for latent in LATENTS:
+    for latent in latents:
         builders = {
             "KAN autoencoder": lambda: zoo.create("kan-autoencoder", task=task, latent_dim=latent),
             "CNN autoencoder": lambda: ConvAutoencoder(latent),
             "MLP autoencoder": lambda: DenseAutoencoder(latent),
         }
-        for seed in SEEDS:
+        for seed in seeds:
             for name, build in builders.items():
                 torch.manual_seed(seed)
                 model = build()
                 params[(latent, name)] = n_params(model)
-                test_mse, run = fit(model, task, seed)
+                kept = (latent, name, seed) == KEPT[:3]
+                with tempfile.TemporaryDirectory(prefix="zoo-repro-") as run_dir:  # the kept model's card needs its curves
+                    test_mse, ending = fit(model, task, seed, epochs, out_dir=run_dir if kept else None)
+                    if kept:
+                        run.keep(model, KEPT[3], run=run_dir)
                 results.setdefault((latent, name), []).append(test_mse)
-                runs.setdefault((latent, name), []).append(run)
-                print(f"latent={latent} {name} seed={seed}: test MSE {test_mse:.5f}, {run} "
+                runs.setdefault((latent, name), []).append(ending)
+                print(f"latent={latent} {name} seed={seed}: test MSE {test_mse:.5f}, {ending} "
                       f"({time.time() - started:.0f}s)", flush=True)
 
     means = {key: float(np.mean(v)) for key, v in results.items()}
     competitive = {latent: means[(latent, "KAN autoencoder")] <= TOLERANCE * means[(latent, "CNN autoencoder")]
-                   for latent in LATENTS}
+                   for latent in latents}
     verdict = ("reproduced" if all(competitive.values()) else
                "partially reproduced" if any(competitive.values()) else "not reproduced")
     rows = [[latent, name, params[(latent, name)], round(means[(latent, name)], 5),
-             round(float(np.std(results[(latent, name)])), 5), len(SEEDS)]
+             round(float(np.std(results[(latent, name)])), 5), len(seeds)]
             for (latent, name) in results]
 
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for i, name in enumerate(["KAN autoencoder", "CNN autoencoder", "MLP autoencoder"]):
-        ax.errorbar(LATENTS, [means[(l, name)] for l in LATENTS],
-                    yerr=[np.std(results[(l, name)]) for l in LATENTS], marker="o", capsize=3, label=name, color=f"C{i}")
+        ax.errorbar(latents, [means[(l, name)] for l in latents],
+                    yerr=[np.std(results[(l, name)]) for l in latents], marker="o", capsize=3, label=name, color=f"C{i}")
     ax.set_xlabel("latent size")
     ax.set_ylabel("test MSE per pixel")
     ax.set_xscale("log", base=2)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(figure_path("kan-autoencoder", "repro_reconstruction.png"), dpi=100)
+    fig.savefig(run.figure("repro_reconstruction.png"), dpi=100)
 
     summary = "; ".join(
         f"latent {l}: KAN {means[(l, 'KAN autoencoder')]:.5f} ({params[(l, 'KAN autoencoder')]} params) vs "
         f"CNN {means[(l, 'CNN autoencoder')]:.5f} ({params[(l, 'CNN autoencoder')]}) vs "
-        f"MLP {means[(l, 'MLP autoencoder')]:.5f} ({params[(l, 'MLP autoencoder')]})" for l in LATENTS)
-    save_result(
-        "kan-autoencoder", "repro_reconstruction",
+        f"MLP {means[(l, 'MLP autoencoder')]:.5f} ({params[(l, 'MLP autoencoder')]})" for l in latents)
+    run.record(
+        "repro_reconstruction",
         claim="KAN-based autoencoders reach reconstruction error competitive with CNN autoencoders.",
         verdict=verdict,
-        summary=(f"Mean test MSE per pixel over {len(SEEDS)} seeds. {summary}. Competitive (KAN <= "
+        summary=(f"Mean test MSE per pixel over {len(seeds)} seeds. {summary}. Competitive (KAN <= "
                  f"{TOLERANCE:.2f} x CNN) at latent sizes {[l for l, c in competitive.items() if c] or 'none'}."),
         setup=(f"digits/reconstruction (1078 train / 359 val / 360 test images). kan-autoencoder default "
-               f"(hidden 32, G=5, k=3) with latent {list(LATENTS)}; CNN autoencoder conv(8)-conv(16, stride 2)-"
+               f"(hidden 32, G=5, k=3) with latent {list(latents)}; CNN autoencoder conv(8)-conv(16, stride 2)-"
                f"dense and mirror; MLP autoencoder = same layout with dense layers. Adam lr={LR}, batch {BATCH}, up "
-               f"to {EPOCHS} epochs, early stopping on validation MSE (patience {PATIENCE}); seeds {list(SEEDS)}. "
+               f"to {epochs} epochs, early stopping on validation MSE (patience {PATIENCE}); seeds {list(seeds)}. "
                "Every model trains through zoo.train (task loss and val_mse; every run ends on its best validation "
                "epoch's weights; zoo.train's seeded shuffling)."),
-        command="python -m benchmarks.repro.kan_autoencoder",
         table={"columns": ["latent", "model", "params", "test MSE (mean)", "std", "seeds"], "rows": rows},
         paper={"source": "Moradi et al. 2024: MNIST, SVHN, CIFAR-10 (not available offline)",
                "note": "the paper reports KAN autoencoders competitive with CNN autoencoders, with more parameters"},
@@ -144,7 +152,3 @@ def main() -> None:
               "runs": {f"{l}|{m}": v for (l, m), v in runs.items()}},
     )
     print(verdict, summary)
-
-
-if __name__ == "__main__":
-    main()
