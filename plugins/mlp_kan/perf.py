@@ -5,21 +5,21 @@ its routing weight (zero for experts a token is not routed to); same weights, so
 The zoo's layer runs each expert only on its routed tokens. timm's ViT of the same size with a
 plain MLP is timed too, for context. Config: the `digits` variant (8x8 images, 17 tokens), batch 128.
 
-    .venv/bin/python -m benchmarks.perf.mlp_kan [--rounds N]
+    zoo reproduce mlp-kan --part perf
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from unittest.mock import patch
 
 import torch
 
 import zoo
-from benchmarks.perf.timing import interleaved, medians
-from benchmarks.record import save_result
-from zoo_plugins.mlp_kan.model import MoEFeedForward
+from zoo.reproduce import Run
+from zoo.timing import interleaved, medians
+
+from .model import MoEFeedForward
 
 
 def dense_moe(self: MoEFeedForward, x: torch.Tensor) -> torch.Tensor:
@@ -46,12 +46,10 @@ def step_time(model, x, dense: bool = False) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
+def reproduce(run: Run) -> None:
     from timm.models.vision_transformer import VisionTransformer
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=7)
-    args = parser.parse_args()
+    ROUNDS = run.pick(7, 1)
     torch.set_num_threads(1)  # one thread: 2 OpenMP threads on the shared 2-core machine thrash
     torch.manual_seed(0)
     model = zoo.create("mlp-kan", variant="digits")
@@ -65,11 +63,11 @@ def main() -> None:
     ref = "reference (dense mixture)"
     runs = {"zoo mlp-kan (routed)": lambda: step_time(model, x), ref: lambda: step_time(model, x, dense=True),
             "timm ViT, plain MLP (context)": lambda: step_time(vit, x)}
-    times = interleaved(runs, args.rounds)
+    times = interleaved(runs, ROUNDS)
     med = medians(times)
     rows = [[name, round(med[name] * 1e3, 2), round(med[name] / med[ref], 3)] for name in runs]
-    save_result(
-        "mlp-kan", "perf_forward_backward",
+    run.record(
+        "perf_forward_backward",
         claim="mlp-kan forward+backward no more than 1.2x the time of the straightforward reference.",
         verdict="measured",
         summary=(f"routed mixture {med['zoo mlp-kan (routed)'] * 1e3:.1f} ms vs dense mixture {med[ref] * 1e3:.1f} ms "
@@ -77,13 +75,8 @@ def main() -> None:
                  f"{max_diff:.1e}). A same-size timm ViT with one plain MLP per block takes "
                  f"{med['timm ViT, plain MLP (context)'] * 1e3:.1f} ms: MLP-KAN's 8 experts per block, half of them "
                  "KANs, cost more by construction."),
-        setup=f"digits variant (embed 32, 2 blocks, 8 experts top-2, 17 tokens); batch 128; median of {args.rounds} interleaved rounds, 1 thread",
-        command="python -m benchmarks.perf.mlp_kan",
+        setup=f"digits variant (embed 32, 2 blocks, 8 experts top-2, 17 tokens); batch 128; median of {ROUNDS} interleaved rounds, 1 thread",
         table={"columns": ["implementation", "ms per fwd+bwd (median)", "ratio to reference"], "rows": rows},
         data={"times_s": times, "max_abs_diff": max_diff},
     )
     print(rows, f"max diff {max_diff:.1e}")
-
-
-if __name__ == "__main__":
-    main()

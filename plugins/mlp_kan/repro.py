@@ -17,8 +17,9 @@ hand-written loop this script used before: the shuffling order is zoo.train's (a
 and epoch) instead of a `torch.randperm` generator seeded the same way; and the cosine schedule
 decays the learning rate every optimizer step (zoo.train's `schedule="cosine"`) instead of once
 per epoch (`CosineAnnealingLR(epochs)` stepped after each epoch), the same curve sampled finer.
+MLP-KAN of seed 0 on `toy/exp-sin` is kept as the checkpoint `mlp-kan.toy-exp-sin`.
 
-    .venv/bin/python -m benchmarks.repro.mlp_kan
+    zoo reproduce mlp-kan --part repro
 """
 
 from __future__ import annotations
@@ -30,9 +31,8 @@ import torch
 from torch import nn
 
 import zoo
-from benchmarks.record import figure_path, save_result
+from zoo.reproduce import Run
 
-SEEDS = (0, 1)
 TASKS = {  # task -> (MLP-KAN variant, epochs, batch, metric)
     "toy/exp-sin": ("function", 60, 200, "rmse"),
     "toy/four-var": ("function", 60, 200, "rmse"),
@@ -81,10 +81,13 @@ def fit(model: nn.Module, task, epochs: int, batch: int, seed: int, metric: str)
     return result.final[f"test_{metric}"]
 
 
-def main() -> None:
+def reproduce(run: Run) -> None:
+    SEEDS = run.pick((0, 1), (0,))
+    tasks = {name: (variant, run.pick(epochs, 1), batch, metric)
+             for name, (variant, epochs, batch, metric) in TASKS.items()}
     torch.set_num_threads(1)  # one thread: 2 OpenMP threads on the shared 2-core machine thrash
     results, params, started = {}, {}, time.time()
-    for task_name, (variant, epochs, batch, metric) in TASKS.items():
+    for task_name, (variant, epochs, batch, metric) in tasks.items():
         task = zoo.get_task(task_name)
         inputs = task.info.input_dim
         outputs = task.info.num_classes or task.info.output_dim
@@ -101,12 +104,14 @@ def main() -> None:
                 model = build()
                 params[(task_name, name)] = n_params(model)
                 results.setdefault((task_name, name), []).append(fit(model, task, epochs, batch, seed, metric))
+                if (task_name, name, seed) == ("toy/exp-sin", "MLP-KAN", SEEDS[0]):
+                    run.keep(model, "toy-exp-sin")
                 print(f"{task_name} {name} seed={seed}: test {metric} {results[(task_name, name)][-1]:.4f} "
                       f"({time.time() - started:.0f}s)", flush=True)
 
     means = {key: float(np.mean(v)) for key, v in results.items()}
     good, ranking = {}, {}
-    for task_name, (_, _, _, metric) in TASKS.items():
+    for task_name, (_, _, _, metric) in tasks.items():
         mlp, kan, ours = (means[(task_name, m)] for m in ("MLP", "KAN", "MLP-KAN"))
         if metric == "accuracy":
             best = max(mlp, kan)
@@ -118,13 +123,13 @@ def main() -> None:
             ranking[task_name] = "MLP" if mlp <= kan else "KAN"
     verdict = ("reproduced" if all(good.values()) else
                "partially reproduced" if any(good.values()) else "not reproduced")
-    rows = [[t, m, TASKS[t][3], params[(t, m)], round(means[(t, m)], 4), round(float(np.std(results[(t, m)])), 4),
+    rows = [[t, m, tasks[t][3], params[(t, m)], round(means[(t, m)], 4), round(float(np.std(results[(t, m)])), 4),
              len(SEEDS)] for (t, m) in results]
 
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(TASKS), figsize=(4 * len(TASKS), 3.3))
-    for ax, (task_name, (_, _, _, metric)) in zip(axes, TASKS.items()):
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.3))
+    for ax, (task_name, (_, _, _, metric)) in zip(axes, tasks.items()):
         names = ["MLP-KAN", "MLP", "KAN", "transformer, MLP FFN"]
         ax.bar(["MLP-KAN", "MLP", "KAN", "ViT-MLP"], [means[(task_name, n)] for n in names],
                yerr=[np.std(results[(task_name, n)]) for n in names], color=["C0", "C1", "C2", "C3"], capsize=3)
@@ -133,14 +138,14 @@ def main() -> None:
         if metric == "accuracy":
             ax.set_ylim(min(means[(task_name, n)] for n in names) - 0.05, 1.0)
     fig.tight_layout()
-    fig.savefig(figure_path("mlp-kan", "repro_both_regimes.png"), dpi=100)
+    fig.savefig(run.figure("repro_both_regimes.png"), dpi=100)
 
     summary = "; ".join(
-        f"{t} ({TASKS[t][3]}): MLP-KAN {means[(t, 'MLP-KAN')]:.4f}, MLP {means[(t, 'MLP')]:.4f}, "
+        f"{t} ({tasks[t][3]}): MLP-KAN {means[(t, 'MLP-KAN')]:.4f}, MLP {means[(t, 'MLP')]:.4f}, "
         f"KAN {means[(t, 'KAN')]:.4f} (better specialist: {ranking[t]}), same transformer with a plain MLP "
-        f"{means[(t, 'transformer, MLP FFN')]:.4f}" for t in TASKS)
-    save_result(
-        "mlp-kan", "repro_both_regimes",
+        f"{means[(t, 'transformer, MLP FFN')]:.4f}" for t in tasks)
+    run.record(
+        "repro_both_regimes",
         claim=("A mixture of MLP and KAN experts performs well on both function-learning and representation-"
                "learning tasks without manual model choice."),
         verdict=verdict,
@@ -150,11 +155,10 @@ def main() -> None:
                f"top-2, MLP experts 64 wide, KAN experts [32, 32, 32] G=5 k=3). MLP: [in, 128, 128, out] GELU. "
                f"KAN: [in, 16, out] G=5 k=3. Control: the same timm transformer with one plain MLP (width 64) "
                f"per block. AdamW lr={LR} wd=1e-4, cosine schedule, epochs/batch per task "
-               f"{ {t: v[1:3] for t, v in TASKS.items()} }; seeds {list(SEEDS)}. Tolerance: accuracy within "
+               f"{ {t: v[1:3] for t, v in tasks.items()} }; seeds {list(SEEDS)}. Tolerance: accuracy within "
                f"{ACCURACY_TOLERANCE:.0%} points, RMSE within {RMSE_TOLERANCE}x of the better specialist. Every "
                "model trains through zoo.train (task loss, per-step cosine schedule, zoo.train's seeded shuffling); "
                "scores are its final test metrics."),
-        command="python -m benchmarks.repro.mlp_kan",
         table={"columns": ["task", "model", "metric", "params", "mean", "std", "seeds"], "rows": rows},
         paper={"source": "MLP-KAN paper: Feynman equations (function learning, RMSE), CIFAR-10/100, mini-ImageNet, "
                          "SST-2 (representation learning)",
@@ -163,7 +167,3 @@ def main() -> None:
         data={f"{t}|{m}": v for (t, m), v in results.items()},
     )
     print(verdict, summary)
-
-
-if __name__ == "__main__":
-    main()
