@@ -6,18 +6,16 @@ weights, so outputs must agree. The zoo's layer projects the whole input sequenc
 the loop. An equal-width `nn.LSTM` is timed too, for context (TKAN does 5 KAN layers per step).
 Config: the repro's size (one layer of 32 units, sub-layer orders 0..4), lookback 16, batch 256.
 
-    .venv/bin/python -m benchmarks.perf.tkan [--rounds N]
+    zoo reproduce tkan --part perf
 """
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 
 import zoo
-from benchmarks.perf.timing import fwd_bwd_seconds, interleaved, medians
-from benchmarks.record import save_result
+from zoo.reproduce import Run
+from zoo.timing import fwd_bwd_seconds, interleaved, medians
 
 
 def reference_forward(model, x: torch.Tensor) -> torch.Tensor:
@@ -42,10 +40,8 @@ def reference_forward(model, x: torch.Tensor) -> torch.Tensor:
     return model.head(x[:, -1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=7)
-    args = parser.parse_args()
+def reproduce(run: Run) -> None:
+    rounds = run.pick(7, 1)
     torch.set_num_threads(1)  # one thread: 2 OpenMP threads on the shared 2-core machine thrash
     torch.manual_seed(0)
     model = zoo.create("tkan", hidden=[32], output_dim=8)
@@ -56,13 +52,13 @@ def main() -> None:
     runs = {"zoo tkan": lambda: fwd_bwd_seconds(model, model, x),
             "reference (per-step projections)": lambda: fwd_bwd_seconds(lambda v: reference_forward(model, v), model, x),
             "nn.LSTM (context)": lambda: fwd_bwd_seconds(lambda v: lstm(v)[0], lstm, x)}
-    times = interleaved(runs, args.rounds)
+    times = interleaved(runs, rounds)
     med = medians(times)
     ratio = med["zoo tkan"] / med["reference (per-step projections)"]
     rows = [[name, round(med[name] * 1e3, 2), round(med[name] / med["reference (per-step projections)"], 3)]
             for name in runs]
-    save_result(
-        "tkan", "perf_forward_backward",
+    run.record(
+        "perf_forward_backward",
         claim="TKAN forward+backward no more than 1.2x the time of the straightforward reference.",
         verdict="measured",
         summary=(f"zoo tkan {med['zoo tkan'] * 1e3:.1f} ms vs the step-by-step reference "
@@ -70,13 +66,8 @@ def main() -> None:
                  f"(same outputs, max |diff| {max_diff:.1e}). nn.LSTM of the same width: "
                  f"{med['nn.LSTM (context)'] * 1e3:.1f} ms; TKAN runs 5 small KAN layers per time step, each a few "
                  "dozen tiny ops, so it is op-overhead bound on CPU."),
-        setup=f"one TKAN layer of 32 units, sub-layer orders 0..4, grid 3; input (256, 16, 1); median of {args.rounds} interleaved rounds, 1 thread",
-        command="python -m benchmarks.perf.tkan",
+        setup=f"one TKAN layer of 32 units, sub-layer orders 0..4, grid 3; input (256, 16, 1); median of {rounds} interleaved rounds, 1 thread",
         table={"columns": ["implementation", "ms per fwd+bwd (median)", "ratio to reference"], "rows": rows},
         data={"times_s": times, "max_abs_diff": max_diff},
     )
     print(rows, f"max diff {max_diff:.1e}")
-
-
-if __name__ == "__main__":
-    main()
