@@ -3,12 +3,11 @@
 PyTorch N-BEATS written the obvious way (a Python list of blocks, each an nn.Sequential with
 linear heads, residuals subtracted in a loop), same sizes, interleaved.
 
-Run: .venv/bin/python -m benchmarks.perf.nbeats [--rounds N]
+    zoo reproduce nbeats --part perf
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
@@ -16,8 +15,8 @@ import torch
 from torch import nn
 
 import zoo
-from benchmarks.perf.timing import interleaved
-from benchmarks.record import save_result
+from zoo.reproduce import Run
+from zoo.timing import interleaved
 
 BATCH = 1024
 
@@ -50,10 +49,8 @@ def step(model, x, y) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=9)
-    args = parser.parse_args()
+def reproduce(run: Run) -> None:
+    rounds = run.pick(9, 1)
     torch.set_num_threads(1)
     torch.manual_seed(0)
     ours = zoo.create("nbeats")
@@ -64,21 +61,16 @@ def main() -> None:
     times = interleaved({
         "zoo": lambda: step(ours, x, y),
         "reference": lambda: step(ref, x, y),
-    }, args.rounds, warmup=2)
+    }, rounds, warmup=run.pick(2, 1))
     a, b = times["zoo"], times["reference"]
     ratio = statistics.median(a) / statistics.median(b)
     summary = (f"N-BEATS-G default (30 x 4 x 512), batch {BATCH}: nbeats {statistics.median(a) * 1e3:.0f} ms, obvious "
                f"PyTorch {statistics.median(b) * 1e3:.0f} ms; ratio {ratio:.2f}. Same operations; the zoo model "
                "also sums per-stack forecasts so `decompose` can return them.")
-    save_result("nbeats", "perf", claim="forward+backward at most 1.2x slower than a plain PyTorch reference",
-                verdict="measured", summary=summary, setup=f"CPU, 1 thread, {args.rounds} interleaved rounds, medians",
-                command="python -m benchmarks.perf.nbeats",
-                table={"columns": ["implementation", "median ms"],
-                       "rows": [["zoo nbeats (generic default)", round(statistics.median(a) * 1e3, 1)],
-                                ["obvious PyTorch", round(statistics.median(b) * 1e3, 1)]]},
-                data={"ratio": ratio, "ours_s": a, "reference_s": b})
+    run.record("perf", claim="forward+backward at most 1.2x slower than a plain PyTorch reference",
+               verdict="measured", summary=summary, setup=f"CPU, 1 thread, {rounds} interleaved rounds, medians",
+               table={"columns": ["implementation", "median ms"],
+                      "rows": [["zoo nbeats (generic default)", round(statistics.median(a) * 1e3, 1)],
+                               ["obvious PyTorch", round(statistics.median(b) * 1e3, 1)]]},
+               data={"ratio": ratio, "ours_s": a, "reference_s": b})
     print(summary)
-
-
-if __name__ == "__main__":
-    main()
