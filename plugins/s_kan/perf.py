@@ -6,21 +6,20 @@ same weights as the zoo model (outputs checked to agree); the zoo's layer folds 
 GEMM over the pooled basis. A single-space (B-spline) S-KAN of the same widths is timed for
 context: the cost of carrying six spaces. Default config [2, 5, 1] and a wider [64, 32, 10], batch 1024.
 
-    .venv/bin/python -m benchmarks.perf.s_kan [--rounds N] [--threads T]
+    zoo reproduce s-kan --part perf
 """
 
 from __future__ import annotations
-
-import argparse
 
 import torch
 import torch.nn.functional as F
 
 import zoo
-from benchmarks.perf.timing import fwd_bwd_seconds, interleaved, medians
-from benchmarks.record import save_result
+from zoo.reproduce import Run
+from zoo.timing import fwd_bwd_seconds, interleaved, medians
 
 BATCH = 1024
+THREADS = 1
 CONFIGS = {"default [2, 5, 1]": [2, 5, 1], "wide [64, 32, 10]": [64, 32, 10]}
 
 
@@ -35,12 +34,9 @@ def reference_forward(model, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+def reproduce(run: Run) -> None:
+    ROUNDS = run.pick(20, 2)
+    torch.set_num_threads(THREADS)
     rows, data = [], {}
     for label, width in CONFIGS.items():
         torch.manual_seed(0)
@@ -52,7 +48,7 @@ def main() -> None:
         fns = {"s-kan": lambda: fwd_bwd_seconds(model, model, x),
                "reference": lambda: fwd_bwd_seconds(lambda v: reference_forward(model, v), model, x),
                "single space": lambda: fwd_bwd_seconds(single, single, x)}
-        med = medians(interleaved(fns, args.rounds, warmup=3))
+        med = medians(interleaved(fns, ROUNDS, warmup=3))
         rows.append([label, round(med["s-kan"] * 1e3, 2), round(med["reference"] * 1e3, 2),
                      round(med["single space"] * 1e3, 2), round(med["s-kan"] / med["reference"], 2),
                      round(med["s-kan"] / med["single space"], 2), f"{diff:.1e}"])
@@ -61,16 +57,11 @@ def main() -> None:
     summary = ("S-KAN (six spaces) forward+backward at batch 1024, interleaved medians: " + "; ".join(
         f"{r[0]}: {r[4]}x the per-space reference, {r[5]}x a single-space (B-spline) S-KAN" for r in rows)
         + f". Outputs agree with the reference within {max(r[6] for r in rows)}.")
-    save_result("s-kan", "perf_forward_backward",
-                claim="S-KAN's forward+backward is no more than 1.2x slower than the most direct alternative",
-                verdict="measured", summary=summary,
-                setup=f"batch {BATCH}, float32, {args.threads} thread(s), {args.rounds} interleaved rounds after 3 warm-up",
-                command="python -m benchmarks.perf.s_kan",
-                table={"columns": ["config", "s-kan ms", "reference ms", "single space ms", "s-kan / reference",
-                                   "s-kan / single space", "max |diff|"], "rows": rows},
-                data=data)
+    run.record("perf_forward_backward",
+               claim="S-KAN's forward+backward is no more than 1.2x slower than the most direct alternative",
+               verdict="measured", summary=summary,
+               setup=f"batch {BATCH}, float32, {THREADS} thread(s), {ROUNDS} interleaved rounds after 3 warm-up",
+               table={"columns": ["config", "s-kan ms", "reference ms", "single space ms", "s-kan / reference",
+                                  "s-kan / single space", "max |diff|"], "rows": rows},
+               data=data)
     print(summary)
-
-
-if __name__ == "__main__":
-    main()

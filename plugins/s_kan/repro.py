@@ -10,9 +10,10 @@ Models, all [n, 5, 1] with G = 5, k = 3 (every space has 8 basis functions per e
 - the six single-space KANs (B-spline = KAN, RBF = FastKAN, RSWAF = FasterKAN, Chebyshev, Jacobi,
   ReLU-KAN bumps), 400 steps each;
 - an MLP [n, H, H, 1] (SiLU) with as many parameters as the unpruned S-KAN, 400 steps.
-Full-batch Adam (lr 1e-2), two seeds; test RMSE after training.
+Full-batch Adam (lr 1e-2), two seeds; test RMSE after training. The S-KAN of seed 0 on
+`toy/bessel-j0`, after its three stages, is kept as the checkpoint `s-kan.toy-bessel-j0`.
 
-    .venv/bin/python -m benchmarks.repro.s_kan
+    zoo reproduce s-kan --part repro
 """
 
 from __future__ import annotations
@@ -24,12 +25,11 @@ import torch
 from torch import nn
 
 import zoo
-from benchmarks.record import figure_path, save_result
-from zoo_plugins.s_kan.spaces import SPACE_NAMES
+from zoo.reproduce import Run
 
-SEEDS = (0, 1)
+from .spaces import SPACE_NAMES
+
 TASKS = ("toy/bessel-j0", "toy/exp-sin", "toy/xy", "toy/four-var", "toy/exp-sum-sin2-100d")
-FULL_STEPS, SELECTIVE_STEPS = 300, 100
 LR = 1e-2
 # one thread: on the shared 2-core machine, two OpenMP threads spend most of a small model's step
 # waiting for each other, which would only add noise here
@@ -49,7 +49,7 @@ def train(model: nn.Module, task, steps: int, seed: int) -> None:
               eval_every=steps, shuffle=False, progress=False)
 
 
-def run_task(task_name: str, seed: int) -> dict:
+def run_task(run: Run, task_name: str, seed: int, full_steps: int, selective_steps: int) -> dict:
     task = zoo.get_task(task_name)
     n_in = task.info.input_dim
     width = [n_in, 5, 1]
@@ -57,32 +57,36 @@ def run_task(task_name: str, seed: int) -> dict:
     torch.manual_seed(seed)
     skan = zoo.create("s-kan", width=width)
     full_params = n_params(skan)
-    train(skan, task, FULL_STEPS, seed)
+    train(skan, task, full_steps, seed)
     after_full = zoo.evaluate(skan, task)["rmse"]
     skan.select_spaces()
-    train(skan, task, SELECTIVE_STEPS, seed)
+    train(skan, task, selective_steps, seed)
     chosen = collections.Counter(s for layer in skan.chosen_spaces() for node in layer for s in node)
     results["s-kan"] = {"rmse": zoo.evaluate(skan, task)["rmse"], "rmse_before_selection": after_full,
                         "params": full_params, "active_params": skan.active_parameter_count(), "chosen": dict(chosen)}
+    if (task_name, seed) == (TASKS[0], 0):
+        run.keep(skan, "toy-bessel-j0")
     for space in SPACE_NAMES:
         torch.manual_seed(seed)
         model = zoo.create("s-kan", variant=space, width=width)
-        train(model, task, FULL_STEPS + SELECTIVE_STEPS, seed)
+        train(model, task, full_steps + selective_steps, seed)
         results[space] = {"rmse": zoo.evaluate(model, task)["rmse"], "params": n_params(model)}
     torch.manual_seed(seed)
     hidden = min(range(1, 400), key=lambda h: abs(n_params(mlp(n_in, h)) - full_params))
     model = mlp(n_in, hidden)
-    train(model, task, FULL_STEPS + SELECTIVE_STEPS, seed)
+    train(model, task, full_steps + selective_steps, seed)
     results["mlp"] = {"rmse": zoo.evaluate(model, task)["rmse"], "params": n_params(model)}
     return results
 
 
-def main() -> None:
+def reproduce(run: Run) -> None:
+    SEEDS = run.pick((0, 1), (0,))
+    FULL_STEPS, SELECTIVE_STEPS = run.pick((300, 100), (2, 1))
     torch.set_num_threads(THREADS)
     runs = {}
     for task in TASKS:
         for seed in SEEDS:
-            runs[(task, seed)] = run_task(task, seed)
+            runs[(task, seed)] = run_task(run, task, seed, FULL_STEPS, SELECTIVE_STEPS)
             r = runs[(task, seed)]
             print(f"{task} seed {seed}: " + ", ".join(f"{m} {v['rmse']:.3g}" for m, v in r.items())
                   + f" | chosen {r['s-kan']['chosen']}", flush=True)
@@ -116,7 +120,7 @@ def main() -> None:
     ax.set_ylabel(f"test RMSE (mean of {len(SEEDS)} seeds)")
     ax.legend(ncol=4, fontsize=8)
     fig.tight_layout()
-    fig.savefig(figure_path("s-kan", "repro_fitting.png"), dpi=120)
+    fig.savefig(run.figure("repro_fitting.png"), dpi=120)
     plt.close(fig)
 
     n = len(TASKS)
@@ -126,8 +130,8 @@ def main() -> None:
                f"of {n} tasks, below the average single-space KAN on {beats_mean} of {n}, and below the "
                f"equal-parameter MLP on {beats_mlp} of {n}. Per task (S-KAN / best single space / MLP): " + "; ".join(
                    f"{r[0]}: {r[1]} / {r[2 + list(SPACE_NAMES).index(r[9])]} ({r[9]}) / {r[8]}" for r in rows) + ".")
-    save_result(
-        "s-kan", "repro_fitting",
+    run.record(
+        "repro_fitting",
         claim="Selectable-activation KAN (per-node choice among activation spaces) fits functions better than "
               "single-basis KANs and equal-parameter MLPs.",
         verdict=verdict, summary=summary,
@@ -135,7 +139,6 @@ def main() -> None:
                f"{FULL_STEPS} full-training steps, select_spaces, {SELECTIVE_STEPS} selective steps; single-space KANs "
                f"and the MLP [n, H, H, 1] (SiLU, parameters matched to the unpruned S-KAN): "
                f"{FULL_STEPS + SELECTIVE_STEPS} steps. Full-batch Adam lr {LR}; seeds {SEEDS}; {THREADS} CPU thread."),
-        command="python -m benchmarks.repro.s_kan",
         table={"columns": ["task", "S-KAN", *SPACE_NAMES, "MLP", "best single space",
                            "S-KAN params (all / after pruning)", "single-space params", "MLP params"], "rows": rows},
         paper={"source": "arXiv:2408.08338 (abstract): S-KAN outperforms baseline methods in seven function fitting "
@@ -144,7 +147,3 @@ def main() -> None:
         data={f"{t}|{s}": r for (t, s), r in runs.items()},
     )
     print(summary)
-
-
-if __name__ == "__main__":
-    main()
