@@ -2,12 +2,11 @@
 TE, memory 50, batch 32, 7-word sentences) against a plain PyTorch MemN2N written the obvious way
 (each hop embeds the story with its A and C, no sharing of the embedded memories), interleaved.
 
-Run: .venv/bin/python -m benchmarks.perf.memn2n [--rounds N]
+    zoo reproduce memn2n --part perf
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
@@ -15,8 +14,8 @@ import torch
 from torch import nn
 
 import zoo
-from benchmarks.perf.timing import interleaved
-from benchmarks.record import save_result
+from zoo.reproduce import Run
+from zoo.timing import interleaved
 from zoo_plugins.memn2n.model import position_encoding
 
 BATCH, MEMORY, WORDS = 32, 50, 7
@@ -46,10 +45,8 @@ def step(model, story, query, answer) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=30)
-    args = parser.parse_args()
+def reproduce(run: Run) -> None:
+    rounds = run.pick(30, 2)
     torch.set_num_threads(1)
     torch.manual_seed(0)
     ours = zoo.create("memn2n")
@@ -61,22 +58,17 @@ def main() -> None:
     times = interleaved({
         "zoo": lambda: step(ours, story, query, answer),
         "reference": lambda: step(ref, story, query, answer),
-    }, args.rounds, warmup=3)
+    }, rounds, warmup=3)
     a, b = times["zoo"], times["reference"]
     ratio = statistics.median(a) / statistics.median(b)
     summary = (f"forward+backward, batch {BATCH}, memory {MEMORY}x{WORDS} words, 3 hops: memn2n "
                f"{statistics.median(a) * 1e3:.2f} ms, obvious PyTorch {statistics.median(b) * 1e3:.2f} ms; ratio "
                f"{ratio:.2f}. The zoo model embeds each tied matrix once (adjacent tying reuses C^k as A^{{k+1}}) "
                "and also masks padding, which the reference skips.")
-    save_result("memn2n", "perf", claim="forward+backward at most 1.2x slower than a plain PyTorch reference",
-                verdict="measured", summary=summary, setup=f"CPU, 1 thread, {args.rounds} interleaved rounds, medians",
-                command="python -m benchmarks.perf.memn2n",
-                table={"columns": ["implementation", "median ms"],
-                       "rows": [["zoo memn2n", round(statistics.median(a) * 1e3, 3)],
-                                ["obvious PyTorch", round(statistics.median(b) * 1e3, 3)]]},
-                data={"ratio": ratio, "ours_s": a, "reference_s": b})
+    run.record("perf", claim="forward+backward at most 1.2x slower than a plain PyTorch reference",
+               verdict="measured", summary=summary, setup=f"CPU, 1 thread, {rounds} interleaved rounds, medians",
+               table={"columns": ["implementation", "median ms"],
+                      "rows": [["zoo memn2n", round(statistics.median(a) * 1e3, 3)],
+                               ["obvious PyTorch", round(statistics.median(b) * 1e3, 3)]]},
+               data={"ratio": ratio, "ours_s": a, "reference_s": b})
     print(summary)
-
-
-if __name__ == "__main__":
-    main()
