@@ -117,7 +117,8 @@ def experiment(run: Run, name: str, plt) -> dict:
         verdict=verdict, summary=summary,
         setup=f"pointer-net/{name.replace('_', '-')} with n={TRAIN_N}, {train_size // 1000}k training examples, "
               f"LSTM {hidden} units, {steps} steps of batch 128, Adam lr 3e-3, clip 2, seed 0; greedy decoding, "
-              f"{test_size} test inputs per n. Training seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()),
+              f"{test_size} test inputs per n. Training seconds: "
+              + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()),
         table={"columns": ["n", *[f"{label} {m}" for label in MODELS for m in metrics]], "rows": rows},
         paper={"source": "Vinyals et al. 2015, Table 1 (convex hull)",
                "statement": "Ptr-Net beats LSTM+attention at the training size and, unlike it, answers for n "
