@@ -11,25 +11,26 @@ of weights, so their outputs are checked to agree first):
 The B-spline basis alone (input (1024, 128), forward + backward to the input) is timed too,
 matrix method against the recursion: that is the part of the layer the paper replaces.
 
-    .venv/bin/python -m benchmarks.perf.matrixkan [--rounds N] [--batch B] [--threads T]
+    zoo reproduce matrixkan --part perf
 """
 
 from __future__ import annotations
-
-import argparse
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import zoo
-from benchmarks.perf.timing import interleaved, medians, seconds
-from benchmarks.record import figure_path, save_result
+from zoo.reproduce import Run
+from zoo.timing import interleaved, medians, seconds
 from zoo_plugins.kan.spline import b_spline_basis  # the KAN core's Cox-de Boor oracle
-from zoo_plugins.matrixkan.model import MatrixKAN
+
+from .model import MatrixKAN
 
 WIDTH = [64, 128, 128, 10]
 DEGREES = range(1, 7)
+# one thread: on the shared 2-core machine two OpenMP threads mostly wait for each other
+THREADS = 1
 
 
 class CoxDeBoorKAN(nn.Module):
@@ -112,17 +113,14 @@ def plot(results: dict, path) -> None:
     plt.close(fig)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--batch", type=int, default=1024)
-    # one thread by default: on the shared 2-core machine two OpenMP threads mostly wait for each other
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    results = measure(batch=args.batch, rounds=args.rounds)
-    plot(results, figure_path("matrixkan", "perf_degree.png"))
-    names = list(results[1]["step_s"])
+def reproduce(run: Run) -> None:
+    rounds = run.pick(9, 1)
+    batch = run.pick(1024, 64)
+    degrees = run.pick(DEGREES, (1, 2))
+    torch.set_num_threads(THREADS)
+    results = measure(degrees, batch=batch, rounds=rounds)
+    plot(results, run.figure("perf_degree.png"))
+    names = list(results[min(results)]["step_s"])
     rows = []
     for k, r in results.items():
         mk = r["step_s"]["matrixkan (uniform)"]
@@ -130,33 +128,31 @@ def main() -> None:
                      round(r["step_s"]["cox-de boor"] / mk, 2), round(r["step_s"]["kan core"] / mk, 2),
                      round(r["basis_s"]["cox-de boor"] / r["basis_s"]["matrixkan (uniform)"], 2),
                      f"{max(r['max_abs_diff_vs_cox_de_boor'].values()):.1e}"])
-    first, last = results[min(results)], results[max(results)]
+    low, high = min(results), max(results)
+    first, last = results[low], results[high]
 
     def speed(r: dict, name: str, key: str = "step_s") -> float:
         return r[key][name] / r[key]["matrixkan (uniform)"]
 
     summary = (
-        f"Training step of a [64,128,128,10] KAN (G=5, batch {args.batch}), same weights, interleaved medians. "
-        f"MatrixKAN (uniform) vs Cox-de Boor reference: {speed(first, 'cox-de boor'):.2f}x faster at k=1, "
-        f"{speed(last, 'cox-de boor'):.2f}x at k=6; basis alone: "
-        f"{speed(first, 'cox-de boor', 'basis_s'):.2f}x at k=1, {speed(last, 'cox-de boor', 'basis_s'):.2f}x at k=6. "
+        f"Training step of a [64,128,128,10] KAN (G=5, batch {batch}), same weights, interleaved medians. "
+        f"MatrixKAN (uniform) vs Cox-de Boor reference: {speed(first, 'cox-de boor'):.2f}x faster at k={low}, "
+        f"{speed(last, 'cox-de boor'):.2f}x at k={high}; basis alone: "
+        f"{speed(first, 'cox-de boor', 'basis_s'):.2f}x at k={low}, "
+        f"{speed(last, 'cox-de boor', 'basis_s'):.2f}x at k={high}. "
         f"Against the zoo's KAN core (itself a per-interval polynomial path with a fused backward), MatrixKAN "
-        f"is {1 / speed(first, 'kan core'):.2f}x the core's time at k=1 and {1 / speed(last, 'kan core'):.2f}x at k=6 "
+        f"is {1 / speed(first, 'kan core'):.2f}x the core's time at k={low} and "
+        f"{1 / speed(last, 'kan core'):.2f}x at k={high} "
         f"(values > 1: MatrixKAN slower). Outputs agree within "
         f"{max(max(r['max_abs_diff_vs_cox_de_boor'].values()) for r in results.values()):.1e}.")
-    save_result(
-        "matrixkan", "perf",
+    run.record(
+        "perf",
         claim="MatrixKAN's matrix evaluation of B-splines is faster than the Cox-de Boor recursion, more so at high degree",
         verdict="measured", summary=summary,
-        setup=f"width {WIDTH}, G=5, k=1..6, batch {args.batch}, float32, {args.threads} thread(s), {args.rounds} interleaved rounds "
+        setup=f"width {WIDTH}, G=5, k={low}..{high}, batch {batch}, float32, {THREADS} thread(s), {rounds} interleaved rounds "
               f"(median) after 2 warm-up rounds; basis timed on a (batch, 128) input",
-        command="python -m benchmarks.perf.matrixkan",
         table={"columns": ["k", *(f"{n} step ms" for n in names), "cox-de boor / matrixkan",
                            "kan core / matrixkan", "basis: cox-de boor / matrixkan", "max |diff|"], "rows": rows},
         figures=["perf_degree.png"], data={str(k): v for k, v in results.items()},
     )
     print(summary)
-
-
-if __name__ == "__main__":
-    main()

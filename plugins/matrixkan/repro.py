@@ -1,4 +1,4 @@
-"""MatrixKAN claim (papers.md, arXiv:2502.07176): computing B-splines with matrix operations gives
+"""MatrixKAN claim (arXiv:2502.07176): computing B-splines with matrix operations gives
 identical outputs to KAN, with speedups that grow with spline degree.
 
 1. Identical outputs. For k = 1..6 a KAN [2, 5, 1] (G = 5) is trained on `toy/exp-sin` (full-batch
@@ -10,24 +10,28 @@ identical outputs to KAN, with speedups that grow with spline degree.
    real knots but measures the local coordinate as if the knots were equally spaced); that
    evaluation is emulated here to show what it does to the function.
 3. Speed: the training step and the basis alone, MatrixKAN against the zoo's KAN core and a
-   Cox-de Boor reference, k = 1..6 (benchmarks/perf/matrixkan.py's measurement, fewer rounds).
+   Cox-de Boor reference, k = 1..6 (the measurement of this folder's perf.py, fewer rounds).
+The MatrixKAN converted from the trained k = 3 KAN on a uniform grid (seed 3) is kept as
+`matrixkan.toy-exp-sin`.
 
-    .venv/bin/python -m benchmarks.repro.matrixkan
+    zoo reproduce matrixkan --part repro
 """
 
 from __future__ import annotations
+
+import tempfile
 
 import torch
 import torch.nn.functional as F
 
 import zoo
-from benchmarks.perf.matrixkan import measure, plot
-from benchmarks.record import figure_path, save_result
-from zoo_plugins.matrixkan.model import MatrixKAN, _power_basis, is_uniform_grid
+from zoo.reproduce import Run
+
+from .model import MatrixKAN, _power_basis, is_uniform_grid
+from .perf import measure, plot
 
 TASK = "toy/exp-sin"
-DEGREES = range(1, 7)
-STEPS = 20
+KEPT = (3, "toy-exp-sin")  # degree of the uniform-grid model kept, weights tag
 # one thread: on the shared 2-core machine two OpenMP threads mostly wait for each other
 THREADS = 1
 
@@ -62,18 +66,29 @@ def rmse(prediction: torch.Tensor, target: torch.Tensor) -> float:
     return (prediction - target).square().mean().sqrt().item()
 
 
-def main() -> None:
+def reproduce(run: Run) -> None:
+    degrees = run.pick(range(1, 7), (1, 3))
+    steps = run.pick(20, 2)
+    quantile_degrees = run.pick((3, 6), (3,))
+    speed_batch, speed_rounds = run.pick((1024, 5), (64, 1))
     torch.set_num_threads(THREADS)
     task = zoo.get_task(TASK)
     x_train = task.splits()["train"][:][0]
     x_test, y_test = task.splits()["test"][:]
     rows, data = [], {"identity": {}, "non_uniform": {}}
     worst_uniform = 0.0
-    for k in DEGREES:
+    for k in degrees:
         torch.manual_seed(k)
         kan = zoo.create("kan", task=TASK, k=k)
-        zoo.train(kan, task, epochs=STEPS, batch_size=1000, optimizer="lbfgs", lr=1.0, progress=False)
-        matrix_kan = MatrixKAN.from_kan(kan, "uniform")
+        kept = k == KEPT[0]
+        with tempfile.TemporaryDirectory(prefix="zoo-repro-") as run_dir:  # the kept model's card needs its curves
+            zoo.train(kan, task, epochs=steps, batch_size=1000, optimizer="lbfgs", lr=1.0, progress=False,
+                      out_dir=run_dir if kept else None)
+            matrix_kan = MatrixKAN.from_kan(kan, "uniform")
+            if kept:  # the same weights in a model zoo.create built, which knows its catalog name
+                catalog_model = zoo.create("matrixkan", task=TASK, k=k)
+                catalog_model.load_state_dict(matrix_kan.state_dict())
+                run.keep(catalog_model, KEPT[1], run=run_dir)
         with torch.no_grad():
             a, b = kan(x_test), matrix_kan(x_test)
         diff = (a - b).abs().max().item()
@@ -82,10 +97,10 @@ def main() -> None:
         rows.append([f"uniform grid, k={k}", f"{diff:.1e}", f"{rmse(a, y_test):.4e}", f"{rmse(b, y_test):.4e}"])
         print(rows[-1], flush=True)
 
-    for k in (3, 6):
+    for k in quantile_degrees:
         torch.manual_seed(k)
         kan = zoo.create("kan", task=TASK, k=k)
-        zoo.train(kan, task, epochs=STEPS * 3, batch_size=1000, optimizer="lbfgs", lr=1.0, progress=False,
+        zoo.train(kan, task, epochs=steps * 3, batch_size=1000, optimizer="lbfgs", lr=1.0, progress=False,
                   callbacks=[GridUpdates(x_train)])
         assert not is_uniform_grid(kan.layers[0].grid)
         try:
@@ -106,8 +121,8 @@ def main() -> None:
                      f"{rmse(a, y_test):.4e}", f"{rmse(c, y_test):.4e}"])
         print(rows[-2], rows[-1], flush=True)
 
-    speed = measure(DEGREES, batch=1024, rounds=5)
-    plot(speed, figure_path("matrixkan", "repro_speed.png"))
+    speed = measure(degrees, batch=speed_batch, rounds=speed_rounds)
+    plot(speed, run.figure("repro_speed.png"))
     ratio = {k: {"cox-de boor": v["step_s"]["cox-de boor"] / v["step_s"]["matrixkan (uniform)"],
                  "kan core": v["step_s"]["kan core"] / v["step_s"]["matrixkan (uniform)"],
                  "basis": v["basis_s"]["cox-de boor"] / v["basis_s"]["matrixkan (uniform)"]} for k, v in speed.items()}
@@ -138,15 +153,15 @@ def main() -> None:
         f"(itself a per-interval polynomial evaluation with a fused backward) MatrixKAN is "
         f"{'faster' if beats_core else 'not faster'} ({ratio[ks[0]]['kan core']:.2f}x at k={ks[0]}, "
         f"{ratio[ks[-1]]['kan core']:.2f}x at k={ks[-1]}; >1 means MatrixKAN faster).")
-    save_result(
-        "matrixkan", "repro_identity_and_speed",
+    run.record(
+        "repro_identity_and_speed",
         claim="Computing B-splines with matrix operations (MatrixKAN) gives identical outputs to KAN with large "
               "speedups that grow with spline degree.",
         verdict=verdict, summary=summary,
-        setup=(f"{TASK}, KAN [2, 5, 1], G=5, k=1..6, full-batch LBFGS {STEPS} steps (uniform grids) or {STEPS * 3} "
-               f"steps with grid updates every 5 steps in the first 50 (quantile grids, grid_eps 0.02); speed as "
-               f"benchmarks/perf/matrixkan.py with 5 rounds; {THREADS} CPU thread."),
-        command="python -m benchmarks.repro.matrixkan",
+        setup=(f"{TASK}, KAN [2, 5, 1], G=5, k={min(degrees)}..{max(degrees)}, full-batch LBFGS {steps} steps "
+               f"(uniform grids) or {steps * 3} steps with grid updates every 5 steps in the first 50 (quantile grids, "
+               f"grid_eps 0.02); speed as `zoo reproduce matrixkan --part perf` with {speed_rounds} rounds; "
+               f"{THREADS} CPU thread."),
         table={"columns": ["comparison", "max |KAN - MatrixKAN|", "KAN test RMSE", "MatrixKAN test RMSE"], "rows": rows},
         paper={"source": "arXiv:2502.07176 (abstract): speedups of approximately 40x relative to KAN (pykan), "
                          "growing with spline degree and dataset size"},
@@ -154,7 +169,3 @@ def main() -> None:
         data=data,
     )
     print(summary)
-
-
-if __name__ == "__main__":
-    main()
