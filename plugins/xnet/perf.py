@@ -6,21 +6,20 @@ zoo's CauchyActivation computes (lambda1 z + lambda2) / (z^2 + d^2). An MLP of t
 tanh is timed for context (the cost of the activation itself). Default config [2, 64, 1] and a wide
 one [2, 1024, 1], batch 4096.
 
-    .venv/bin/python -m benchmarks.perf.xnet [--rounds N] [--threads T]
+    zoo reproduce xnet --part perf
 """
 
 from __future__ import annotations
-
-import argparse
 
 import torch
 from torch import nn
 
 import zoo
-from benchmarks.perf.timing import fwd_bwd_seconds, interleaved, medians
-from benchmarks.record import save_result
+from zoo.reproduce import Run
+from zoo.timing import fwd_bwd_seconds, interleaved, medians
 
 BATCH = 4096
+THREADS = 1
 CONFIGS = {"default [2, 64, 1]": [2, 64, 1], "wide [2, 1024, 1]": [2, 1024, 1]}
 
 
@@ -31,12 +30,9 @@ def reference_forward(model, x: torch.Tensor) -> torch.Tensor:
     return model.readout(act.lambda1 * z / denominator + act.lambda2 / denominator)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+def reproduce(run: Run) -> None:
+    ROUNDS = run.pick(30, 2)
+    torch.set_num_threads(THREADS)
     rows, data = [], {}
     for label, width in CONFIGS.items():
         torch.manual_seed(0)
@@ -48,7 +44,7 @@ def main() -> None:
         fns = {"xnet": lambda: fwd_bwd_seconds(model, model, x),
                "reference": lambda: fwd_bwd_seconds(lambda v: reference_forward(model, v), model, x),
                "tanh mlp": lambda: fwd_bwd_seconds(tanh_mlp, tanh_mlp, x)}
-        med = medians(interleaved(fns, args.rounds, warmup=3))
+        med = medians(interleaved(fns, ROUNDS, warmup=3))
         rows.append([label, round(med["xnet"] * 1e3, 3), round(med["reference"] * 1e3, 3), round(med["tanh mlp"] * 1e3, 3),
                      round(med["xnet"] / med["reference"], 2), round(med["xnet"] / med["tanh mlp"], 2), f"{diff:.1e}"])
         data[label] = {"median_s": med, "max_abs_diff": diff}
@@ -56,16 +52,11 @@ def main() -> None:
     summary = ("XNet forward+backward at batch 4096, interleaved medians: " + "; ".join(
         f"{r[0]}: {r[4]}x the obvious reference, {r[5]}x a tanh MLP of the same shape" for r in rows)
         + f". Outputs agree with the reference within {max(r[6] for r in rows)}.")
-    save_result("xnet", "perf_forward_backward",
-                claim="XNet's forward+backward is no more than 1.2x slower than the most direct alternative",
-                verdict="measured", summary=summary,
-                setup=f"batch {BATCH}, float32, {args.threads} thread(s), {args.rounds} interleaved rounds after 3 warm-up",
-                command="python -m benchmarks.perf.xnet",
-                table={"columns": ["config", "xnet ms", "reference ms", "tanh mlp ms", "xnet / reference",
-                                   "xnet / tanh mlp", "max |diff|"], "rows": rows},
-                data=data)
+    run.record("perf_forward_backward",
+               claim="XNet's forward+backward is no more than 1.2x slower than the most direct alternative",
+               verdict="measured", summary=summary,
+               setup=f"batch {BATCH}, float32, {THREADS} thread(s), {ROUNDS} interleaved rounds after 3 warm-up",
+               table={"columns": ["config", "xnet ms", "reference ms", "tanh mlp ms", "xnet / reference",
+                                  "xnet / tanh mlp", "max |diff|"], "rows": rows},
+               data=data)
     print(summary)
-
-
-if __name__ == "__main__":
-    main()

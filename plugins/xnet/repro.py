@@ -10,8 +10,10 @@ Same tasks, equal parameter budgets, same optimizer and steps, two seeds:
 - training: full-batch LBFGS (the KAN paper's optimizer, strong-Wolfe line search), 60 steps; the
   KAN additionally gets pykan's grid updates (every 5 steps during the first 50);
 - measured: test RMSE at the end, and test RMSE against wall-clock time (to compare speed).
+The XNet of seed 0 on `toy/bessel-j0` (the first task in the catalog) is kept as the checkpoint
+`xnet.toy-bessel-j0`.
 
-    .venv/bin/python -m benchmarks.repro.xnet
+    zoo reproduce xnet --part repro
 """
 
 from __future__ import annotations
@@ -23,11 +25,10 @@ import torch
 from torch import nn
 
 import zoo
-from benchmarks.record import figure_path, save_result
+from zoo.reproduce import Run
 
-SEEDS = (0, 1)
 TASKS = ("heaviside", "toy/bessel-j0", "toy/exp-sin", "toy/xy")
-STEPS, EVAL_EVERY = 60, 2
+EVAL_EVERY = 2
 KAN_GRID = 10
 # one thread: on the shared 2-core machine, two OpenMP threads spend most of a small model's step
 # waiting for each other (10x slower here), which would bury the differences being measured
@@ -79,11 +80,11 @@ class Clock:
             self.curve.append((time.perf_counter() - self.start, metrics["test_rmse"]))
 
 
-def fit(name: str, model: nn.Module, task, seed: int) -> dict:
+def fit(name: str, model: nn.Module, task, seed: int, steps: int) -> dict:
     data = task if isinstance(task, dict) else zoo.get_task(task)
     x_train = data["train"][0] if isinstance(data, dict) else data.splits()["train"][:][0]
     clock = Clock(x_train.float() if name == "kan" else None)
-    result = zoo.train(model, data, epochs=STEPS, batch_size=1000, optimizer="lbfgs", lr=1.0, seed=seed,
+    result = zoo.train(model, data, epochs=steps, batch_size=1000, optimizer="lbfgs", lr=1.0, seed=seed,
                        eval_every=EVAL_EVERY, shuffle=False, callbacks=[clock], progress=False)
     final = zoo.evaluate(model, data)["rmse"]
     return {"rmse": final, "seconds": result.seconds, "curve": clock.curve, "params": n_params(model)}
@@ -93,7 +94,9 @@ def time_to_reach(curve: list, target: float) -> float:
     return next(t for t, rmse in curve if rmse <= target)
 
 
-def main() -> None:
+def reproduce(run: Run) -> None:
+    SEEDS = run.pick((0, 1), (0,))
+    STEPS = run.pick(60, 2)
     torch.set_num_threads(THREADS)
     runs = {}
     for task in TASKS:
@@ -102,7 +105,9 @@ def main() -> None:
         for seed in SEEDS:
             torch.manual_seed(seed)
             for name, model in models_for(n_in).items():
-                runs[(task, name, seed)] = fit(name, model, data, seed)
+                runs[(task, name, seed)] = fit(name, model, data, seed, STEPS)
+                if (task, name, seed) == ("toy/bessel-j0", "xnet", SEEDS[0]):
+                    run.keep(model, "toy-bessel-j0")
                 r = runs[(task, name, seed)]
                 print(f"{task} {name} seed {seed}: {r['params']} params, test RMSE {r['rmse']:.3g}, {r['seconds']:.1f} s",
                       flush=True)
@@ -136,7 +141,7 @@ def main() -> None:
     axes[0].set_ylabel("test RMSE")
     axes[0].legend()
     fig.tight_layout()
-    fig.savefig(figure_path("xnet", "repro_fitting.png"), dpi=120)
+    fig.savefig(run.figure("repro_fitting.png"), dpi=120)
     plt.close(fig)
 
     n = len(TASKS)
@@ -147,15 +152,14 @@ def main() -> None:
                f"(full-batch LBFGS, {STEPS} steps, {len(SEEDS)} seeds). Per task: " + "; ".join(
                    f"{r[0]}: RMSE XNet {r[4]}, KAN {r[5]}, MLP {r[6]}; seconds to {r[7]}: XNet {r[8]}, KAN {r[9]}, "
                    f"MLP {r[10]}" for r in rows) + ".")
-    save_result(
-        "xnet", "repro_fitting",
+    run.record(
+        "repro_fitting",
         claim="XNet (Cauchy-activation network) fits functions faster and more accurately than KAN and MLP.",
         verdict=verdict, summary=summary,
         setup=(f"Tasks {', '.join(TASKS)} (1000 train / 1000 test points on [-1, 1]^n). Budget = KAN [n, 5, 1], "
                f"G={KAN_GRID}, k=3; XNet [n, N, 1] and MLP [n, H, H, 1] (SiLU) sized to it. Full-batch LBFGS "
                f"(lr 1, history 10, strong Wolfe), {STEPS} steps, test RMSE every {EVAL_EVERY}; KAN grids updated "
                f"every 5 steps in the first 50 (as pykan's fit). Seeds {SEEDS}; {THREADS} CPU thread."),
-        command="python -m benchmarks.repro.xnet",
         table={"columns": ["task", "XNet params", "KAN params", "MLP params", "XNet RMSE", "KAN RMSE", "MLP RMSE",
                            "common target RMSE", "XNet s to target", "KAN s to target", "MLP s to target"],
                "rows": rows},
@@ -166,7 +170,3 @@ def main() -> None:
         data={f"{t}|{n}|{s}": r for (t, n, s), r in runs.items()},
     )
     print(summary)
-
-
-if __name__ == "__main__":
-    main()
