@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import huggingface_hub.constants  # noqa: F401  (see below)
 import pytest
 from hypothesis import settings
 
@@ -16,6 +17,9 @@ from hypothesis import settings
 # 2-process DDP, a busy machine) make OpenMP spin-waits cost up to 1000x: one thread per process.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+# huggingface_hub reads HF_HUB_OFFLINE once, when its constants module is first imported: imported
+# here, before any test sets the variable, so no test's offline setting leaks into later tests.
 
 # The catalog parse cache of the tests' processes lives in a folder of this run, not the user's.
 os.environ["PAPERZOO_CACHE"] = tempfile.mkdtemp(prefix="zoo-test-cache-")
