@@ -19,7 +19,7 @@ from .cli import EXIT_OK, EXIT_PROBLEMS, _add_row, _console, _print_json, say
 __all__ = ["register"]
 
 
-def _weights_line(part, tag: str, folder: Path, sha256: str) -> str:
+def _weights_line(part, tag: str, folder: Path, sha256: str, quick: bool) -> str:
     import zoo
 
     from .errors import UnknownNameError
@@ -28,7 +28,9 @@ def _weights_line(part, tag: str, folder: Path, sha256: str) -> str:
         listed = zoo.info(part.model).weights.get(tag)
     except UnknownNameError:
         listed = None
-    if listed is None:
+    if quick:
+        relation = "a quick run's model: not the catalog's"
+    elif listed is None:
         relation = "not in the catalog yet"
     elif listed.sha256 == sha256:
         relation = "the same bytes as the catalog's"
@@ -60,7 +62,7 @@ def cmd_reproduce(args) -> int:
             print(f"{part.model} {record['name']}: {record['verdict']} (recorded: {was})"
                   + (" [quick run: not comparable]" if args.quick else ""))
         for tag, folder, sha256 in run.kept:
-            print(_weights_line(part, tag, folder, sha256))
+            print(_weights_line(part, tag, folder, sha256, args.quick))
         print(f"  {part.name} took {run.seconds:.0f} s; records in {run.results}")
     if differ:
         say(f"zoo reproduce: {differ} verdict(s) differ from the recorded ones")
