@@ -1,20 +1,29 @@
-"""MkDocs hook: generate one page per catalog model (paper, variants, config, weights, tasks, the
-plugin's DOC.md and every recorded result with its figures), the benchmarks page and the CLI
-reference, so the docs cannot drift from registry.yaml or from what was measured."""
+"""MkDocs hook: generate one page per catalog model (its paper, every recorded reproduction with its
+numbers, figures and rerun command, how to use the model, the plugin's DOC.md, then the reference
+tables), the models overview, the benchmarks page and the CLI reference, so the docs cannot drift
+from the catalog or from what was measured.
+
+`generated_pages()` returns every generated page's Markdown; tests/test_docs.py checks and runs it.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
-
-from mkdocs.structure.files import File
 
 from zoo.catalog import load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "benchmarks" / "results"
-CORE_RESULTS = "core"  # benchmarks/results/core/: records about the zoo itself, not a model
+CORE_RESULTS = ROOT / "benchmarks" / "results" / "core"  # records about the zoo itself, not a model
+RESULTS = "results"  # a paper folder's recorded records and figures
+
+# The convention tests/test_docs.py reads: a code block preceded by this comment is not run.
+SKIP = "<!-- docs-test: skip: {reason} -->"
+
+VERDICT_STYLE = {"reproduced": "success", "partially reproduced": "warning", "not reproduced": "failure",
+                 "measured": "info"}
 
 
 def _catalog():
@@ -28,113 +37,235 @@ def _plugin_dirs() -> dict[str, Path]:
     return {name: ROOT / "plugins" / value.split(".", 1)[1].replace(".", "/") for name, value in groups.items()}
 
 
-def _cell(value) -> str:
+# -- record text is data: Markdown must show it as written ----------------------------------------
+
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "*": "&#42;", "_": "&#95;", "`": "&#96;", "[": "&#91;",
+             "]": "&#93;", "\\": "&#92;", "|": "&#124;", "#": "&#35;", "~": "&#126;", "^": "&#94;",
+             "$": "&#36;"}
+_SPECIAL = re.compile("[" + re.escape("".join(_ENTITIES)) + "]")
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+_LIST_START = re.compile(r"^(\s*)([-+=]|\d+(?=[.)]\s))")
+
+
+def _literal(text: str) -> str:
+    """`text` as Markdown that renders exactly these characters: no emphasis, links, HTML or pipes."""
+    return _SPECIAL.sub(lambda m: _ENTITIES[m.group()], text)
+
+
+def code(text) -> str:
+    """`text` as inline code, safe inside table cells (a `|` in a code span would end the cell)."""
+    return f"<code>{_literal(str(text))}</code>"
+
+
+def data_text(value) -> str:
+    """A record's text (a summary, a formula, a table cell) as Markdown showing it verbatim; its
+    own `code spans` stay code. Numbers are shown to 4 significant digits."""
     if isinstance(value, float):
-        text = f"{value:.4g}"
-    elif isinstance(value, (list, dict)):
-        text = json.dumps(value)
-    else:
-        text = str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+        return f"{value:.4g}"
+    if isinstance(value, (list, dict)):
+        return _literal(json.dumps(value))
+    text = " ".join(str(value).splitlines())
+    pieces = _CODE_SPAN.split(text)  # odd indices: the insides of code spans
+    out = "".join(code(p) if i % 2 else _literal(p) for i, p in enumerate(pieces))
+    # a line that starts like a list item or a heading underline would become one
+    return _LIST_START.sub(lambda m: m.group(1) + "".join(f"&#{ord(c)};" for c in m.group(2)), out)
 
 
 def _table(columns, rows) -> str:
-    lines = ["| " + " | ".join(_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    """A Markdown table of cells that are already Markdown."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
-VERDICT_STYLE = {"reproduced": "success", "partially reproduced": "warning", "not reproduced": "failure",
-                 "measured": "info"}
+def _data_table(columns, rows) -> str:
+    return _table([data_text(c) for c in columns], [[data_text(c) for c in row] for row in rows])
 
 
-def _records(folder: Path) -> list[dict]:
+# -- records --------------------------------------------------------------------------------------
+
+def _records(folder: Path, model: str | None = None) -> list[dict]:
+    """The records in `folder` (of `model` only, when a paper folder holds several models), claims
+    before measurements, speed last."""
     if not folder.is_dir():
         return []
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]
+    records = [r for r in records if model is None or r.get("model") == model]
+    return sorted(records, key=lambda r: (_part(r).startswith("perf"), r["verdict"] == "measured", _part(r), r["name"]))
 
 
-def _render_record(record: dict, figure_prefix: str) -> str:
-    out = [f"### {record['name']}\n"]
+def _part(record: dict) -> str:
+    match = re.search(r"--part (\S+)", record.get("command", ""))
+    return match.group(1) if match else ""
+
+
+def _title(record: dict) -> str:
+    return re.sub(r"[_-]+", " ", record["name"]).strip().capitalize()
+
+
+def _paper_numbers(paper) -> str:
+    if isinstance(paper, dict):
+        return "; ".join(data_text(v) if k == "source" else f"{data_text(k)}: {data_text(v)}" for k, v in paper.items())
+    return data_text(paper)
+
+
+def _rerun(command: str) -> str:
+    if command.startswith("zoo reproduce"):
+        return f"*Rerun:* `{command}` (add `--quick` for a smoke run of the same code at a tiny size)"
+    # records about the zoo itself come from the source repository's benchmarks package
+    module = command.removeprefix("python -m ").split()[0]
+    return f"*Measured by* `{module}`, a script of the source repository (not installed with the package)"
+
+
+def render_record(record: dict, figure_prefix: str) -> str:
     style = VERDICT_STYLE.get(record["verdict"], "note")
-    out.append(f'!!! {style} "{record["verdict"].capitalize()}"\n    {record["claim"]}\n')
-    out.append(record["summary"] + "\n")
+    out = [f"### {_title(record)}\n",
+           f'!!! {style} "{record["verdict"].capitalize()}"\n    {data_text(record["claim"])}\n',
+           data_text(record["summary"]) + "\n"]
     if record.get("table"):
-        out.append(_table(record["table"]["columns"], record["table"]["rows"]))
+        out.append(_data_table(record["table"]["columns"], record["table"]["rows"]))
     if record.get("paper"):
-        out.append("**The paper's numbers:** " + "; ".join(f"{k}: {_cell(v)}" for k, v in record["paper"].items()) + "\n")
-    for figure in record.get("figures") or []:
-        out.append(f"![{figure}]({figure_prefix}{figure})\n")
+        out.append("**The paper:** " + _paper_numbers(record["paper"]) + "\n")
+    out += [f"![{figure}]({figure_prefix}{figure})\n" for figure in record.get("figures") or []]
     machine = record.get("machine") or {}
-    out.append(f"*Setup:* {record['setup']}  \n*Command:* `{record['command']}`  \n"
-               f"*Recorded* {record['date']} on {machine.get('processor', '?')}, "
-               f"{machine.get('torch_threads', '?')} torch threads, torch {machine.get('torch', '?')}"
-               + (f", GPU {machine['cuda']}" if machine.get("cuda") else "") + ".\n")
+    recorded = (f"Recorded {record['date']} on {data_text(machine.get('processor', '?'))}, "
+                f"{machine.get('torch_threads', '?')} torch thread(s), torch {data_text(machine.get('torch', '?'))}"
+                + (f", GPU {data_text(machine['cuda'])}" if machine.get("cuda") else "") + ".")
+    out.append(_rerun(record.get("command", "")) + "\n")
+    out.append(f'??? note "Setup"\n    {data_text(record["setup"])}\n\n    {recorded}\n')
     return "\n".join(out)
 
 
-def _model_page(entry, doc_md: Path | None) -> str:
-    paper = entry.paper
-    out = [f"# {entry.name}\n", f"**{paper.title}**" + (f" ({paper.year})" if paper.year else "")
-           + (f", [arXiv:{paper.arxiv}](https://arxiv.org/abs/{paper.arxiv})" if paper.arxiv else "") + "\n"]
-    if entry.summary:
-        out.append(entry.summary + "\n")
-    out.append(f"```python\nimport zoo\nmodel = zoo.create(\"{entry.name}\")\n```\n")
-    facts = [("plugin", f"`{entry.plugin}`"), ("family", entry.family or "-"),
-             ("tasks", ", ".join(f"`{t}`" for t in entry.tasks) or "-")]
-    out.append(_table(["", ""], facts))
-    out.append("## Variants\n")
-    out.append(_table(["variant", "config"], [(v + (" (default)" if v == entry.default_variant else ""),
-                                               json.dumps(c) if c else "paper defaults")
-                                              for v, c in entry.variants.items()]))
-    out.append("## Config\n")
-    out.append(_table(["field", "type", "default", "description"],
-                      [(f"`{f.name}`", f"`{f.type}`", f"`{json.dumps(f.default)}`", f.doc) for f in entry.config]))
-    out.append("## Pretrained weights\n")
+# -- model pages ------------------------------------------------------------------------------------
+
+def _paper_line(paper) -> str:
+    return (f"**{_literal(paper.title)}**" + (f" ({paper.year})" if paper.year else "")
+            + (f", [arXiv:{paper.arxiv}](https://arxiv.org/abs/{paper.arxiv})" if paper.arxiv else "")
+            + (f", [{paper.url}]({paper.url})" if paper.url and not paper.arxiv else ""))
+
+
+def _args(values: dict) -> str:
+    return "".join(f", {k}={v!r}" for k, v in values.items())
+
+
+def _metrics(metrics: dict) -> str:
+    return ", ".join(f"{k}={data_text(v)}" for k, v in metrics.items())
+
+
+def _fenced(code_text: str, skip: str | None = None, language: str = "python") -> str:
+    marker = SKIP.format(reason=skip) + "\n" if skip else ""
+    return f"{marker}```{language}\n{code_text.rstrip()}\n```\n"
+
+
+def use_it(entry) -> str:
+    """The "Use it" section: create, pretrained weights, train. Its first block runs offline in
+    seconds (tests/test_docs.py runs it); blocks that train or download carry a skip marker."""
+    name, task = entry.name, (entry.tasks[0] if entry.tasks else None)
+    lines = ["import zoo", "",
+             f'model = zoo.create("{name}")' + f"  # the paper's configuration (variant {entry.default_variant!r})"]
+    sized = {"variant": task} if task in entry.variants else {}
+    if task:
+        lines.append(f'model = zoo.create("{name}", task="{task}"{_args(sized)})  # sized for {task}')
+    shipped = [w for w in entry.weights.values() if w.file]
+    hosted = [w for w in entry.weights.values() if not w.file]
+    for weights in shipped:
+        lines.append(f'pretrained = zoo.create("{name}.{weights.tag}", pretrained=True)  # shipped, sha256-verified')
+        if weights.task:
+            lines.append(f'print(zoo.evaluate(pretrained, "{weights.task}"))'
+                         + (f"  # catalog: {_metrics(weights.metrics)}" if weights.metrics else ""))
+    out = ["## Use it\n", _fenced("\n".join(lines))]
+    if hosted:
+        out.append(_fenced("\n".join(f'pretrained = zoo.create("{name}.{w.tag}", pretrained=True)  # from the Hub'
+                                     for w in hosted), skip="downloads from the Hugging Face Hub"))
+    if task:
+        recipe = next((w for w in entry.weights.values() if w.task == task and w.recipe
+                       and "reproduction" not in w.recipe), None)
+        if recipe is not None:  # train exactly as the shipped checkpoint was trained
+            train = [f'model = zoo.create("{name}.{recipe.tag}")  # that checkpoint\'s architecture, untrained',
+                     f'result = zoo.train(model, "{task}"{_args(recipe.recipe)}, out_dir="runs/{name}")']
+        else:
+            train = [f'result = zoo.train(model, "{task}", epochs=10, out_dir="runs/{name}")']
+        train.append("print(result.final)")
+        out.append(_fenced("\n".join(train), skip="trains for real: seconds to minutes on a CPU"))
+        out.append(f"From the shell: `zoo train {name} --task {task} --out runs/{name}`, then "
+                   f"`zoo eval runs/{name} --task {task}`. Other tasks it is meant for: "
+                   + (", ".join(f"`{t}`" for t in entry.tasks[1:]) or "none") + ".\n")
+    return "\n".join(out)
+
+
+def _reference(entry) -> str:
+    out = ["## Reference\n",
+           _table(["", ""], [("plugin", code(entry.plugin)), ("family", data_text(entry.family or "-")),
+                             ("tasks", ", ".join(code(t) for t in entry.tasks) or "-")]),
+           "### Variants\n",
+           _table(["variant", "config"], [(code(v) + (" (default)" if v == entry.default_variant else ""),
+                                           code(json.dumps(c)) if c else "the paper's defaults")
+                                          for v, c in entry.variants.items()]),
+           "### Config\n",
+           _table(["field", "type", "default", "description"],
+                  [(code(f.name), code(f.type), code(json.dumps(f.default)), data_text(f.doc)) for f in entry.config]),
+           "### Pretrained weights\n"]
     if entry.weights:
-        rows = [(f"`{entry.name}.{w.tag}`", w.dataset or "-",
-                 ", ".join(f"{k}={_cell(v)}" for k, v in w.metrics.items()) or "-", w.license or "-",
-                 f"{w.repo_id}@{w.revision[:10]}" if w.repo_id else "shipped in the package")
+        rows = [(code(f"{entry.name}.{w.tag}"), data_text(w.dataset or "-"), _metrics(w.metrics) or "-",
+                 data_text(w.license or "-"),
+                 f"{code(w.repo_id)} at {code(w.revision[:10])}" if w.repo_id else "shipped in the package",
+                 data_text(w.description or "-"))
                 for w in entry.weights.values()]
-        out.append(_table(["name", "dataset", "metrics", "license", "where"], rows))
+        out.append(_table(["name", "dataset", "metrics", "license", "where", "what"], rows))
     else:
         out.append("None yet.\n")
-    if doc_md is not None and doc_md.exists():
-        text = doc_md.read_text()
-        # the plugin's notes start at heading level 1; nest them under this page
-        out.append("\n".join(("#" + line if line.startswith("#") else line) for line in text.splitlines()) + "\n")
-    records = _records(RESULTS / entry.name)
-    if records:
-        out.append("## Recorded results\n")
-        out += [_render_record(r, f"{entry.name}/") for r in records]
     return "\n".join(out)
 
 
-def _figures(config, folder: Path, dest: str) -> list[File]:
-    return [File.generated(config, f"{dest}/{png.name}", abs_src_path=str(png)) for png in sorted(folder.glob("*.png"))]
+def _doc_section(doc_md: Path | None) -> str:
+    """The plugin's DOC.md below an H2 of its own: its title line dropped, its headings one level down."""
+    if doc_md is None or not doc_md.exists():
+        return ""
+    lines = doc_md.read_text(encoding="utf-8").splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    body = "\n".join("#" + line if line.startswith("#") else line for line in lines).strip()
+    return "## The paper and this implementation\n\n" + body + "\n"
 
 
-def _models_index(catalog) -> str:
+def model_page(entry, folder: Path | None) -> str:
+    out = [f"# {entry.name}\n", _paper_line(entry.paper) + "\n"]
+    if entry.summary:
+        out.append(data_text(entry.summary) + "\n")
+    records = _records(folder / RESULTS, entry.name) if folder else []
+    if records:
+        out.append("## Results\n")
+        out.append("Each claim below was tested at small scale and is recorded as measured, "
+                   f"hit or miss. `zoo reproduce {entry.name}` reruns them all.\n")
+        out += [render_record(r, f"{entry.name}/") for r in records]
+    out.append(use_it(entry))
+    out.append(_doc_section(folder / "DOC.md" if folder else None))
+    out.append(_reference(entry))
+    return "\n".join(part for part in out if part)
+
+
+def models_index(catalog, plugin_dirs: dict[str, Path]) -> str:
     rows = []
     for entry in sorted(catalog.models, key=lambda e: e.name):
-        verdicts = sorted({r["verdict"] for r in _records(RESULTS / entry.name) if r["verdict"] != "measured"})
-        rows.append((f"[{entry.name}]({entry.name}.md)", entry.paper.title, entry.family or "-",
-                     entry.priority or "-", ", ".join(verdicts) or "-"))
-    return ("# Models\n\nEvery model in the catalog, each with its paper, config, weights and the "
-            "reproduction of its paper's claim, recorded as measured (including misses).\n\n"
-            + _table(["model", "paper", "family", "priority", "claim"], rows))
+        folder = plugin_dirs.get(entry.plugin)
+        records = _records(folder / RESULTS, entry.name) if folder else []
+        verdicts = sorted({r["verdict"] for r in records if r["verdict"] != "measured"})
+        rows.append((f"[{entry.name}]({entry.name}.md)", _literal(entry.paper.title), data_text(entry.family or "-"),
+                     ", ".join(verdicts) or "-", ", ".join(code(t) for t in entry.weights) or "-"))
+    return ("# Models\n\nEvery model in the catalog, each with its paper, the reproduction of its paper's "
+            "claims (recorded as measured, including misses), how to use it, its config and its weights.\n\n"
+            + _table(["model", "paper", "family", "claims", "pretrained"], rows))
 
 
-def _benchmarks_page() -> str:
+def benchmarks_page() -> str:
     out = ["# Benchmarks\n", "Performance of the zoo itself, measured as same-run ratios against a baseline "
            "(the machines are shared and noisy, so absolute times are not compared).\n"]
-    records = _records(RESULTS / CORE_RESULTS)
-    out += [_render_record(r, "core/") for r in records] or ["No records yet.\n"]
+    out += [render_record(r, "core/") for r in _records(CORE_RESULTS)] or ["No records yet.\n"]
     out.append("Per-model speed comparisons are on each model's page.\n")
     return "\n".join(out)
 
 
-def _cli_page() -> str:
+def cli_page() -> str:
     from zoo.cli import build_parser
 
     parser = build_parser()
@@ -149,6 +280,34 @@ def _cli_page() -> str:
     return "\n".join(out)
 
 
+# -- the site -------------------------------------------------------------------------------------
+
+def generated_pages() -> dict[str, str]:
+    """Every generated page: its path in the site -> its Markdown."""
+    catalog, plugin_dirs = _catalog(), _plugin_dirs()
+    pages = {"models/index.md": models_index(catalog, plugin_dirs)}
+    for entry in catalog.models:
+        pages[f"models/{entry.name}.md"] = model_page(entry, plugin_dirs.get(entry.plugin))
+    pages["benchmarks.md"] = benchmarks_page()
+    pages["cli.md"] = cli_page()
+    return pages
+
+
+def _figures() -> dict[str, Path]:
+    """Every figure a generated page shows: its path in the site -> the PNG file."""
+    catalog, plugin_dirs = _catalog(), _plugin_dirs()
+    figures = {}
+    for entry in catalog.models:
+        folder = plugin_dirs.get(entry.plugin)
+        for record in _records(folder / RESULTS, entry.name) if folder else []:
+            for name in record.get("figures") or []:
+                figures[f"models/{entry.name}/{name}"] = folder / RESULTS / name
+    for record in _records(CORE_RESULTS):
+        for name in record.get("figures") or []:
+            figures[f"core/{name}"] = CORE_RESULTS / name
+    return {dest: src for dest, src in figures.items() if src.is_file()}
+
+
 def on_config(config):
     catalog = _catalog()
     models = [{"Overview": "models/index.md"}] + [{e.name: f"models/{e.name}.md"}
@@ -159,17 +318,10 @@ def on_config(config):
 
 
 def on_files(files, config):
-    catalog = _catalog()
-    plugin_dirs = _plugin_dirs()
-    files.append(File.generated(config, "models/index.md", content=_models_index(catalog)))
-    for entry in catalog.models:
-        folder = plugin_dirs.get(entry.plugin)
-        files.append(File.generated(config, f"models/{entry.name}.md",
-                                    content=_model_page(entry, folder / "DOC.md" if folder else None)))
-        for figure in _figures(config, RESULTS / entry.name, f"models/{entry.name}"):
-            files.append(figure)
-    files.append(File.generated(config, "benchmarks.md", content=_benchmarks_page()))
-    for figure in _figures(config, RESULTS / CORE_RESULTS, "core"):
-        files.append(figure)
-    files.append(File.generated(config, "cli.md", content=_cli_page()))
+    from mkdocs.structure.files import File
+
+    for path, markdown in generated_pages().items():
+        files.append(File.generated(config, path, content=markdown))
+    for dest, src in _figures().items():
+        files.append(File.generated(config, dest, abs_src_path=str(src)))
     return files
