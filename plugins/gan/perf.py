@@ -1,14 +1,15 @@
-"""Speed of `gan` and `cgan`: one adversarial update's forward+backward (discriminator loss on real
-and generated samples, then the generator's non-saturating loss) on the default configs (the
-papers' MNIST sizes, batch 100), against the same networks written the obvious way in plain
-PyTorch (nn.Sequential of Linear/ReLU for G, Linear + reshape + max for maxout in D), interleaved.
+"""Speed of `gan`: one adversarial update's forward+backward (discriminator loss on real and
+generated samples, then the generator's non-saturating loss) on the default configs (the papers'
+MNIST sizes, batch 100), against the same networks written the obvious way in plain PyTorch
+(nn.Sequential of Linear/ReLU for G, Linear + reshape + max for maxout in D), interleaved. The
+cGAN (plugins/cgan, whose perf script writes its own record from the same timing) runs in the same
+rounds: it has no plain reference of its own, its networks being these blocks with a label branch.
 
-Run: .venv/bin/python -m benchmarks.perf.gan [--rounds N]
+    zoo reproduce gan --part perf
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
@@ -16,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import zoo
-from benchmarks.perf.timing import interleaved, medians
-from benchmarks.record import save_result
+from zoo.reproduce import Run
+from zoo.timing import interleaved, medians
 
 BATCH = 100
 
@@ -50,10 +51,8 @@ def adversarial_pass(generate, discriminate, real, z) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=20)
-    args = parser.parse_args()
+def adversarial_update_seconds(rounds: int) -> dict[str, list[float]]:
+    """Seconds of one update of the zoo GAN, the obvious plain-PyTorch GAN and the zoo cGAN, in turn."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
     gan = zoo.create("gan").train()
@@ -67,27 +66,31 @@ def main() -> None:
     labels = torch.arange(BATCH) % 10
     runs["zoo cgan"] = lambda: adversarial_pass(lambda zz: cgan(zz, labels), lambda x: cgan.discriminator(
         x.reshape(len(x), -1), F.one_hot(labels, 10).float()), real, z)
-    times = interleaved(runs, args.rounds)
+    return interleaved(runs, rounds)
+
+
+def record_fields(times: dict[str, list[float]], rounds: int) -> dict:
+    """The perf record of these timings, as `run.record` takes it (the gan and cgan records share it)."""
     med = medians(times)
     ratio = med["zoo gan"] / med["obvious gan"]
     summary = (f"one adversarial update (D on real+fake, G through D), paper MNIST sizes, batch {BATCH}: zoo GAN "
                f"{med['zoo gan'] * 1e3:.1f} ms, obvious plain-PyTorch GAN {med['obvious gan'] * 1e3:.1f} ms "
-               f"(ratio {ratio:.2f}); zoo cGAN (paper sizes) {med['zoo cgan'] * 1e3:.1f} ms. Median of {args.rounds} "
+               f"(ratio {ratio:.2f}); zoo cGAN (paper sizes) {med['zoo cgan'] * 1e3:.1f} ms. Median of {rounds} "
                f"interleaved rounds, 1 thread.")
-    print(summary)
-    for slug in ("gan", "cgan"):
-        save_result(
-            slug, "perf", claim="forward+backward of the default config is no more than 1.2x slower than the most "
-                                "direct plain-PyTorch alternative",
-            verdict="measured", summary=summary,
-            setup=f"1 torch thread, batch {BATCH}, default configs, interleaved rounds, medians. The cGAN has no "
-                  f"separate reference: its networks are the same Linear/maxout blocks with a label branch.",
-            command="python -m benchmarks.perf.gan",
-            table={"columns": ["implementation", "median ms", "ratio to obvious GAN"],
-                   "rows": [[k, f"{v * 1e3:.2f}", f"{v / med['obvious gan']:.2f}"] for k, v in med.items()]},
-            data={"times_s": times},
-        )
+    return dict(
+        claim="forward+backward of the default config is no more than 1.2x slower than the most direct "
+              "plain-PyTorch alternative",
+        verdict="measured", summary=summary,
+        setup=f"1 torch thread, batch {BATCH}, default configs, interleaved rounds, medians. The cGAN has no "
+              f"separate reference: its networks are the same Linear/maxout blocks with a label branch.",
+        table={"columns": ["implementation", "median ms", "ratio to obvious GAN"],
+               "rows": [[k, f"{v * 1e3:.2f}", f"{v / med['obvious gan']:.2f}"] for k, v in med.items()]},
+        data={"times_s": times},
+    )
 
 
-if __name__ == "__main__":
-    main()
+def reproduce(run: Run) -> None:
+    rounds = run.pick(20, 1)
+    fields = record_fields(adversarial_update_seconds(rounds), rounds)
+    print(fields["summary"])
+    run.record("perf", **fields)

@@ -12,7 +12,7 @@ sample falls nearest to it; we also count modes holding at least a quarter of th
 samples ("balanced"). D is read on 5000 real test points and 5000 samples. A digits run (sklearn
 8x8 through the built-in `digits` task) gives a sample figure and the same D read-out.
 
-    .venv/bin/python -m benchmarks.repro.gan
+    zoo reproduce gan --part repro
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ import torch
 from torch.utils.data import TensorDataset
 
 import zoo
-from benchmarks.record import figure_path, save_result
+from zoo.reproduce import Run
 from zoo_plugins.gan.mixture import nearest_mode
 
-SEEDS = (0, 1)
-STEPS, BATCH, LR = 3000, 128, 5e-4
+BATCH, LR = 128, 5e-4
 
 
 def mode_report(samples: torch.Tensor, centres: torch.Tensor, std: float) -> dict:
@@ -46,46 +45,50 @@ def d_readout(model, real: torch.Tensor) -> dict:
     return {"d_real": float(model.discriminate(real).mean()), "d_fake": float(model.discriminate(fake).mean())}
 
 
-def run_mixture(task_name: str, seed: int) -> tuple[dict, torch.Tensor, torch.Tensor]:
+def run_mixture(task_name: str, seed: int, steps: int) -> tuple[dict, torch.Tensor, torch.Tensor, torch.nn.Module]:
     task = zoo.get_task(task_name)
     torch.manual_seed(seed)
     model = zoo.create("gan", variant="toy2d", task=task)
-    zoo.train(model, task, max_steps=STEPS, epochs=1000, batch_size=BATCH, lr=LR, seed=seed, eval_splits=[])
+    zoo.train(model, task, max_steps=steps, epochs=1000, batch_size=BATCH, lr=LR, seed=seed, eval_splits=[])
     real = task.splits()["test"].tensors[0]
     torch.manual_seed(1000 + seed)
     report = {**d_readout(model, real)}
     samples = model.sample(len(real))
     report.update(mode_report(samples, task.centres, task.std))
     report.update({f"zoo_evaluate_{k}": v for k, v in zoo.evaluate(model, task, split="test").items()})
-    return report, samples, real
+    return report, samples, real, model
 
 
-def run_digits(seed: int = 0) -> tuple[dict, torch.Tensor]:
+def run_digits(steps: int, seed: int = 0) -> tuple[dict, torch.Tensor]:
     task = zoo.get_task("digits")
     torch.manual_seed(seed)
     model = zoo.create("gan", task=task, latent_dim=32, generator_hidden=[256, 256], discriminator_hidden=[128, 128],
                        optimizer="adam")
     # the digits task scores class predictions; train on its images alone (no metrics)
     images = TensorDataset(*task.splits()["train"].tensors)
-    zoo.train(model, images, max_steps=2000, epochs=1000, batch_size=128, lr=2e-4, seed=seed, eval_splits=[])
+    zoo.train(model, images, max_steps=steps, epochs=1000, batch_size=128, lr=2e-4, seed=seed, eval_splits=[])
     real = task.splits()["test"].tensors[0]
     torch.manual_seed(1000 + seed)
     report = d_readout(model, real)
     return report, model.sample(64)
 
 
-def main() -> None:
+def reproduce(run: Run) -> None:
+    SEEDS = run.pick((0, 1), (0,))
+    STEPS, DIGIT_STEPS = run.pick((3000, 2000), (20, 20))
     torch.set_num_threads(1)
     start = time.time()
     results, shown = {}, {}
     for task_name, seeds in (("mixture2d/ring8", SEEDS), ("mixture2d/grid25", SEEDS[:1])):
         for seed in seeds:
-            report, samples, real = run_mixture(task_name, seed)
+            report, samples, real, model = run_mixture(task_name, seed, STEPS)
             results[(task_name, seed)] = report
             if seed == SEEDS[0]:
                 shown[task_name] = (samples, real)
+                if task_name == "mixture2d/ring8":
+                    run.keep(model, "ring8")
             print(task_name, seed, report, flush=True)
-    digits, digit_samples = run_digits()
+    digits, digit_samples = run_digits(DIGIT_STEPS)
     print("digits", digits, flush=True)
 
     import matplotlib
@@ -105,7 +108,7 @@ def main() -> None:
     axes[2].set_title("digits: 64 samples of G", fontsize=9)
     axes[2].axis("off")
     fig.tight_layout()
-    fig.savefig(figure_path("gan", "gan_samples.png"), dpi=110)
+    fig.savefig(run.figure("gan_samples.png"), dpi=110)
 
     rows = []
     for (task_name, seed), r in results.items():
@@ -125,8 +128,8 @@ def main() -> None:
                + ", ".join(f"{r['d_real']:.2f}/{r['d_fake']:.2f}" for r in results.values())
                + f" (largest distance from 1/2: {d_gap:.2f}); on digits {digits['d_real']:.2f}/{digits['d_fake']:.2f}.")
 
-    save_result(
-        "gan", "gan",
+    run.record(
+        "gan",
         claim="An MLP generator trained adversarially against an MLP discriminator learns to match the data "
               "distribution (covers the modes of a 2D mixture, D(x) -> 1/2).",
         verdict=verdict, summary=summary,
@@ -134,8 +137,7 @@ def main() -> None:
               f"spacing 2, std 0.05); zoo.train with the model's training_step (Algorithm 1, k=1, non-saturating "
               f"loss), Adam(lr {LR}, beta1 0.5), batch {BATCH}, {STEPS} steps, seeds {list(SEEDS)} (grid25: seed 0). 5000 samples "
               f"scored against 5000 test points. Digits: data_shape (1,8,8), sigmoid output, G 2x256, D 2x128 "
-              f"maxout, 2000 steps, lr 2e-4.",
-        command="python -m benchmarks.repro.gan",
+              f"maxout, {DIGIT_STEPS} steps, lr 2e-4.",
         table={"columns": ["task", "seed", "modes covered", "modes balanced", "high quality", "mean D(real)",
                            "mean D(G(z))"], "rows": rows},
         paper={"note": "The paper shows samples on MNIST/TFD/CIFAR-10 and Parzen log-likelihoods; the 2D mixture "
@@ -145,7 +147,3 @@ def main() -> None:
               "seconds": time.time() - start},
     )
     print(summary)
-
-
-if __name__ == "__main__":
-    main()
