@@ -145,11 +145,16 @@ def _paper_line(paper) -> str:
 
 
 def _args(values: dict) -> str:
-    return "".join(f", {k}={v!r}" for k, v in values.items())
+    """Keyword arguments as Python source, strings in double quotes like the rest of the block."""
+    return "".join(f", {k}={json.dumps(v) if isinstance(v, str) else repr(v)}" for k, v in values.items())
+
+
+def _number(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _metrics(metrics: dict) -> str:
-    return ", ".join(f"{k}={data_text(v)}" for k, v in metrics.items())
+    return ", ".join(f"{k}={_number(v)}" for k, v in metrics.items())
 
 
 def _fenced(code_text: str, skip: str | None = None, language: str = "python") -> str:
@@ -172,7 +177,7 @@ def use_it(entry) -> str:
         lines.append(f'pretrained = zoo.create("{name}.{weights.tag}", pretrained=True)  # shipped, sha256-verified')
         if weights.task:
             lines.append(f'print(zoo.evaluate(pretrained, "{weights.task}"))'
-                         + (f"  # catalog: {_metrics(weights.metrics)}" if weights.metrics else ""))
+                         + (f"  # the catalog's: {_metrics(weights.metrics)}" if weights.metrics else ""))
     out = ["## Use it\n", _fenced("\n".join(lines))]
     if hosted:
         out.append(_fenced("\n".join(f'pretrained = zoo.create("{name}.{w.tag}", pretrained=True)  # from the Hub'
@@ -187,9 +192,10 @@ def use_it(entry) -> str:
             train = [f'result = zoo.train(model, "{task}", epochs=10, out_dir="runs/{name}")']
         train.append("print(result.final)")
         out.append(_fenced("\n".join(train), skip="trains for real: seconds to minutes on a CPU"))
+        others = ", ".join(f"`{t}`" for t in entry.tasks[1:])
         out.append(f"From the shell: `zoo train {name} --task {task} --out runs/{name}`, then "
-                   f"`zoo eval runs/{name} --task {task}`. Other tasks it is meant for: "
-                   + (", ".join(f"`{t}`" for t in entry.tasks[1:]) or "none") + ".\n")
+                   f"`zoo eval runs/{name} --task {task}`."
+                   + (f" Other tasks it is meant for: {others}." if others else "") + "\n")
     return "\n".join(out)
 
 
@@ -206,7 +212,7 @@ def _reference(entry) -> str:
                   [(code(f.name), code(f.type), code(json.dumps(f.default)), data_text(f.doc)) for f in entry.config]),
            "### Pretrained weights\n"]
     if entry.weights:
-        rows = [(code(f"{entry.name}.{w.tag}"), data_text(w.dataset or "-"), _metrics(w.metrics) or "-",
+        rows = [(code(f"{entry.name}.{w.tag}"), data_text(w.dataset or "-"), data_text(_metrics(w.metrics) or "-"),
                  data_text(w.license or "-"),
                  f"{code(w.repo_id)} at {code(w.revision[:10])}" if w.repo_id else "shipped in the package",
                  data_text(w.description or "-"))
