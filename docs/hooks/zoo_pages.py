@@ -257,7 +257,7 @@ def models_index(catalog, plugin_dirs: dict[str, Path]) -> str:
         records = _records(folder / RESULTS, entry.name) if folder else []
         verdicts = sorted({r["verdict"] for r in records if r["verdict"] != "measured"})
         rows.append((f"[{entry.name}]({entry.name}.md)", _literal(entry.paper.title), data_text(entry.family or "-"),
-                     ", ".join(verdicts) or "-", ", ".join(code(t) for t in entry.weights) or "-"))
+                     ", ".join(verdicts) or "-", ", ".join(code(f"{entry.name}.{t}") for t in entry.weights) or "-"))
     return ("# Models\n\nEvery model in the catalog, each with its paper, the reproduction of its paper's "
             "claims (recorded as measured, including misses), how to use it, its config and its weights.\n\n"
             + _table(["model", "paper", "family", "claims", "pretrained"], rows))
