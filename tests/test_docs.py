@@ -228,6 +228,22 @@ def test_kan_page_shows_each_record_first():
     assert page.index("## Results") < page.index("## Use it") < page.index("## The paper and this implementation")
 
 
+def test_model_pages_name_parts_that_exist():
+    """Every `zoo reproduce MODEL --part PART` on a model page (records and DOC.md) names a script
+    that `zoo reproduce --list` lists."""
+    from zoo.reproduce import find_parts
+
+    parts, wrong = {}, []
+    for page, text in generated().items():
+        for number, line in enumerate(text.splitlines(), 1):
+            for model, part in re.findall(r"zoo reproduce ([a-z0-9-]+) --part ([a-z0-9_]+)", line):
+                if model not in parts:
+                    parts[model] = {p.name for p in find_parts(model)}
+                if part not in parts[model]:
+                    wrong.append(f"{page}:{number}: {model} has no part {part!r} (parts: {sorted(parts[model])})")
+    assert not wrong, "\n".join(wrong)
+
+
 def _html(markdown: str) -> str:
     """`markdown` rendered with the extensions of docs/mkdocs.yml."""
     import markdown as md
