@@ -1,4 +1,4 @@
-"""AF-KAN claim (papers.md, arXiv:2503.06112): AF-KAN (ReLU-KAN extended with activation-function
+"""AF-KAN claim (arXiv:2503.06112): AF-KAN (ReLU-KAN extended with activation-function
 combinations) outperforms MLP and ReLU-KAN at equal parameter count, here on `digits`.
 
 The paper's setting scaled down through config only: MNIST 784-64-10 becomes digits 64-64-10

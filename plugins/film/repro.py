@@ -1,7 +1,7 @@
 """Reproduction: FiLM answers relational visual questions far better than a CNN with concatenated
 question features.
 
-Claim (papers.md, FiLM arXiv:1709.07871): feature-wise affine modulation (FiLM) conditioned on the
+Claim (FiLM arXiv:1709.07871): feature-wise affine modulation (FiLM) conditioned on the
 question answers relational visual questions far better than a CNN with concatenated question
 features. In the paper (CLEVR, Table 1) FiLM reaches 97.7% where the CNN+LSTM baseline, which
 concatenates a question embedding to the image features before its classifier, reaches 52.3%.

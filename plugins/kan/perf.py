@@ -291,7 +291,7 @@ def summarise(run: Run, rows: list, raw: dict, threads: int) -> None:
                      f"{ratio('ours-eager', batch, 4)}x our time; our peak step memory {mem_ours} MB.")
     run.record(
         "peers_speed",
-        claim="Issue target: faster than every peer B-spline KAN measured, at no more peak memory, on "
+        claim="Target: faster than every peer B-spline KAN measured, at no more peak memory, on "
               "[64,128,128,10], grid 5, order 3, batch 256 and 4096; within 1.5x the equal-parameter MLP's time.",
         verdict="measured",
         summary=" ".join(lines) + " Ours runs without torch.compile, its basis in fused C++ kernels (native.cpp, "

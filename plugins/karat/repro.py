@@ -1,4 +1,4 @@
-"""karat claim (papers.md): Fourier-KArAt learnable Kolmogorov-Arnold attention matches or
+"""karat claim: Fourier-KArAt learnable Kolmogorov-Arnold attention matches or
 outperforms softmax attention in a vanilla ViT.
 
 A tiny ViT on `digits` (the `digits` variant: 8x8 images, 2x2 patches -> 16 tokens + class token,

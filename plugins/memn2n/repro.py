@@ -1,6 +1,6 @@
 """Reproduction for `memn2n` (End-To-End Memory Networks, arXiv:1503.08895).
 
-Claim (papers.md): an end-to-end memory network with multiple attention hops answers synthetic QA
+Claim: an end-to-end memory network with multiple attention hops answers synthetic QA
 better than with a single hop, without supporting-fact supervision.
 
 The generated bAbI-style tasks that need chained facts, qa2 (two supporting facts) and qa3

@@ -1,4 +1,4 @@
-"""mlp-kan claim (papers.md): a mixture of MLP and KAN experts performs well on both function
+"""mlp-kan claim: a mixture of MLP and KAN experts performs well on both function
 learning and representation learning without manual model choice.
 
 The same MLP-KAN recipe (a small transformer whose FFN is 4 MLP + 4 KAN experts, top-2 routing;

@@ -1,6 +1,6 @@
 """Reproduction: MLP-Mixer is competitive with CNN and attention models of similar size.
 
-Claim (papers.md, MLP-Mixer arXiv:2105.01601): an all-MLP architecture alternating token-mixing and
+Claim (MLP-Mixer arXiv:2105.01601): an all-MLP architecture alternating token-mixing and
 channel-mixing MLPs reaches accuracy competitive with CNN/attention models of similar size.
 
 Small-scale test: the 8x8 `digits` task (1150 train / 288 val / 360 test images). The Mixer's

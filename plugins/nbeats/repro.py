@@ -1,6 +1,6 @@
 """Reproduction for `nbeats` (N-BEATS, arXiv:1905.10437).
 
-Claim (papers.md): a deep stack of fully-connected blocks with backward/forward residual links
+Claim: a deep stack of fully-connected blocks with backward/forward residual links
 beats statistical benchmarks on univariate forecasting, and its interpretable configuration gives
 a trend/seasonality decomposition with little accuracy loss.
 

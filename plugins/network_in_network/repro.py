@@ -1,7 +1,7 @@
 """Reproduction: mlpconv layers with a global-average-pooling classifier match or beat a same-size
 CNN with a fully-connected head, and overfit less.
 
-Claim (papers.md, Network In Network arXiv:1312.4400): NIN's mlpconv layers with global average
+Claim (Network In Network arXiv:1312.4400): NIN's mlpconv layers with global average
 pooling (GAP) match or beat a same-size CNN with a fully-connected head, and overfit less.
 
 Small-scale test on 8x8 `digits` (1150 train / 288 val / 360 test), 3 seeds, one recipe for every

@@ -1,6 +1,6 @@
 """Reproduction for `pointer-net` (Pointer Networks, arXiv:1506.03134).
 
-Claim (papers.md): a Ptr-Net trained on small inputs (convex hull of n <= 10 points) outperforms
+Claim: a Ptr-Net trained on small inputs (convex hull of n <= 10 points) outperforms
 seq2seq+attention and still outputs valid answers for longer inputs than seen in training.
 
 Both models (the `default` Ptr-Net and the `seq2seq-attention` variant, whose fixed output

@@ -1,6 +1,6 @@
 """Reproduction: ResMLP reaches competitive accuracy against CNN and ViT baselines of similar size.
 
-Claim (papers.md, ResMLP arXiv:2105.03404): a residual all-MLP network (cross-patch linear layer +
+Claim (ResMLP arXiv:2105.03404): a residual all-MLP network (cross-patch linear layer +
 per-patch MLP, Affine normalisation, LayerScale) reaches competitive accuracy/complexity trade-offs
 versus CNN/ViT baselines of similar size.
 

@@ -1,4 +1,4 @@
-"""S-KAN claim (papers.md, arXiv:2408.08338): a selectable-activation KAN (per-node choice among
+"""S-KAN claim (arXiv:2408.08338): a selectable-activation KAN (per-node choice among
 activation spaces) fits functions better than single-basis KANs and equal-parameter MLPs.
 
 Tasks: the five toy functions of the KAN paper built into the zoo (`toy/bessel-j0`, `toy/exp-sin`,

@@ -1,7 +1,7 @@
 """Reproduction: TabM beats a plain MLP and rivals a deep ensemble of k MLPs at a fraction of the
 cost; its individual predictions are weak but collectively strong.
 
-Claim (papers.md, TabM arXiv:2410.24210). Small-scale test on the bundled tables breast-cancer,
+Claim (TabM arXiv:2410.24210). Small-scale test on the bundled tables breast-cancer,
 wine (classification) and diabetes (regression, standardised target), 3 seeds each (the seed
 sets the data split, the init and the batch order). Three models from the plugin, all with 3
 hidden layers of 256 units (the paper's 512 halved for CPU), dropout 0.1, trained with one recipe

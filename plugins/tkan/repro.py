@@ -1,4 +1,4 @@
-"""TKAN claim (papers.md): recurrent KAN layers with memory gating give more accurate multi-step
+"""TKAN claim: recurrent KAN layers with memory gating give more accurate multi-step
 forecasts than LSTM/GRU.
 
 Same data, comparable parameter counts, several seeds: a TKAN layer (scaled down through config:

@@ -1,4 +1,4 @@
-"""XNet claim (papers.md, arXiv:2410.02033): XNet (Cauchy-activation network) fits functions faster
+"""XNet claim (arXiv:2410.02033): XNet (Cauchy-activation network) fits functions faster
 and more accurately than KAN and MLP.
 
 Same tasks, equal parameter budgets, same optimizer and steps, two seeds:
