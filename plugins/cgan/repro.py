@@ -10,7 +10,7 @@ each class we request 500 samples and score them with a classifier trained on th
 split (scikit-learn MLPClassifier); its accuracy on real test data is shown for reference, and
 chance (1/K) is the baseline of a generator that ignores the label.
 
-    .venv/bin/python -m benchmarks.repro.cgan
+    zoo reproduce cgan --part repro
 """
 
 from __future__ import annotations
@@ -22,55 +22,59 @@ import torch
 from torch.utils.data import TensorDataset
 
 import zoo
-from benchmarks.record import figure_path, save_result
-
-PER_CLASS = 500
+from zoo.reproduce import Run
 
 
-def real_classifier(task, seed: int = 0):
+def real_classifier(task, max_iter: int, seed: int = 0):
     from sklearn.neural_network import MLPClassifier
 
     splits = task.splits()
     x, y = splits["train"].tensors[0], splits["train"].tensors[1]
-    clf = MLPClassifier((128,), max_iter=500, random_state=seed).fit(x.reshape(len(x), -1).numpy(), y.numpy())
+    clf = MLPClassifier((128,), max_iter=max_iter, random_state=seed).fit(x.reshape(len(x), -1).numpy(), y.numpy())
     xt, yt = splits["test"].tensors[0], splits["test"].tensors[1]
     return clf, float(clf.score(xt.reshape(len(xt), -1).numpy(), yt.numpy()))
 
 
-def per_class_accuracy(model, clf, num_classes: int, seed: int) -> list[float]:
+def per_class_accuracy(model, clf, num_classes: int, seed: int, per_class: int) -> list[float]:
     torch.manual_seed(seed)
     model.eval()
     accs = []
     for label in range(num_classes):
-        samples = model.sample(torch.full((PER_CLASS,), label, dtype=torch.long))
-        pred = clf.predict(samples.reshape(PER_CLASS, -1).numpy())
+        samples = model.sample(torch.full((per_class,), label, dtype=torch.long))
+        pred = clf.predict(samples.reshape(per_class, -1).numpy())
         accs.append(float((pred == label).mean()))
     return accs
 
 
-def run(task_name: str, seed: int, steps: int, lr: float, batch: int, **create) -> tuple[dict, torch.nn.Module]:
+def train_and_score(task_name: str, seed: int, steps: int, lr: float, batch: int, per_class: int,
+                    classifier_iters: int, **create) -> tuple[dict, torch.nn.Module]:
     task = zoo.get_task(task_name)
-    clf, real_acc = real_classifier(task)
+    clf, real_acc = real_classifier(task, classifier_iters)
     torch.manual_seed(seed)
     model = zoo.create("cgan", task=task, **create)
     # train on the labelled samples alone: digits' own metrics score class predictions, not samples
     data = TensorDataset(*task.splits()["train"].tensors)
     zoo.train(model, data, max_steps=steps, epochs=10000, batch_size=batch, lr=lr, seed=seed, eval_splits=[])
-    accs = per_class_accuracy(model, clf, task.info.num_classes, 1000 + seed)
+    accs = per_class_accuracy(model, clf, task.info.num_classes, 1000 + seed, per_class)
     return {"per_class": accs, "mean": float(np.mean(accs)), "real_test_accuracy": real_acc,
             "chance": 1 / task.info.num_classes}, model
 
 
-def main() -> None:
+def reproduce(run: Run) -> None:
+    SEEDS = run.pick((0, 1), (0,))
+    STEPS, PER_CLASS, CLASSIFIER_ITERS = run.pick((3000, 500, 500), (20, 50, 10))
     torch.set_num_threads(1)
     start = time.time()
     results, models = {}, {}
-    for seed in (0, 1):
-        results[("mixture2d/ring8", seed)], models[("ring8", seed)] = run(
-            "mixture2d/ring8", seed, steps=3000, lr=5e-4, batch=128, variant="toy2d")
+    for seed in SEEDS:
+        results[("mixture2d/ring8", seed)], models[("ring8", seed)] = train_and_score(
+            "mixture2d/ring8", seed, steps=STEPS, lr=5e-4, batch=128, per_class=PER_CLASS,
+            classifier_iters=CLASSIFIER_ITERS, variant="toy2d")
         print("ring8", seed, results[("mixture2d/ring8", seed)], flush=True)
-    results[("digits", 0)], models[("digits", 0)] = run(
-        "digits", 0, steps=3000, lr=2e-4, batch=100, latent_dim=100, generator_noise_hidden=64,
+    run.keep(models[("ring8", 0)], "ring8")
+    results[("digits", 0)], models[("digits", 0)] = train_and_score(
+        "digits", 0, steps=STEPS, lr=2e-4, batch=100, per_class=PER_CLASS,
+        classifier_iters=CLASSIFIER_ITERS, latent_dim=100, generator_noise_hidden=64,
         generator_label_hidden=256, generator_joint_hidden=256, discriminator_data_hidden=128,
         discriminator_label_hidden=16, discriminator_joint_hidden=128, optimizer="adam")
     print("digits", results[("digits", 0)], flush=True)
@@ -95,7 +99,7 @@ def main() -> None:
     axes[1].set_title("digits: rows request labels 0..9", fontsize=9)
     axes[1].axis("off")
     fig.tight_layout()
-    fig.savefig(figure_path("cgan", "cgan_samples.png"), dpi=110)
+    fig.savefig(run.figure("cgan_samples.png"), dpi=110)
 
     rows = []
     for (task_name, seed), r in results.items():
@@ -113,17 +117,17 @@ def main() -> None:
                + f"; chance is 12.5% (ring8) and 10% (digits), and the classifier scores "
                + ", ".join(f"{r['real_test_accuracy']:.0%}" for r in results.values())
                + " on real test data.")
-    save_result(
-        "cgan", "cgan",
+    run.record(
+        "cgan",
         claim="Feeding the class label to both generator and discriminator yields class-controllable samples (a "
               "separate classifier recognizes the requested label).",
         verdict=verdict, summary=summary,
-        setup="ring8: cgan variant toy2d, Adam lr 5e-4, batch 128, 3000 steps, seeds 0 and 1. digits (sklearn 8x8, "
+        setup=f"ring8: cgan variant toy2d, Adam lr 5e-4, batch 128, {STEPS} steps, seeds "
+              f"{' and '.join(map(str, SEEDS))}. digits (sklearn 8x8, "
               "built-in task): the paper's two-branch architecture with widths scaled down (G: z->64, y->256, "
               "joint 256; D: x->128x5 maxout, y->16x5, joint 128x4), dropout 0.5 in both, noise 100-d uniform, "
-              "Adam lr 2e-4, batch 100, 3000 steps. Classifier: sklearn MLPClassifier(128) on the real training split; "
-              f"{PER_CLASS} samples requested per class.",
-        command="python -m benchmarks.repro.cgan",
+              f"Adam lr 2e-4, batch 100, {STEPS} steps. Classifier: sklearn MLPClassifier(128) on the real training "
+              f"split; {PER_CLASS} samples requested per class.",
         table={"columns": ["task", "seed", "mean accuracy on samples", "worst class", "per class (labels 0..K-1)",
                            "classifier on real test", "chance"], "rows": rows},
         paper={"note": "The paper shows MNIST samples per label (Fig. 2) and Parzen log-likelihoods; it does not "
@@ -132,7 +136,3 @@ def main() -> None:
         data={"results": {f"{t}/seed{s}": r for (t, s), r in results.items()}, "seconds": time.time() - start},
     )
     print(summary)
-
-
-if __name__ == "__main__":
-    main()
