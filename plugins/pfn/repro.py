@@ -12,7 +12,7 @@ points (n in 2, 5, 10, 20) and score the remaining 10 against the exact GP poste
 that ignores the data can do). Reported: NLL, the share of the prior-to-GP NLL gap the PFN closes,
 and the error of its predictive mean and standard deviation against the GP's.
 
-    .venv/bin/python -m benchmarks.repro.pfn
+    zoo reproduce pfn --part repro
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ import numpy as np
 import torch
 
 import zoo
-from benchmarks.record import figure_path, save_result
+from zoo.reproduce import Run
 from zoo_plugins.pfn.prior import gp_posterior_predictive
 
-STEPS, BATCH, LR = 1500, 32, 1e-3
-SIZE = {"emsize": 64, "nhead": 4, "nhid": 128, "nlayers": 4, "num_buckets": 100}
+LR = 1e-3
 QUERIES = 10
 
 
@@ -36,14 +35,18 @@ def gaussian_nll(y, mean, var) -> torch.Tensor:
     return 0.5 * (torch.log(2 * math.pi * var) + (y - mean) ** 2 / var)
 
 
-def main() -> None:
+def reproduce(run: Run) -> None:
+    STEPS, BATCH, WARMUP, TEST_DRAWS = run.pick((1500, 32, 200, 500), (20, 8, 5, 20))
+    SIZE = run.pick({"emsize": 64, "nhead": 4, "nhid": 128, "nlayers": 4, "num_buckets": 100},
+                    {"emsize": 16, "nhead": 4, "nhid": 32, "nlayers": 1, "num_buckets": 20})
     torch.set_num_threads(1)
     start = time.time()
-    task = zoo.get_task("gp-prior/rbf-1d", test_draws=500)
+    task = zoo.get_task("gp-prior/rbf-1d", test_draws=TEST_DRAWS)
     torch.manual_seed(0)
     model = zoo.create("pfn", task=task, **SIZE)
     result = zoo.train(model, task, max_steps=STEPS, epochs=1000, batch_size=BATCH, lr=LR, schedule="cosine",
-                       warmup_steps=200, seed=0, eval_splits=[])
+                       warmup_steps=WARMUP, seed=0, eval_splits=[])
+    run.keep(model, "rbf-1d")
     model.eval()
     x, y = task.splits()["test"].tensors
     prior, noise_var = task.prior, task.prior.noise_std ** 2
@@ -90,7 +93,7 @@ def main() -> None:
         ax.set_title(f"{n} training points", fontsize=9)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(figure_path("pfn", "pfn_vs_gp.png"), dpi=110)
+    fig.savefig(run.figure("pfn_vs_gp.png"), dpi=110)
 
     gaps = [d["gap_closed"] for d in data.values()]
     verdict = "reproduced" if min(gaps) >= 0.9 else "partially reproduced" if min(gaps) >= 0.5 else "not reproduced"
@@ -103,17 +106,16 @@ def main() -> None:
                f"{data[20]['mean_abs_error_vs_gp']:.3f} of the GP mean on average (n=20) and its standard deviation "
                f"is {data[20]['std_ratio_vs_gp']:.2f}x the GP's. Small scale: width {SIZE['emsize']}, "
                f"{SIZE['nlayers']} layers, {SIZE['num_buckets']} bars (paper: 512, 6, 1000) and far fewer steps.")
-    save_result(
-        "pfn", "pfn",
+    run.record(
+        "pfn",
         claim="A Prior-Data Fitted Network trained on prior samples approximates the GP posterior predictive in a "
               "single forward pass.",
         verdict=verdict, summary=summary,
         setup=f"gp-prior/rbf-1d: x ~ U[0,1], RBF lengthscale 0.2, outputscale 1, noise std 0.1, 30 points per "
               f"dataset. PFN {SIZE} with bars of equal prior probability under N(0, 1.01). zoo.train: AdamW lr {LR}, "
-              f"cosine schedule, 200 warmup steps, batch {BATCH} datasets, {result.steps} steps, the number of training "
-              f"points drawn uniformly in [1, 29] per batch. Test: 500 held-out prior datasets, the last {QUERIES} "
-              f"points scored given the first n. Exact GP posterior in closed form (float64).",
-        command="python -m benchmarks.repro.pfn",
+              f"cosine schedule, {WARMUP} warmup steps, batch {BATCH} datasets, {result.steps} steps, the number of "
+              f"training points drawn uniformly in [1, 29] per batch. Test: {TEST_DRAWS} held-out prior datasets, the "
+              f"last {QUERIES} points scored given the first n. Exact GP posterior in closed form (float64).",
         table={"columns": ["n training points", "exact GP NLL", "PFN NLL", "prior NLL", "gap closed",
                            "|mean - GP mean|", "sd / GP sd", "GP sd"], "rows": rows},
         paper={"note": "Paper Fig. 3 / Sec. 5.1: PFNs trained on GP priors match the exact GP posterior predictive "
@@ -122,7 +124,3 @@ def main() -> None:
         data={"by_n_train": data, "train_seconds": result.seconds, "seconds": time.time() - start},
     )
     print(summary)
-
-
-if __name__ == "__main__":
-    main()
