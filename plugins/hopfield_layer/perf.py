@@ -2,19 +2,18 @@
 32 stored and 32 state patterns of 64 dims, 4 heads of 16, batch 256) against torch's
 nn.MultiheadAttention of the same sizes (the paper: one Hopfield update is attention), interleaved.
 
-Run: .venv/bin/python -m benchmarks.perf.hopfield_layer [--rounds N]
+    zoo reproduce hopfield-layer --part perf
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 import torch
 
-from benchmarks.perf.timing import interleaved
-from benchmarks.record import save_result
+from zoo.reproduce import Run
+from zoo.timing import interleaved
 from zoo_plugins.hopfield_layer.model import Hopfield
 
 BATCH, TOKENS, DIM, HEADS = 256, 32, 64, 4
@@ -26,10 +25,8 @@ def step(fn, x) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=30)
-    args = parser.parse_args()
+def reproduce(run: Run) -> None:
+    rounds = run.pick(30, 2)
     torch.set_num_threads(1)
     torch.manual_seed(0)
     hopfield = Hopfield(DIM, DIM // HEADS, DIM, num_heads=HEADS)
@@ -39,22 +36,17 @@ def main() -> None:
     times = interleaved({
         "zoo": lambda: step(ours, x),
         "reference": lambda: step(ref, x),
-    }, args.rounds, warmup=3)
+    }, rounds, warmup=3)
     a, b = times["zoo"], times["reference"]
     ratio = statistics.median(a) / statistics.median(b)
     summary = (f"Hopfield layer (one update), batch {BATCH} x {TOKENS} patterns x {DIM} dims, {HEADS} heads: "
                f"{statistics.median(a) * 1e3:.2f} ms vs nn.MultiheadAttention {statistics.median(b) * 1e3:.2f} ms; "
                f"ratio {ratio:.2f}. Both end in torch's fused scaled-dot-product attention; the Hopfield layer "
                "computes its values from the keys (Y W_K W_V, Eq. 10), one small extra matmul.")
-    save_result("hopfield-layer", "perf", claim="forward+backward at most 1.2x slower than a plain PyTorch reference",
-                verdict="measured", summary=summary, setup=f"CPU, 1 thread, {args.rounds} interleaved rounds, medians",
-                command="python -m benchmarks.perf.hopfield_layer",
-                table={"columns": ["implementation", "median ms"],
-                       "rows": [["zoo Hopfield (one update)", round(statistics.median(a) * 1e3, 3)],
-                                ["torch nn.MultiheadAttention", round(statistics.median(b) * 1e3, 3)]]},
-                data={"ratio": ratio, "ours_s": a, "reference_s": b})
+    run.record("perf", claim="forward+backward at most 1.2x slower than a plain PyTorch reference",
+               verdict="measured", summary=summary, setup=f"CPU, 1 thread, {rounds} interleaved rounds, medians",
+               table={"columns": ["implementation", "median ms"],
+                      "rows": [["zoo Hopfield (one update)", round(statistics.median(a) * 1e3, 3)],
+                               ["torch nn.MultiheadAttention", round(statistics.median(b) * 1e3, 3)]]},
+               data={"ratio": ratio, "ours_s": a, "reference_s": b})
     print(summary)
-
-
-if __name__ == "__main__":
-    main()
