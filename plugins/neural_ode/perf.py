@@ -4,12 +4,11 @@ with torchdiffeq.odeint_adjoint (the plain-PyTorch way to use the authors' solve
 weights, interleaved. For context (not a ratio the plugin is held to) it also times the paper's
 ResNet baseline, whose 6 discrete blocks cost far fewer function evaluations than an adaptive solve.
 
-Run: .venv/bin/python -m benchmarks.perf.neural_ode [--rounds N]
+    zoo reproduce neural-ode --part perf
 """
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
@@ -17,8 +16,8 @@ import torch
 from torchdiffeq import odeint_adjoint
 
 import zoo
-from benchmarks.perf.timing import interleaved
-from benchmarks.record import save_result
+from zoo.reproduce import Run
+from zoo.timing import interleaved
 
 BATCH = 64
 
@@ -36,10 +35,8 @@ def step(fn, x, y) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=7)
-    args = parser.parse_args()
+def reproduce(run: Run) -> None:
+    rounds = run.pick(7, 1)
     torch.set_num_threads(1)
     torch.manual_seed(0)
     ours = zoo.create("neural-ode", downsample_steps=1)
@@ -49,7 +46,7 @@ def main() -> None:
         "zoo": lambda: step(ours, x, y),
         "reference": lambda: step(lambda v: direct(ours, v), x, y),
         "resnet": lambda: step(resnet, x, y),
-    }, args.rounds, warmup=2)
+    }, rounds, warmup=run.pick(2, 1))
     a, b, r = times["zoo"], times["reference"], times["resnet"]
     ratio = statistics.median(a) / statistics.median(b)
     resnet_ratio = statistics.median(a) / statistics.median(r)
@@ -58,16 +55,11 @@ def main() -> None:
                f"takes {statistics.median(r) * 1e3:.0f} ms ({resnet_ratio:.1f}x faster than the ODE-Net): an adaptive "
                "solve evaluates the block's function many more times than 6 residual blocks do, the cost the paper "
                "trades for constant memory and adaptive precision.")
-    save_result("neural-ode", "perf", claim="forward+backward at most 1.2x slower than a plain PyTorch reference",
-                verdict="measured", summary=summary, setup=f"CPU, 1 thread, {args.rounds} interleaved rounds, medians",
-                command="python -m benchmarks.perf.neural_ode",
-                table={"columns": ["implementation", "median ms"],
-                       "rows": [["zoo neural-ode (adjoint)", round(statistics.median(a) * 1e3, 1)],
-                                ["torchdiffeq.odeint_adjoint by hand", round(statistics.median(b) * 1e3, 1)],
-                                ["ResNet baseline (6 blocks, context)", round(statistics.median(r) * 1e3, 1)]]},
-                data={"ratio": ratio, "resnet_ratio": resnet_ratio, "ours_s": a, "reference_s": b, "resnet_s": r})
+    run.record("perf", claim="forward+backward at most 1.2x slower than a plain PyTorch reference",
+               verdict="measured", summary=summary, setup=f"CPU, 1 thread, {rounds} interleaved rounds, medians",
+               table={"columns": ["implementation", "median ms"],
+                      "rows": [["zoo neural-ode (adjoint)", round(statistics.median(a) * 1e3, 1)],
+                               ["torchdiffeq.odeint_adjoint by hand", round(statistics.median(b) * 1e3, 1)],
+                               ["ResNet baseline (6 blocks, context)", round(statistics.median(r) * 1e3, 1)]]},
+               data={"ratio": ratio, "resnet_ratio": resnet_ratio, "ours_s": a, "reference_s": b, "resnet_s": r})
     print(summary)
-
-
-if __name__ == "__main__":
-    main()

@@ -14,7 +14,7 @@ constant memory.
    and as the integration time (the "depth") grows. The paper: backprop memory grows with NFE,
    the adjoint's stays constant.
 
-Run: .venv/bin/python -m benchmarks.repro.neural_ode
+    zoo reproduce neural-ode --part repro
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 import torch
 
 import zoo
-from benchmarks.record import figure_path, save_result
+from zoo.reproduce import Run
 
 SLUG = "neural-ode"
 TOLERANCES = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6]
@@ -95,7 +95,10 @@ def memory(model, x: torch.Tensor, y: torch.Tensor) -> dict:
     return out
 
 
-def main() -> None:
+def reproduce(run: Run) -> None:
+    train_options = {**TRAIN, "epochs": run.pick(TRAIN["epochs"], 1)}
+    width = run.pick({}, {"channels": 8})
+    test_size, memory_batch = run.pick((None, 64), (32, 8))
     torch.set_num_threads(1)
     import matplotlib
     matplotlib.use("Agg")
@@ -106,14 +109,16 @@ def main() -> None:
     trained = {}
     for label, extra in (("ODE-Net", {"adjoint": False}), ("ResNet", {"block": "resnet"})):
         torch.manual_seed(0)
-        model = zoo.create(SLUG, task=task, **extra)
-        zoo.train(model, task, **TRAIN)
+        model = zoo.create(SLUG, task=task, **width, **extra)
+        zoo.train(model, task, **train_options)
         trained[label] = (model, zoo.evaluate(model, task)["accuracy"])
+        if label == "ODE-Net":
+            run.keep(model, "digits")
         print(label, trained[label][1], f"{time.time() - start:.0f}s")
     odenet = trained["ODE-Net"][0]
-    x, y = task.splits()["test"].tensors
+    x, y = (t[:test_size] for t in task.splits()["test"].tensors)
     rows = sweep(odenet, x, y)
-    mem = memory(odenet, x[:64], y[:64])
+    mem = memory(odenet, x[:memory_batch], y[:memory_batch])
     print(f"sweep+memory {time.time() - start:.0f}s")
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
@@ -132,10 +137,10 @@ def main() -> None:
         for r, v in zip(mem[axis], values):
             ax.annotate(f"{v:g}", (r["forward_nfe"], r["backprop_bytes"] / 2**20), fontsize=7)
         ax.set_xlabel(f"forward NFE (varying {label})")
-        ax.set_ylabel("MiB saved for backward (batch 64)")
+        ax.set_ylabel(f"MiB saved for backward (batch {memory_batch})")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(figure_path(SLUG, "tolerance.png"), dpi=120)
+    fig.savefig(run.figure("tolerance.png"), dpi=120)
 
     base = next(r for r in rows if r["tol"] == 1e-3)
     loose = next(r for r in rows if r["tol"] == 1e-1)
@@ -154,23 +159,23 @@ def main() -> None:
         "Test accuracy / NFE by tolerance (trained at 1e-3): "
         + ", ".join(f"{r['tol']:.0e}: {r['accuracy']:.4f} / {r['nfe']}" for r in rows)
         + f". ResNet baseline: {trained['ResNet'][1]:.4f}; ODE-Net at training tolerance {trained['ODE-Net'][1]:.4f}. "
-        + "Memory saved for backward (batch 64): adjoint "
+        + f"Memory saved for backward (batch {memory_batch}): adjoint "
         + ", ".join(f"{r['adjoint_bytes'] / 2**20:.2f}" for r in mem["depth"])
         + " MiB vs backprop "
         + ", ".join(f"{r['backprop_bytes'] / 2**20:.1f}" for r in mem["depth"])
         + f" MiB for integration times {DEPTHS} (forward NFE "
         + ", ".join(str(r["forward_nfe"]) for r in mem["depth"]) + ")."
     )
-    save_result(
-        SLUG, "tolerance",
+    run.record(
+        "tolerance",
         claim="A continuous-depth ODE block can trade numerical precision for speed: loosening solver tolerance "
               "reduces function evaluations with only a small change in accuracy, at constant memory.",
         verdict=verdict, summary=summary,
-        setup="digits (8x8, 1 stride-2 step), ODE-Net 64 channels dopri5 rtol=atol=1e-3 trained with zoo.train "
-              f"({TRAIN['epochs']} epochs, batch 64, Adam 5e-3 cosine, backprop through the solver); ResNet: 6 blocks "
-              "of the same function. Test sweep on all 360 test digits; memory: unique tensors saved by autograd "
-              "on a batch of 64.",
-        command="python -m benchmarks.repro.neural_ode",
+        setup=f"digits (8x8, 1 stride-2 step), ODE-Net {odenet.config.channels} channels dopri5 rtol=atol=1e-3 "
+              f"trained with zoo.train ({train_options['epochs']} epochs, batch 64, Adam 5e-3 cosine, backprop through "
+              f"the solver); ResNet: "
+              f"6 blocks of the same function. Test sweep on {'all' if test_size is None else 'the first'} {len(y)} "
+              f"test digits; memory: unique tensors saved by autograd on a batch of {memory_batch}.",
         table={"columns": ["tolerance", "NFE", "test accuracy", "seconds (test set)"],
                "rows": [[r["tol"], r["nfe"], round(r["accuracy"], 4), round(r["seconds"], 2)] for r in rows]},
         paper={"source": "Chen et al. 2018, Fig. 3 and Table 1",
@@ -181,7 +186,3 @@ def main() -> None:
               "odenet_accuracy": trained["ODE-Net"][1], "seconds": time.time() - start},
     )
     print(summary)
-
-
-if __name__ == "__main__":
-    main()
