@@ -131,7 +131,7 @@ def reproduce(run: Run) -> None:
         table={"columns": ["task", "seed", "mean accuracy on samples", "worst class", "per class (labels 0..K-1)",
                            "classifier on real test", "chance"], "rows": rows},
         paper={"note": "The paper shows MNIST samples per label (Fig. 2) and Parzen log-likelihoods; it does not "
-                       "report a classifier score, which is the test papers.md asks for."},
+                       "report a classifier score, the test used here."},
         figures=["cgan_samples.png"],
         data={"results": {f"{t}/seed{s}": r for (t, s), r in results.items()}, "seconds": time.time() - start},
     )

@@ -1,6 +1,6 @@
 """Reproduction for `hopfield-layer` (Hopfield Networks is All You Need, arXiv:2008.02217).
 
-Claim (papers.md): the modern continuous Hopfield update retrieves a stored pattern from a noisy
+Claim: the modern continuous Hopfield update retrieves a stored pattern from a noisy
 query in one update, even when far more patterns than dimensions are stored.
 
 1. Retrieval: N random binary patterns (+-1) of dimension d = 64 are stored; a query is a stored

@@ -1,6 +1,6 @@
 """Reproduction for `neural-ode` (Neural Ordinary Differential Equations, arXiv:1806.07366).
 
-Claim (papers.md): a continuous-depth ODE block can trade numerical precision for speed:
+Claim: a continuous-depth ODE block can trade numerical precision for speed:
 loosening solver tolerance reduces function evaluations with only a small change in accuracy, at
 constant memory.
 
