@@ -114,7 +114,7 @@ def reproduce(run: Run) -> None:
     summary = ("A classifier trained on real data recognises the requested label in "
                + ", ".join(f"{r['mean']:.0%} of {t} samples (seed {s}, worst class {min(r['per_class']):.0%})"
                            for (t, s), r in results.items())
-               + f"; chance is 12.5% (ring8) and 10% (digits), and the classifier scores "
+               + "; chance is 12.5% (ring8) and 10% (digits), and the classifier scores "
                + ", ".join(f"{r['real_test_accuracy']:.0%}" for r in results.values())
                + " on real test data.")
     run.record(

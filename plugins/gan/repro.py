@@ -124,7 +124,7 @@ def reproduce(run: Run) -> None:
     summary = (f"After {STEPS} steps, mode coverage (modes with >= 1 high-quality sample) is "
                + ", ".join(f"{t.split('/')[1]} seed {s}: {r['modes_covered']} (balanced {r['modes_balanced']}, "
                            f"{r['high_quality']:.0%} high quality)" for (t, s), r in results.items())
-               + f". Mean D on real / generated samples ends at "
+               + ". Mean D on real / generated samples ends at "
                + ", ".join(f"{r['d_real']:.2f}/{r['d_fake']:.2f}" for r in results.values())
                + f" (largest distance from 1/2: {d_gap:.2f}); on digits {digits['d_real']:.2f}/{digits['d_fake']:.2f}.")
 
