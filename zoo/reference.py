@@ -408,7 +408,8 @@ def _run(args) -> int:
             raise UsageError(f"{prog}: --publish does not take {', '.join(given)}")
         return _publish(args)
     if len(args.names) != 1:
-        raise UsageError(f"{prog}: name one checkpoint to rebuild (or publish with --publish ORG [NAME ...])")
+        raise UsageError(f"{prog}: name one checkpoint to rebuild (or publish with --publish ORG [NAME ...]); "
+                         f"run '{prog} --help' for usage")
     if args.root is not None:
         raise UsageError(f"{prog}: --root goes with --publish")
     return _build(args)
