@@ -47,7 +47,8 @@ def test_second_load_comes_from_the_cache_and_equals_the_first(tmp_path, cache, 
     path = tmp_path / "registry.yaml"
     path.write_text(CATALOG)
     first = load_catalog(path, "tiny-dist")
-    assert len(cached_files(cache)) == 1
+    first.models  # the full entries are read (and cached) on first use
+    assert len(cached_files(cache)) == 2  # the entries, and the listing index
     monkeypatch.setattr(catalog, "read_yaml", lambda text: pytest.fail("parsed YAML again"))
     second = load_catalog(path, "tiny-dist")
     assert (second.models, second.tasks, second.methods) == (first.models, first.tasks, first.methods)
@@ -69,18 +70,19 @@ def test_changed_file_path_distribution_or_code_misses(tmp_path, cache, monkeypa
     assert str(other) in load_catalog(other, "tiny-dist").models[0].source
     before = len(cached_files(cache))
     monkeypatch.setattr(catalog, "_code_version", lambda: b"other validating code")
-    load_catalog(path, "tiny-dist")
-    assert len(cached_files(cache)) == before + 1
+    load_catalog(path, "tiny-dist").models
+    assert len(cached_files(cache)) == before + 2
 
 
 def test_corrupt_cache_entry_is_recomputed(tmp_path, cache):
     path = tmp_path / "registry.yaml"
     path.write_text(CATALOG)
     expected = load_catalog(path).models
-    (entry,) = cached_files(cache)
-    entry.write_text("{not json")
-    assert load_catalog(path).models == expected
-    assert json.loads(entry.read_text())["models"][0]["name"] == "tiny"
+    for entry in cached_files(cache):
+        entry.write_text("{not json")
+    again = load_catalog(path)
+    assert [s.name for s in again.summaries] == ["tiny"] and again.models == expected
+    assert all(json.loads(entry.read_text()) for entry in cached_files(cache))
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only permissions")
@@ -128,7 +130,10 @@ def test_values_json_cannot_keep_are_not_cached(tmp_path, cache):
     path.write_text(CATALOG.replace("metrics: {acc: 0.5}", "metrics: {acc: .nan}"))
     first = load_catalog(path)
     assert first.models[0].weights["digits"].metrics["acc"] != first.models[0].weights["digits"].metrics["acc"]
-    assert cached_files(cache) == []
+    again = load_catalog(path).models[0].weights["digits"].metrics["acc"]
+    assert again != again  # NaN read back as NaN: the entries were parsed again, not taken from JSON
+    # only the listing index (names, tasks, tags: no NaN in it) is kept
+    assert [json.loads(p.read_text())["models"][0][0] for p in cached_files(cache)] == ["tiny"]
 
 
 def test_oversized_catalog_is_refused_before_parsing(tmp_path, cache, monkeypatch):

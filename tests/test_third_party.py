@@ -39,7 +39,7 @@ def test_example_variants_and_task_sizing(registry):
 def test_conformance_catches_a_catalog_that_drifted_from_the_config(registry, monkeypatch):
     entry = registry.info("example-mlp")
     drifted = entry.config[:-1]  # the catalog forgets a field
-    monkeypatch.setitem(registry._models, "example-mlp", type(entry)(**{**entry.__dict__, "config": drifted}))
+    monkeypatch.setitem(registry._entries, "example-mlp", type(entry)(**{**entry.__dict__, "config": drifted}))
     report = conformance_report("example-mlp", registry)
     assert "replace it with" in report["catalog documents the config"]
     assert "name: hidden" in report["catalog documents the config"]

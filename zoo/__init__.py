@@ -11,14 +11,18 @@ module-level functions act on a default `Registry` discovered from installed ent
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 
 from .errors import CatalogError, ConfigError, PluginError, UnknownNameError, ZooError
 
-try:
-    __version__ = version("paperzoo")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+
+def _installed_version() -> str:
+    # read on first use: parsing the distribution's METADATA costs milliseconds at every `zoo` start
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("paperzoo")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
 
 # public name -> module that defines it; imported on first attribute access
 _LAZY = {
@@ -62,7 +66,9 @@ __all__ = sorted(
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
+    if name == "__version__":
+        value = _installed_version()
+    elif name in _LAZY:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     elif name in _REGISTRY_METHODS:
         from .registry import default_registry

@@ -8,7 +8,7 @@ import functools
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 from .errors import CatalogError
@@ -21,6 +21,7 @@ __all__ = [
     "ModelEntry",
     "TaskEntry",
     "MethodEntry",
+    "ModelSummary",
     "Catalog",
     "load_catalog",
     "parse_catalog",
@@ -132,15 +133,47 @@ class MethodEntry:
 
 
 @dataclass(frozen=True)
+class ModelSummary:
+    """What listing and name checks read of a model entry; the full entry is read when asked for."""
+
+    name: str
+    plugin: str
+    family: str
+    tasks: tuple[str, ...]
+    tags: tuple[str, ...]  # its pretrained weights
+    source: str
+
+
+@dataclass(frozen=True)
 class Catalog:
-    """What one catalog file declares, plus the entries it had to drop (kept as errors)."""
+    """What one catalog file declares, plus the entries it had to drop (kept as errors).
+
+    `summaries` are always at hand; the full `models` are built on first use, so listing a large
+    catalog read from the cache never builds its entries."""
 
     path: str
     distribution: str | None
-    models: tuple[ModelEntry, ...] = ()
+    summaries: tuple[ModelSummary, ...] = ()
     tasks: tuple[TaskEntry, ...] = ()
     methods: tuple[MethodEntry, ...] = ()
     errors: tuple[CatalogError, ...] = ()
+    read_models: Callable[[], tuple[ModelEntry, ...]] = field(default=tuple, repr=False, compare=False)
+
+    @functools.cached_property
+    def models(self) -> tuple[ModelEntry, ...]:
+        return self.read_models()
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, ModelEntry]:
+        return {m.name: m for m in self.models}
+
+    def model(self, name: str) -> ModelEntry:
+        """The full entry of one of `summaries`."""
+        return self._by_name[name]
+
+
+def summarize(entry: ModelEntry) -> ModelSummary:
+    return ModelSummary(entry.name, entry.plugin, entry.family, entry.tasks, tuple(entry.weights), entry.source)
 
 
 # --- YAML that refuses duplicate keys (PyYAML silently keeps the last one) -------------------
@@ -361,13 +394,15 @@ def parse_catalog(data: Any, path: str, distribution: str | None = None) -> Cata
                 errors.append(exc)
         return tuple(parsed)
 
+    models = entries("models", _model)
     return Catalog(
         path=path,
         distribution=distribution,
-        models=entries("models", _model),
+        summaries=tuple(summarize(m) for m in models),
         tasks=entries("tasks", _task),
         methods=entries("methods", _method),
         errors=tuple(errors),
+        read_models=lambda: models,
     )
 
 
@@ -386,14 +421,31 @@ def load_catalog(path: str | Path, distribution: str | None = None) -> Catalog:
         raise CatalogError(f"catalog {path} is over {MAX_CATALOG_BYTES // 2**20} MiB; a catalog lists entries, "
                            f"it does not hold data")
 
-    def read() -> dict:
-        try:
-            parsed = read_yaml(data)
-        except CatalogError as exc:
-            raise CatalogError(f"{path}: {exc}") from None
-        return _to_json(parse_catalog(parsed, str(path), distribution))
+    key = [data, str(path), distribution or "", _code_version()]
 
-    return _from_json(cached([data, str(path), distribution or "", _code_version()], read), str(path), distribution)
+    @functools.cache
+    def full() -> dict:  # every entry, validated; parsed from YAML only when not cached
+        def read() -> dict:
+            try:
+                parsed = read_yaml(data)
+            except CatalogError as exc:
+                raise CatalogError(f"{path}: {exc}") from None
+            return _to_json(parse_catalog(parsed, str(path), distribution))
+
+        return cached(key, read)
+
+    index = cached([*key, "index"], lambda: _index(full()))
+    source = f"{distribution or 'unknown distribution'} ({path})"
+    return Catalog(
+        path=str(path), distribution=distribution,
+        summaries=tuple(_record(ModelSummary, {"name": m[0], "plugin": m[1], "family": m[2], "tasks": tuple(m[3]),
+                                               "tags": tuple(m[4]), "source": source}) for m in index["models"]),
+        tasks=tuple(_record(TaskEntry, {**t, "source": source}) for t in index["tasks"]),
+        methods=tuple(_record(MethodEntry, {**m, "paper": _record(Paper, m["paper"]), "source": source})
+                      for m in index["methods"]),
+        errors=tuple(CatalogError(e) for e in index["errors"]),
+        read_models=lambda: _models_from_json(full()["models"], source),
+    )
 
 
 @functools.cache
@@ -417,16 +469,25 @@ def _to_json(catalog: Catalog) -> dict:
             "errors": [str(e) for e in catalog.errors]}
 
 
-def _from_json(data: dict, path: str, distribution: str | None) -> Catalog:
-    source = f"{distribution or 'unknown distribution'} ({path})"
-    models = tuple(
-        ModelEntry(**{**m, "paper": Paper(**m["paper"]), "tasks": tuple(m["tasks"]),
-                      "config": tuple(ConfigField(**f) for f in m["config"]),
-                      "weights": {tag: Weights(**w) for tag, w in m["weights"].items()}, "source": source})
-        for m in data["models"])
-    return Catalog(
-        path=path, distribution=distribution, models=models,
-        tasks=tuple(TaskEntry(**t, source=source) for t in data["tasks"]),
-        methods=tuple(MethodEntry(**{**m, "paper": Paper(**m["paper"])}, source=source) for m in data["methods"]),
-        errors=tuple(CatalogError(e) for e in data["errors"]),
-    )
+def _record(cls, values: dict):
+    """A frozen record from values its own fields produced (cached by this very code, see
+    `_code_version`): set in one step instead of through the frozen __init__, which costs
+    about half of reading a large catalog."""
+    record = object.__new__(cls)
+    object.__setattr__(record, "__dict__", values)
+    return record
+
+
+def _index(full: dict) -> dict:
+    """What a catalog's listing needs: per model [name, plugin, family, tasks, weights tags]."""
+    return {"models": [[m["name"], m["plugin"], m["family"], m["tasks"], list(m["weights"])] for m in full["models"]],
+            "tasks": full["tasks"], "methods": full["methods"], "errors": full["errors"]}
+
+
+def _models_from_json(models: list, source: str) -> tuple[ModelEntry, ...]:
+    return tuple(
+        _record(ModelEntry, {**m, "paper": _record(Paper, m["paper"]), "tasks": tuple(m["tasks"]),
+                             "config": tuple(_record(ConfigField, f) for f in m["config"]),
+                             "weights": {tag: _record(Weights, w) for tag, w in m["weights"].items()},
+                             "source": source})
+        for m in models)

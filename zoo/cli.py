@@ -322,11 +322,18 @@ class _StrictPlugins(argparse.Action):
         os.environ[STRICT_ENV] = "1"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+class _Version(argparse.Action):
+    """--version, read from the installed metadata only when asked (reading it costs every start)."""
 
+    def __call__(self, parser, namespace, values, option_string=None):
+        from . import __version__
+
+        parser.exit(message=f"paperzoo {__version__}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(prog="zoo", description="PaperZoo: every paper a plugin.")
-    parser.add_argument("--version", action="version", version=f"paperzoo {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     parser.add_argument("--strict", action=_StrictPlugins, nargs=0,
                         help="raise on the first plugin error (for plugin authors)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

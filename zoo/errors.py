@@ -3,7 +3,6 @@ names the offending value and says what was expected."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 __all__ = [
@@ -80,6 +79,8 @@ class BusyError(ZooError):
 def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:
     """' Did you mean 'x' or 'y'?' for the closest candidates, or '' when nothing is close."""
     pool = list(candidates)
+    import difflib
+
     close = difflib.get_close_matches(name, pool, n=n, cutoff=0.6)
     if not close:
         lowered = name.lower()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-import random
 import sys
 import threading
 from dataclasses import dataclass
@@ -196,6 +195,8 @@ def meta_build_size(spec: Any, config: Any) -> ModelSize:
 def _rng_states() -> list:
     """Global generators a build may draw from: the meta build must leave them untouched, so that
     a seeded `zoo.create` gives the same weights whether or not the size was cached."""
+    import random
+
     import torch
 
     states = [(torch.set_rng_state, torch.get_rng_state()), (random.setstate, random.getstate())]

@@ -11,7 +11,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from . import hookspecs
-from .catalog import Catalog, MethodEntry, ModelEntry, TaskEntry, Weights, load_catalog
+from .catalog import Catalog, MethodEntry, ModelEntry, ModelSummary, TaskEntry, Weights, load_catalog
 from .errors import (
     CatalogError,
     ConfigError,
@@ -114,15 +114,20 @@ class Registry:
                 self._catalog_failure(catalog.distribution or catalog.path, str(exc), exc)
             self.catalogs.append(catalog)
         self._loader = PluginLoader(self._plugin_entry_points(installed), strict=self.strict)
-        self._models: dict[str, ModelEntry] = {}
+        self._models: dict[str, ModelSummary] = {}  # what listing reads; info() builds the full entry
+        self._model_catalogs: dict[str, Catalog] = {}
+        self._entries: dict[str, ModelEntry] = {}
         self._tasks: dict[str, TaskEntry] = {}
         self._methods: dict[str, MethodEntry] = {}
         for catalog in self.catalogs:
-            for kind, entries, table in (("model", catalog.models, self._models),
+            for kind, entries, table in (("model", catalog.summaries, self._models),
                                          ("task", catalog.tasks, self._tasks),
                                          ("method", catalog.methods, self._methods)):
                 for entry in entries:
                     self._claim(kind, entry, table)
+            for summary in catalog.summaries:
+                if self._models[summary.name] is summary:
+                    self._model_catalogs[summary.name] = catalog
         self._model_specs: dict[str, hookspecs.ModelSpec] = {}
         self._task_specs: dict[str, hookspecs.TaskSpec] = {}
         self._method_specs: dict[str, hookspecs.MethodSpec] = {}
@@ -184,11 +189,11 @@ class Registry:
         matchers = [re.compile(fnmatch.translate(p.lower())).match for p in patterns]
         return [name for name, _ in listing if any(match(name.lower()) for match in matchers)]
 
-    def _listing(self, pretrained: bool) -> list[tuple[str, ModelEntry]]:
-        """(name, entry) pairs in natural order, sorted once per registry."""
+    def _listing(self, pretrained: bool) -> list[tuple[str, ModelSummary]]:
+        """(name, summary) pairs in natural order, sorted once per registry."""
         key = "pretrained" if pretrained else "models"
         if key not in self._sorted:
-            pairs = ([(f"{e.name}.{tag}", e) for e in self._models.values() for tag in e.weights] if pretrained
+            pairs = ([(f"{e.name}.{tag}", e) for e in self._models.values() for tag in e.tags] if pretrained
                      else [(e.name, e) for e in self._models.values()])
             self._sorted[key] = sorted(pairs, key=lambda pair: natural_key(pair[0]))
         return self._sorted[key]
@@ -197,10 +202,12 @@ class Registry:
         """The catalog entry of a model ('kan' or 'kan.<tag>')."""
         self._setup()
         arch, tag = split_name(name)
-        entry = self._models.get(arch)
+        entry = self._entries.get(arch)
         if entry is None:
-            raise UnknownNameError(f"unknown model {arch!r}.{did_you_mean(arch, self._models)}"
-                                   + ("" if self._models else " No catalog is installed."))
+            if arch not in self._models:
+                raise UnknownNameError(f"unknown model {arch!r}.{did_you_mean(arch, self._models)}"
+                                       + ("" if self._models else " No catalog is installed."))
+            entry = self._entries[arch] = self._model_catalogs[arch].model(arch)
         if tag is not None:
             self._weights(entry, tag)
         return entry
