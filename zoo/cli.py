@@ -328,7 +328,8 @@ class _Version(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         from . import __version__
 
-        parser.exit(message=f"paperzoo {__version__}\n")
+        sys.stdout.write(f"paperzoo {__version__}\n")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
