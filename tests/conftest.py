@@ -79,3 +79,18 @@ def run_python(code: str, site: Path | None = None, timeout: float = 120) -> sub
     if site is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    """A Hub-compatible server on 127.0.0.1 that accepts uploads with HUB_TOKEN; the Hub settings
+    point at it, with an empty cache, for this test only."""
+    from hub_helpers import HUB_TOKEN
+    from hub_server import HubTestServer
+
+    with HubTestServer(tokens=(HUB_TOKEN,)) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+        monkeypatch.setenv("HF_TOKEN", HUB_TOKEN)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        yield server

@@ -177,3 +177,6 @@ class OlahServer:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
         self.process = None
+
+
+HUB_TOKEN = "hf_test_token"  # the token the `hub` fixture's server accepts

@@ -10,23 +10,11 @@ import time
 import pytest
 import torch
 from hub_helpers import cached_entries, dead_endpoint, kan_registry
-from hub_server import HubTestServer
 
 import zoo
 from zoo.errors import HubError, UnsafeCheckpointError, WeightsError
 from zoo.hub import push_folder, sha256_file
 
-TOKEN = "hf_test_token"
-
-
-@pytest.fixture
-def hub(tmp_path, monkeypatch):
-    with HubTestServer(tokens=(TOKEN,)) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-        monkeypatch.setenv("HF_TOKEN", TOKEN)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        yield server
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 import torch
 import yaml
 from hub_helpers import KAN_PLUGIN, ROOT
-from hub_server import HubTestServer, _HubError
+from hub_server import _HubError
 
 import zoo
 from zoo.catalog_build import build_registry
@@ -26,20 +26,9 @@ from zoo.hub import sha256_file
 from zoo.reference import main, pin_catalog
 from zoo.registry import Registry
 
-TOKEN = "hf_test_token"
 ORG = "zoo-tests"
 BIG, TINY = "kan.toy-exp-sin", "kan.tiny"
 STALE_REGISTRY = "# stale: publish regenerates this\n"
-
-
-@pytest.fixture
-def hub(tmp_path, monkeypatch):
-    with HubTestServer(tokens=(TOKEN,)) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-        monkeypatch.setenv("HF_TOKEN", TOKEN)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        yield server
 
 
 @pytest.fixture
