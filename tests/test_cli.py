@@ -300,3 +300,20 @@ def test_console_script_and_module_report_one_line(tmp_path):
     assert done.returncode == 2 and "unknown model 'nope'" in only_line(done.stderr)
     done = subprocess.run([sys.executable, "-m", "zoo.reference"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "python -m zoo.reference --help" in only_line(done.stderr)
+
+
+def test_each_command_is_registered_by_the_module_the_cli_imports_for_it():
+    """`zoo CMD` imports only COMMANDS[CMD]; that module must be the one that adds CMD."""
+    import argparse
+    import importlib
+
+    from zoo.cli import COMMANDS, COMMAND_MODULES, ArgumentParser
+
+    registered = {}
+    for module in COMMAND_MODULES:
+        parser = ArgumentParser(prog="zoo")
+        sub = parser.add_subparsers(dest="command")
+        importlib.import_module(module).register(sub)
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        registered.update({name: module for name in action.choices})
+    assert registered == COMMANDS

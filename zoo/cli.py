@@ -24,8 +24,16 @@ from .errors import ConfigError, ZooError
 
 __all__ = ["main", "run", "build_parser", "ArgumentParser", "UsageError", "COMMAND_MODULES"]
 
-# modules with a `register(subparsers)` function; each adds its subcommands
-COMMAND_MODULES = ["zoo.cli", "zoo.hub_cli", "zoo.training.cli", "zoo.reproduce_cli", "zoo_plugins.kan.cli"]
+# each command and the module whose `register(subparsers)` adds it: a command imports only its own
+# module, so `zoo list` does not pay for the others (tests check this against what they register)
+COMMANDS = {
+    "list": "zoo.cli", "info": "zoo.cli", "tasks": "zoo.cli", "plugins": "zoo.cli", "doctor": "zoo.cli",
+    "download": "zoo.hub_cli", "push": "zoo.hub_cli", "cache": "zoo.hub_cli",
+    "train": "zoo.training.cli", "eval": "zoo.training.cli",
+    "reproduce": "zoo.reproduce_cli",
+    "kan": "zoo_plugins.kan.cli",
+}
+COMMAND_MODULES = list(dict.fromkeys(COMMANDS.values()))
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -332,13 +340,14 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The `zoo` parser: every command, or (given the command a command line names) just that one."""
     parser = ArgumentParser(prog="zoo", description="PaperZoo: every paper a plugin.")
     parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     parser.add_argument("--strict", action=_StrictPlugins, nargs=0,
                         help="raise on the first plugin error (for plugin authors)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMAND_MODULES:
+    for module in [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES:
         importlib.import_module(module).register(sub)
     return parser
 
@@ -349,7 +358,10 @@ def main(argv: list[str] | None = None) -> int:
 
     before = os.environ.get(STRICT_ENV)
     try:
-        return run(build_parser(), argv)
+        words = sys.argv[1:] if argv is None else argv
+        # top-level options take no value, so the first word that is not an option is the command
+        command = next((w for w in words if not w.startswith("-")), None)
+        return run(build_parser(command), argv)
     finally:  # a caller that runs main() in-process gets its environment back
         if before is None:
             os.environ.pop(STRICT_ENV, None)
