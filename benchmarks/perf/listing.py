@@ -11,7 +11,11 @@ Measured in one run, interleaved, medians:
    registries already built (target: no slower, with 2,000+ models against timm's ~1,300); the
    first call, which reads the catalogs, is reported beside them.
 
-Run: .venv/bin/python -m benchmarks.perf.listing [--rounds N] [--models N]
+Both sides run with the interpreter of one environment: by default this one; `--python` names
+another, such as a fresh virtual environment with the wheel installed (an editable install pays
+for its import redirector at every start, which an installed wheel does not).
+
+Run: .venv/bin/python -m benchmarks.perf.listing [--rounds N] [--models N] [--python PATH]
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ from zoo.reproduce import write_record
 from zoo.timing import interleaved, medians
 
 
-BIN = Path(sys.executable).parent
 DIST = "paperzoo_listing_bench"
 
 
@@ -94,14 +97,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--models", type=int, default=2000)
+    parser.add_argument("--python", default=sys.executable, help="interpreter of the environment to measure")
     args = parser.parse_args()
+    python = str(Path(args.python).absolute())
     with tempfile.TemporaryDirectory(prefix="zoo-listing-") as tmp:
         site = Path(tmp) / "site"
         install_third_party(site, args.models)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
                "PAPERZOO_CACHE": str(Path(tmp) / "cache")}
-        zoo_cmd = [str(BIN / "zoo"), "list", "--names"]
-        timm_cmd = [sys.executable, "-c", "import timm; timm.list_models()"]
+        zoo_cmd = [str(Path(python).parent / "zoo"), "list", "--names"]
+        timm_cmd = [python, "-c", "import timm; timm.list_models()"]
         listed = subprocess.run(zoo_cmd, check=True, capture_output=True, text=True, env=env).stdout.split()
         if len(listed) < args.models:
             raise SystemExit(f"zoo list saw {len(listed)} models; the generated catalog was not found")
@@ -110,7 +115,7 @@ def main() -> None:
         fresh = medians(times)
         import json
 
-        inproc = json.loads(subprocess.run([sys.executable, "-c", IN_PROCESS.format(rounds=200)], check=True,
+        inproc = json.loads(subprocess.run([python, "-c", IN_PROCESS.format(rounds=200)], check=True,
                                            capture_output=True, text=True, env=env).stdout)
     speedup = fresh["timm"] / fresh["zoo"]
     in_ratio = inproc["zoo_s"] / inproc["timm_s"]
@@ -119,7 +124,7 @@ def main() -> None:
           f"({in_ratio:.2f}x), first call {inproc['zoo_first_s'] * 1e3:.0f} ms")
     met = speedup >= 30 and in_ratio <= 1.0
     write_record(
-        RESULTS, "core", "listing",
+        RESULTS, "core", "listing-editable" if python == str(Path(sys.executable).absolute()) else "listing",
         claim=f"With the first-party catalog plus {args.models:,} third-party models installed, `zoo list` as a fresh "
               "process is at least 30x faster than `python -c \"import timm; timm.list_models()\"`, and in-process "
               "`zoo.list_models()` is no slower than `timm.list_models()`.",
@@ -130,7 +135,8 @@ def main() -> None:
                  f"`zoo.list_models()` took {inproc['zoo_s'] * 1e3:.2f} ms against {inproc['timm_s'] * 1e3:.2f} ms "
                  f"for `timm.list_models()` ({in_ratio:.2f}x); zoo's first call, which reads every catalog, took "
                  f"{inproc['zoo_first_s'] * 1e3:.0f} ms (timm builds its registry while importing)."),
-        setup=f"A generated third-party distribution ({args.models:,} models with paper, summary, tasks, two "
+        setup=f"Environment: {'this checkout (editable install)' if python == str(Path(sys.executable).absolute()) else 'a virtual environment with the wheel installed'}. "
+              f"A generated third-party distribution ({args.models:,} models with paper, summary, tasks, two "
               "variants, three config fields, weights on every tenth) installed as a .dist-info on PYTHONPATH; "
               "the catalog parse cache in a fresh folder (first process fills it). Fresh processes: medians of "
               f"{args.rounds} interleaved rounds after one warm-up round each; in process: medians of 200 calls.",
@@ -141,7 +147,7 @@ def main() -> None:
                         ["in process, list all", f"{inproc['timm_s'] * 1e3:.2f} ms", f"{inproc['zoo_s'] * 1e3:.2f} ms",
                          f"{in_ratio:.2f}x the time"],
                         ["in process, first call", "(at import)", f"{inproc['zoo_first_s'] * 1e3:.0f} ms", "-"]]},
-        data={"fresh_process_s": times, "in_process": inproc, "models": len(listed),
+        data={"python": "editable" if python == str(Path(sys.executable).absolute()) else "wheel", "fresh_process_s": times, "in_process": inproc, "models": len(listed),
               "rounds": args.rounds, "medians": fresh, "speedup": speedup, "in_process_ratio": in_ratio,
               "median_spread": {k: statistics.pstdev(v) for k, v in times.items()}},
     )
