@@ -317,3 +317,10 @@ def test_each_command_is_registered_by_the_module_the_cli_imports_for_it():
         action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         registered.update({name: module for name in action.choices})
     assert registered == COMMANDS
+
+
+def test_info_prints_catalog_text_as_written():
+    """A summary is data, not rich markup: fan's "[cos(W_p x) || ...]" once vanished from zoo info."""
+    done = run_zoo("info", "fan")
+    assert done.returncode == 0
+    assert "Layers [cos(W_p x) || sin(W_p x) || act(B + W x)] that build periodicity in" in done.stdout

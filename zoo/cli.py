@@ -93,18 +93,22 @@ def cmd_info(args) -> int:
         return EXIT_OK
     from rich.table import Table
 
+    from rich.text import Text
+
     console = _console()
     paper = entry.paper
-    console.print(f"[bold]{entry.name}[/bold]: {paper.title}"
-                  + (f" ({paper.year})" if paper.year else "")
-                  + (f", arXiv:{paper.arxiv}" if paper.arxiv else ""))
-    if entry.summary:
-        console.print(entry.summary)
-    console.print(f"plugin: {entry.plugin}   family: {entry.family or '-'}   source: {entry.source}")
+    # catalog text is data, not rich markup: "[cos(W_p x) || ...]" in a summary must print as written
+    console.print(Text(entry.name, style="bold") + Text(
+        f": {paper.title}" + (f" ({paper.year})" if paper.year else "")
+        + (f", arXiv:{paper.arxiv}" if paper.arxiv else "")))
+    lines = [entry.summary] if entry.summary else []
+    lines.append(f"plugin: {entry.plugin}   family: {entry.family or '-'}   source: {entry.source}")
     if entry.tasks:
-        console.print("tasks: " + ", ".join(entry.tasks))
-    variants = ", ".join(f"{v}{' (default)' if v == entry.default_variant else ''}" for v in entry.variants)
-    console.print("variants: " + variants)
+        lines.append("tasks: " + ", ".join(entry.tasks))
+    lines.append("variants: " + ", ".join(f"{v}{' (default)' if v == entry.default_variant else ''}"
+                                          for v in entry.variants))
+    for line in lines:
+        console.print(Text(line))
     config = Table(title="config", title_justify="left")
     for column in ("field", "type", "default", "description"):
         config.add_column(column)
