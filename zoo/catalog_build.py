@@ -21,7 +21,8 @@ import yaml
 from .catalog import SCHEMA_VERSION, read_yaml
 from .errors import CatalogError
 
-__all__ = ["ROOT", "PAPER_CATALOG", "build_registry", "check_registry", "dump", "main"]
+__all__ = ["ROOT", "PAPER_CATALOG", "build_registry", "check_registry", "write_registry", "read_paper_catalog",
+           "dump", "main"]
 
 ROOT = Path(__file__).resolve().parent.parent  # a source checkout: pyproject.toml, plugins/, registry.yaml
 PAPER_CATALOG = "catalog.yaml"
@@ -63,7 +64,8 @@ def dump(data: dict) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=110, allow_unicode=True)
 
 
-def _read(path: Path) -> dict:
+def read_paper_catalog(path: Path) -> dict:
+    """A paper folder's catalog.yaml, parsed (duplicate keys refused) and checked for its schema."""
     try:
         data = read_yaml(path.read_bytes())
     except (OSError, CatalogError) as exc:
@@ -93,7 +95,7 @@ def build_registry(root: Path = ROOT) -> str:
     """The text registry.yaml should have: paper folders in name order, entries in their order."""
     merged: dict[str, dict] = {"models": {}, "tasks": {}, "methods": {}}
     for path in sorted((root / "plugins").glob(f"*/{PAPER_CATALOG}")):
-        data = _read(path)
+        data = read_paper_catalog(path)
         unknown = set(data) - {"schema", *merged}
         if unknown:
             raise CatalogError(f"{path}: unknown section(s) {sorted(unknown)}")
@@ -109,6 +111,15 @@ def build_registry(root: Path = ROOT) -> str:
                 merged[section][name] = {**entry, "config": derived[name]} if section == "models" else entry
     body = {"schema": SCHEMA_VERSION, **{k: v for k, v in merged.items() if v}}
     return HEADER + dump(body)
+
+
+def write_registry(root: Path = ROOT) -> Path:
+    """Write registry.yaml from the paper folders, atomically (a reader sees the old or the new file)."""
+    path = root / "registry.yaml"
+    staging = path.with_name(f".{path.name}.partial")
+    staging.write_text(build_registry(root), encoding="utf-8")
+    staging.replace(path)
+    return path
 
 
 def check_registry(root: Path = ROOT) -> str | None:
@@ -140,8 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             problem = check_registry(root)
             print(problem or "registry.yaml is current")
             return 1 if problem else 0
-        (root / "registry.yaml").write_text(build_registry(root), encoding="utf-8")
-        print(f"wrote {root / 'registry.yaml'}")
+        print(f"wrote {write_registry(root)}")
         return 0
 
     parser.set_defaults(func=_run)

@@ -204,14 +204,14 @@ def _shipped_folder(root: Path, file: str) -> tuple[Path | None, str]:
 
 def shipped_checkpoints(root: str | Path = ROOT) -> dict[str, ShippedCheckpoint]:
     """Every weights entry with a shipped `file` in the checkout's plugins/*/catalog.yaml, by name."""
-    from .catalog_build import _read
+    from .catalog_build import read_paper_catalog
 
     root = Path(root)
     if not (root / "plugins").is_dir():
         raise CatalogError(f"{root} is not a source checkout: it has no plugins/ folder")
     found = {}
     for path in sorted((root / "plugins").glob(f"*/{PAPER_CATALOG}")):
-        for model, entry in (_read(path).get("models") or {}).items():
+        for model, entry in (read_paper_catalog(path).get("models") or {}).items():
             listed = entry.get("weights") if isinstance(entry, dict) else None
             for tag, weights in (listed if isinstance(listed, dict) else {}).items():
                 if not isinstance(weights, dict) or not weights.get("file"):
@@ -329,7 +329,7 @@ def publish(org: str, names: list[str] | None = None, *, root: str | Path = ROOT
     `org/<model>-<tag>`, pin each in its catalog.yaml and regenerate registry.yaml. Bad input (an
     unknown name, an org the Hub refuses, a catalog that does not build) is raised before any
     upload; a checkpoint that fails later is reported in `failed` and the others go on."""
-    from .catalog_build import build_registry
+    from .catalog_build import build_registry, write_registry
     from .cli import one_line
     from .hub import check_repo_id, hub_settings
 
@@ -359,8 +359,7 @@ def publish(org: str, names: list[str] | None = None, *, root: str | Path = ROOT
                 report.published[name] = f"hf-hub:{repo_ids[name]}@{commit}"
     finally:
         if report.published:
-            report.registry = root / "registry.yaml"
-            _write_atomically(report.registry, build_registry(root))
+            report.registry = write_registry(root)
     return report
 
 

@@ -76,10 +76,9 @@ def find_parts(model: str, registry=None) -> list[Part]:
     return [Part(model, name, f"{package}.{name}", folder) for name in names]
 
 
-def recorded(part_or_folder: Part | Path, name: str) -> dict | None:
-    """The record `name` shipped in a plugin folder's results/, or None."""
-    folder = part_or_folder.folder if isinstance(part_or_folder, Part) else Path(part_or_folder)
-    path = folder / RESULTS / f"{name}.json"
+def recorded(part: Part, name: str) -> dict | None:
+    """The record `name` shipped in the part's plugin folder (results/), or None."""
+    path = part.folder / RESULTS / f"{name}.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -149,6 +148,7 @@ class Run:
         self.part, self.out, self.quick = part, Path(out), quick
         self.records: list[dict] = []
         self.kept: list[tuple[str, Path, str]] = []  # (tag, folder, sha256)
+        self.seconds = 0.0  # how long reproduce(run) took, once it has run
 
     def pick(self, full: Any, quick: Any) -> Any:
         """`full` for a real run, `quick` in a smoke run (``--quick``)."""

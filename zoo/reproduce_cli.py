@@ -82,10 +82,14 @@ def _list(args) -> int:
             parts = find_parts(model)
         except ZooError:
             continue
+        if not parts:
+            continue
+        # a paper's records, read once, then shared out to the parts whose command wrote them
+        files = sorted((parts[0].folder / "results").glob("*.json"))
+        records = {f.stem: recorded(parts[0], f.stem) or {} for f in files}
         for part in parts:
-            names = sorted(p.stem for p in (part.folder / "results").glob("*.json"))
-            verdicts = {n: (recorded(part, n) or {}).get("verdict", "?") for n in names
-                        if (recorded(part, n) or {}).get("command", "").startswith(part.command)}
+            verdicts = {name: record.get("verdict", "?") for name, record in records.items()
+                        if record.get("command", "").startswith(part.command)}
             rows.append({"model": model, "part": part.name, "records": verdicts})
     if args.json:
         _print_json(rows)
