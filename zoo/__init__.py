@@ -39,6 +39,8 @@ _LAZY = {
     "evaluate": "training",
     "TrainResult": "training",
     "StepContext": "training",
+    "Method": "training",
+    "MethodConfig": "training",
     "Config": "config",
     "Field": "config",
     "save": "weights",
@@ -56,7 +58,7 @@ _LAZY = {
 # module-level API: each forwards to the default registry
 _REGISTRY_METHODS = (
     "list_models", "info", "create", "list_tasks", "task_info", "get_task",
-    "list_methods", "method_info", "plugins", "doctor", "model_spec", "resolve_config",
+    "list_methods", "method_info", "method", "plugins", "doctor", "model_spec", "resolve_config",
 )
 
 __all__ = sorted(

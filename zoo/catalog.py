@@ -49,7 +49,9 @@ WEIGHTS_FIELDS = {"sha256", "filename", "file", "repo_id", "revision", "variant"
 MODEL_FIELDS = {"plugin", "paper", "summary", "family", "priority", "tasks", "default_variant", "variants",
                 "config", "weights"}
 TASK_FIELDS = {"plugin", "kind", "summary", "data", "extra"}
-METHOD_FIELDS = {"plugin", "paper", "summary"}
+METHOD_FIELDS = {"plugin", "paper", "summary", "family", "priority", "kind", "needs", "tasks", "config"}
+# how a method acts on training (docs/pages/methods.md): in the steps of one run, or a procedure of several runs
+METHOD_KINDS = ("step", "procedure")
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,12 @@ class MethodEntry:
     plugin: str
     paper: Paper
     summary: str = ""
+    family: str = ""  # pruning, quantization, distillation, continual learning, ...
+    priority: str | None = None
+    kind: str = "step"  # one of METHOD_KINDS
+    needs: str = ""  # what a model or task must have for it, in words
+    tasks: tuple[str, ...] = ()  # tasks its reproduction uses
+    config: tuple[ConfigField, ...] = ()
     source: str = ""
 
 
@@ -366,11 +374,20 @@ def _method(name: Any, data: Any, where: str, source: str) -> MethodEntry:
     if not isinstance(name, str) or not MODEL_NAME.match(name):
         raise CatalogError(f"{where}: method name {name!r} must match {MODEL_NAME.pattern}")
     f = _Fields(data, where, METHOD_FIELDS)
+    kind = f.get("kind", str, "step")
+    if kind not in METHOD_KINDS:
+        raise CatalogError(f"{where}.kind: expected one of {', '.join(METHOD_KINDS)}, got {kind!r}")
     return MethodEntry(
         name=name,
         plugin=f.get("plugin", str),
         paper=_paper(f.get("paper", dict), f"{where}.paper"),
         summary=f.get("summary", str, ""),
+        family=f.get("family", str, ""),
+        priority=f.get("priority", str, None),
+        kind=kind,
+        needs=f.get("needs", str, ""),
+        tasks=tuple(f.get("tasks", list, [])),
+        config=_config_fields(f.get("config", list, []), f"{where}.config"),
         source=source,
     )
 
@@ -441,7 +458,9 @@ def load_catalog(path: str | Path, distribution: str | None = None) -> Catalog:
         summaries=tuple(_record(ModelSummary, {"name": m[0], "plugin": m[1], "family": m[2], "tasks": tuple(m[3]),
                                                "tags": tuple(m[4]), "source": source}) for m in index["models"]),
         tasks=tuple(_record(TaskEntry, {**t, "source": source}) for t in index["tasks"]),
-        methods=tuple(_record(MethodEntry, {**m, "paper": _record(Paper, m["paper"]), "source": source})
+        methods=tuple(_record(MethodEntry, {**m, "paper": _record(Paper, m["paper"]), "tasks": tuple(m["tasks"]),
+                                            "config": tuple(_record(ConfigField, c) for c in m["config"]),
+                                            "source": source})
                       for m in index["methods"]),
         errors=tuple(CatalogError(e) for e in index["errors"]),
         read_models=lambda: _models_from_json(full()["models"], source),
@@ -465,7 +484,8 @@ def _to_json(catalog: Catalog) -> dict:
 
     return {"models": [model(m) for m in catalog.models],
             "tasks": [plain(t) for t in catalog.tasks],
-            "methods": [{**plain(m), "paper": plain(m.paper)} for m in catalog.methods],
+            "methods": [{**plain(m), "paper": plain(m.paper), "tasks": list(m.tasks),
+                         "config": [plain(f) for f in m.config]} for m in catalog.methods],
             "errors": [str(e) for e in catalog.errors]}
 
 

@@ -75,19 +75,22 @@ def read_paper_catalog(path: Path) -> dict:
     return data
 
 
-def _config_fields(folder: Path, names: list[str]) -> dict[str, list[dict]]:
-    """{model: [field, ...]} from the config classes the folder's plugin returns for `names`."""
+def _config_fields(folder: Path, names: list[str], section: str = "models") -> dict[str, list[dict]]:
+    """{name: [field, ...]} from the config classes the folder's plugin returns for the models (or
+    methods) `names`."""
     from .config import describe_fields
 
+    hook = "zoo_models" if section == "models" else "zoo_methods"
     module = importlib.import_module(f"{PACKAGE}.{folder.name}")
-    specs = {spec.name: spec for spec in module.zoo_models()}
+    specs = {spec.name: spec for spec in getattr(module, hook)()}
     fields = {}
     for name in names:
         if name not in specs:
-            raise CatalogError(f"{folder / PAPER_CATALOG}: model {name!r} is not returned by "
-                               f"{PACKAGE}.{folder.name}.zoo_models()")
+            raise CatalogError(f"{folder / PAPER_CATALOG}: {section[:-1]} {name!r} is not returned by "
+                               f"{PACKAGE}.{folder.name}.{hook}()")
+        config = specs[name].config if section == "models" else specs[name].build.Config
         fields[name] = [{"name": f.name, "type": f.type, "default": f.default, "doc": f.doc}
-                        for f in describe_fields(specs[name].config)]
+                        for f in describe_fields(config)]
     return fields
 
 
@@ -99,16 +102,18 @@ def build_registry(root: Path = ROOT) -> str:
         unknown = set(data) - {"schema", *merged}
         if unknown:
             raise CatalogError(f"{path}: unknown section(s) {sorted(unknown)}")
-        models = data.get("models") or {}
-        for name, entry in models.items():
-            if isinstance(entry, dict) and "config" in entry:
-                raise CatalogError(f"{path}: models.{name}.config is derived from the config class; remove it")
-        derived = _config_fields(path.parent, list(models)) if models else {}
+        derived = {}
+        for section in ("models", "methods"):
+            entries = data.get(section) or {}
+            for name, entry in entries.items():
+                if isinstance(entry, dict) and "config" in entry:
+                    raise CatalogError(f"{path}: {section}.{name}.config is derived from the config class; remove it")
+            derived[section] = _config_fields(path.parent, list(entries), section) if entries else {}
         for section in merged:
             for name, entry in (data.get(section) or {}).items():
                 if name in merged[section]:
                     raise CatalogError(f"{path}: {section[:-1]} {name!r} is already declared by another paper folder")
-                merged[section][name] = {**entry, "config": derived[name]} if section == "models" else entry
+                merged[section][name] = {**entry, "config": derived[section][name]} if section in derived else entry
     body = {"schema": SCHEMA_VERSION, **{k: v for k, v in merged.items() if v}}
     return HEADER + dump(body)
 

@@ -297,6 +297,23 @@ class Registry:
     def method_spec(self, name: str) -> hookspecs.MethodSpec:
         return self._spec("method", self.method_info(name), self._method_specs)
 
+    def method(self, name: str, /, **options):
+        """A training method by name, ready for ``zoo.train(..., methods=[...])`` (or, for a procedure
+        of several runs, ``.run(model, task, ...)``). `options` are its config fields (listed by
+        ``zoo info NAME``) and the objects it takes (e.g. teacher=); an unknown or ill-typed one is
+        a ConfigError that lists the valid fields."""
+        spec = self.method_spec(name)
+        from .training.method import Method
+
+        build = spec.build
+        if not (isinstance(build, type) and issubclass(build, Method)):
+            raise PluginError(f"plugin {self.method_info(name).plugin!r} gives method {name!r} a builder "
+                              f"{build!r:.80} that is not a zoo.Method subclass")
+        if build.name != name:
+            raise PluginError(f"method {name!r}: its class {build.__name__} is named {build.name!r}; set "
+                              f"name = {name!r} on the class")
+        return build(**options)
+
     def get_task(self, name: str, /, **options):
         """Build a task object (data, loss, metrics) by name; `options` are its builder's keyword
         arguments (seed, sizes...), checked against the builder's signature."""

@@ -64,6 +64,7 @@ MAX_JSON_DEPTH = 64
 MAX_HEADER_BYTES = 16 << 20
 MAX_TENSORS = 100_000
 _MAX_NAME_CHARS = 256  # the name-like fields of config.json
+_MAX_METHODS = 32  # structural training methods a saved model may carry
 # The safetensors dtypes torch models use; float8 and other exotic dtypes are refused.
 DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64",
           "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool"}
@@ -159,6 +160,9 @@ class RepoConfig:
     weights: str | None = None
     weights_file: str = WEIGHTS_NAME
     weights_sha256: str | None = None
+    # training methods that changed the model's structure ({"name", "config"}, in the order applied):
+    # zoo.load re-applies them before loading the weights
+    methods: list = dataclasses.field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, **dataclasses.asdict(self)},
@@ -205,7 +209,13 @@ def _repo_config(raw: bytes, path: Path) -> RepoConfig:
         if not isinstance(values.get(required), kind):
             raise WeightsError(f"{path}: field {required!r} must be a {kind.__name__}, got "
                                f"{_shown(values.get(required))}")
-    for name in sorted(fields - {"architecture", "config"}):
+    methods = values.get("methods", [])
+    if not isinstance(methods, list) or len(methods) > _MAX_METHODS or not all(
+            isinstance(m, dict) and set(m) == {"name", "config"} and isinstance(m["name"], str)
+            and 0 < len(m["name"]) <= _MAX_NAME_CHARS and isinstance(m["config"], dict) for m in methods):
+        raise WeightsError(f"{path}: field 'methods' must be a list of at most {_MAX_METHODS} "
+                           f"{{\"name\": <method name>, \"config\": {{...}}}} objects, got {_shown(methods)}")
+    for name in sorted(fields - {"architecture", "config", "methods"}):
         value = values.get(name)
         if (value is not None or name == "weights_file" and name in values) and (
                 not isinstance(value, str) or len(value) > _MAX_NAME_CHARS):

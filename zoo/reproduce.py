@@ -52,10 +52,14 @@ class Part:
 
 
 def _plugin_folder(model: str, registry) -> tuple[str, Path]:
-    """(package, folder) of the plugin that provides `model`, found without importing its code."""
+    """(package, folder) of the plugin that provides `model` (a model or a training method), found
+    without importing its code."""
     if isinstance(model, str) and "." in model:
         raise UnknownNameError(f"{model!r}: name a model, not a checkpoint (e.g. {model.partition('.')[0]!r})")
-    entry = registry.info(model)
+    if isinstance(model, str) and model in registry.list_methods():
+        entry = registry.method_info(model)
+    else:
+        entry = registry.info(model)
     status = next((s for s in registry.plugins(load=False) if s.name == entry.plugin), None)
     if status is None:
         raise UnknownNameError(f"model {model!r} is provided by plugin {entry.plugin!r}, which is not installed")

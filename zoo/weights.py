@@ -368,6 +368,7 @@ def save(model, directory: str | Path, *, run=None, metrics: dict | None = None,
                 variant=identity.variant,
                 weights=identity.weights,
                 weights_sha256=sha256_file(staging / WEIGHTS_NAME),
+                methods=list(getattr(model, "zoo_methods", [])),
             )
             written = [WEIGHTS_NAME]
             if summary is not None:
@@ -475,7 +476,33 @@ def _build(repo: RepoConfig, where: str, registry, max_params: int | None = None
             raise exc from None
         raise named from None
     model.zoo_identity = dataclasses.replace(model.zoo_identity, weights=repo.weights)
+    _reapply_methods(model, repo, where, registry)
     return model
+
+
+def _reapply_methods(model, repo: RepoConfig, where: str, registry) -> None:
+    """Apply the structural training methods config.json records (quantized layers, pruning masks,
+    extra heads), in their order, so that the saved weights fit the model they were trained in."""
+    if not repo.methods:
+        return
+    from .training.method import apply_structural
+
+    methods = []
+    for recorded in repo.methods:
+        try:
+            method = registry.method(recorded["name"], **recorded["config"])
+        except UnknownNameError:
+            raise PluginError(f"{where} was trained with method {recorded['name']!r}, which changed the model's "
+                              f"structure, and no installed plugin provides it. Install it: "
+                              f"{_install_hint(repo)}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: config.json records method {recorded['name']!r} with options the "
+                              f"installed plugin refuses: {exc}") from None
+        if not method.structural:
+            raise WeightsError(f"{where}: config.json records method {recorded['name']!r}, which does not change a "
+                               f"model's structure; only structural methods are recorded")
+        methods.append(method)
+    apply_structural(model, methods)
 
 
 def load(source: str | os.PathLike, *, strict: bool = True, device=None, verify: bool = False,

@@ -18,7 +18,8 @@ import importlib
 _LAZY = {
     "train": "loop", "evaluate": "loop", "TrainResult": "loop", "NonFiniteLossError": "loop",
     "TaskMismatchError": "loop", "TrainConfig": "config", "StepContext": "step", "as_task": "data",
-    "CallbackWarning": "callbacks", "CheckpointError": "checkpoint", "latest_checkpoint": "checkpoint",
+    "CallbackWarning": "callbacks", "Method": "method", "MethodConfig": "method",
+    "MethodMismatchError": "method", "MethodConflictError": "method", "Stages": "procedure", "CheckpointError": "checkpoint", "latest_checkpoint": "checkpoint",
 }
 
 __all__ = sorted(_LAZY)

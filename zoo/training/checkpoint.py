@@ -34,7 +34,7 @@ import random
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -279,6 +279,7 @@ class _State(_Strict):
     optimizers: dict[str, Any]
     schedulers: dict[str, Any]
     scaler: dict[str, Any] | None
+    methods: list[dict[str, Any]] = []  # [{"name", "config", "state"}] of the run's training methods, in order
     files: dict[str, Sha256]
 
 
@@ -481,6 +482,7 @@ class ResumeTarget:
     mode: str
     recorded: Any
     exact_steps: bool
+    methods: list = field(default_factory=list)  # the run's Method objects, in order
 
 
 @dataclass
@@ -495,6 +497,7 @@ class Resume:
     accelerator_step: int
     best: dict[str, torch.Tensor]
     rng: tuple[dict, dict]
+    methods: list[dict] = field(default_factory=list)  # each method's state_dict, in the run's order
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -939,6 +942,7 @@ def _load_resume(path: Path, state: dict, raw: dict, target: ResumeTarget, rank:
                                          run["global_step"], schedule)
                   for name, optimizer in target.optimizers.items()}
     scaler = _check_scaler(path, state["scaler"], tensors, target.scaler)
+    methods = _check_methods(path, state.get("methods", []), tensors, target.methods)
     best_tensors = {k: v for k, v in raw.items() if k.startswith("best.")}
     want_best = run["best_epoch"] is not None and target.training.restore_best
     if best_tensors and not want_best:
@@ -955,4 +959,24 @@ def _load_resume(path: Path, state: dict, raw: dict, target: ResumeTarget, rank:
                       raw[unused[0]])
     rng = read_rng(path, rank, state["files"])
     return Resume(run=run, model=model, optimizers=optimizers, schedulers=schedulers, scaler=scaler,
-                  accelerator_step=state["accelerator_step"], best=best, rng=rng)
+                  accelerator_step=state["accelerator_step"], best=best, rng=rng, methods=methods)
+
+
+def method_key(index: int, method) -> str:
+    """The prefix of one method's tensors in state.safetensors."""
+    return f"method.{index}.{method.name or type(method).__name__}"
+
+
+def _check_methods(where: Path, saved: list, tensors: _Tensors, methods: list) -> list[dict]:
+    """The methods' states of a checkpoint, for a run with the same methods and options in the same order."""
+    described = [m.describe() for m in methods]
+    names = [m.get("name") if isinstance(m, dict) else m for m in saved]
+    if len(saved) != len(methods) or any(not isinstance(m, dict) or not _same(m.get("name"), d["name"])
+                                         or not _same(m.get("config"), d["config"]) for m, d in zip(saved, described)):
+        want = [f"{d['name']} {d['config']}" for d in described] or "no methods"
+        got = [f"{m.get('name')} {m.get('config')}" if isinstance(m, dict) else m for m in saved] or "no methods"
+        raise CheckpointError(f"checkpoint {where} was written by a run with methods {got}, this run has {want}; "
+                              f"resume with the same methods and options, in the same order "
+                              f"(checkpoint methods: {names})")
+    return [tensors.resolve(m.get("state", {}), f"methods.{i}.state", method_key(i, method))
+            for i, (m, method) in enumerate(zip(saved, methods))]

@@ -30,6 +30,7 @@ from . import checkpoint as ckpt
 from .callbacks import Callbacks
 from .config import RESUME_MAY_CHANGE, TrainConfig
 from .data import as_task, batches, make_loader
+from .method import apply_structural, check_methods, overrides, resolve_methods
 from .report import write_report
 from .step import StepContext
 
@@ -253,8 +254,14 @@ def _check_fit(model, task: Task, split, device) -> None:
         raise _mismatch(model, task, batch, problem, output)
 
 
-def _optimizers(model, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+def _optimizers(model, config: TrainConfig, methods=()) -> dict[str, torch.optim.Optimizer]:
+    """The run's optimizers by name: the model's own (configure_optimizers), a method's (slot
+    "optimizer"), or config.optimizer over the model's trainable parameters and the methods' own."""
+    owned = [p for m in methods for p in m.parameters()]
     if callable(getattr(model, "configure_optimizers", None)):
+        if owned:
+            raise ConfigError(f"model {_model_label(model)!r} builds its own optimizers (configure_optimizers), so the "
+                              f"parameters of methods {[m.name for m in methods if m.parameters()]} have no optimizer")
         found = model.configure_optimizers(config.lr)
         if isinstance(found, torch.optim.Optimizer):
             found = {"main": found}
@@ -263,9 +270,12 @@ def _optimizers(model, config: TrainConfig) -> dict[str, torch.optim.Optimizer]:
             raise ConfigTypeError(f"{type(model).__name__}.configure_optimizers must return an optimizer or a dict "
                                   f"{{name: optimizer}}, got {found!r}")
         return found
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = [p for p in model.parameters() if p.requires_grad] + owned
     if not params:
         raise ConfigError(f"model {_model_label(model)!r} has no trainable parameters")
+    builder = next((m for m in methods if "optimizer" in m.slots), None)
+    if builder is not None:
+        return {"main": builder.build_optimizer(params, config)}
     if config.optimizer == "adamw":
         opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     elif config.optimizer == "adam":
@@ -634,7 +644,7 @@ def _progress(config: TrainConfig, accelerator) -> bool:
     return sys.stderr.isatty() if config.progress is None else config.progress
 
 
-def train(model, task, *, out_dir=None, resume=False, overwrite: bool = False, callbacks=(),
+def train(model, task, *, methods=None, out_dir=None, resume=False, overwrite: bool = False, callbacks=(),
           task_options: dict | None = None, loss=None, metrics=None, val=None, **options) -> TrainResult:
     """Train `model` on `task`, in place, and return a `TrainResult`.
 
@@ -642,6 +652,10 @@ def train(model, task, *, out_dir=None, resume=False, overwrite: bool = False, c
         sized for the task (``zoo.create(name, task=task)``).
     task: a task name (see ``zoo.list_tasks()``), a `zoo.tasks.Task`, arrays ``(inputs, targets)``,
         a dict of such splits, a torch Dataset of (input, target) pairs, or a DataLoader.
+    methods: training methods acting on this run, in order (see ``zoo.list_methods()``): names,
+        ``(name, options)`` pairs or ``zoo.method(name, **options)`` objects. Each is checked against
+        the model and task before training; methods that conflict are refused. Structural ones
+        (quantized layers, pruning masks, companion heads) stay on the model and are saved with it.
     out_dir: where checkpoints (every epoch, and every `checkpoint_every` steps), metrics.json,
         curves.png and the trained model (zoo.save format, loadable by zoo.load) are written.
         None: nothing is written. The run holds the folder's lock (`zoo.locks`) from start to end: a
@@ -672,23 +686,27 @@ def train(model, task, *, out_dir=None, resume=False, overwrite: bool = False, c
         raise ConfigError("zoo.train was called while another zoo.train runs in this process (from a "
                           "callback?); Accelerate's state is per process, so runs cannot nest")
     config = validate_config(TrainConfig, options, "zoo.train")
+    methods = resolve_methods(methods)
     _mixed_precision(config.precision, _device_type(config.device))  # devices and precisions: found now
     _check_compile(config.compile)
     if not isinstance(overwrite, bool):
         raise ConfigTypeError(f"overwrite must be True or False, got {type(overwrite).__name__} {overwrite!r:.80}")
     where = _run_directory(out_dir)
     if where is None:
-        return _train_in(model, task, config, None, resume, overwrite, callbacks, task_options, loss, metrics, val)
+        return _train_in(model, task, config, methods, None, resume, overwrite, callbacks, task_options, loss, metrics,
+                         val)
     out, resolved = where
     if _launch_rank() != 0:  # the main process holds the lock for the whole launch
-        return _train_in(model, task, config, out, resume, overwrite, callbacks, task_options, loss, metrics, val)
+        return _train_in(model, task, config, methods, out, resume, overwrite, callbacks, task_options, loss, metrics,
+                         val)
     _check_owned(resolved, overwrite)  # read-only: no lock file is made beside a folder that is not the zoo's
     with exclusive(resolved, "run directory"):
-        return _train_in(model, task, config, out, resume, overwrite, callbacks, task_options, loss, metrics, val)
+        return _train_in(model, task, config, methods, out, resume, overwrite, callbacks, task_options, loss, metrics,
+                         val)
 
 
-def _train_in(model, task, config: TrainConfig, out: Path | None, resume, overwrite: bool, callbacks, task_options,
-              loss, metrics, val) -> TrainResult:
+def _train_in(model, task, config: TrainConfig, methods: list, out: Path | None, resume, overwrite: bool, callbacks,
+              task_options, loss, metrics, val) -> TrainResult:
     """`train` once its out_dir (if any) is held: set up the data, model and accelerator, then run."""
     from accelerate.utils import set_seed
 
@@ -707,6 +725,8 @@ def _train_in(model, task, config: TrainConfig, out: Path | None, resume, overwr
         model = default_registry().create(model, task=task)
     if not isinstance(model, torch.nn.Module):
         raise ConfigTypeError(f"model must be a torch.nn.Module or a catalog name, got {type(model).__name__}")
+    if methods:
+        check_methods(methods, model, task, config)
     plan = _Plan(task, model, config)
     if out is not None and getattr(model, "zoo_identity", None) is not None and os.path.ismount(out):
         raise ConfigError(f"out_dir {out} is a mount point: the trained model is saved with zoo.save, which replaces "
@@ -718,10 +738,11 @@ def _train_in(model, task, config: TrainConfig, out: Path | None, resume, overwr
             import shutil
 
             shutil.rmtree(out / ckpt.CHECKPOINTS)
+    apply_structural(model, methods)
     accelerator = _accelerator(config)
     _RUNNING.append(accelerator)
     try:
-        return _train(model, task, config, plan, accelerator, hooks, out, resume_from)
+        return _Trainer(model, task, config, plan, accelerator, hooks, out, resume_from, methods).run()
     except (MemoryError, RuntimeError) as exc:
         if not _allocation_failure(exc):
             raise
@@ -751,287 +772,434 @@ class _Plan:
         self.recorded.check_monitor(config, self.monitor, self.eval_names)
 
 
-def _train(model, task: Task, config: TrainConfig, plan: _Plan, accelerator, hooks: Callbacks, out: Path | None,
-           resume_from: Path | None) -> TrainResult:
-    splits, eval_names, monitor, mode, recorded = plan.splits, plan.eval_names, plan.monitor, plan.mode, plan.recorded
-    if config.patience is not None and monitor.startswith("test_"):
-        warnings.warn(f"early stopping watches {monitor!r}: the task has no validation split, so the test "
-                      f"split chooses the epoch; its final test metrics are then optimistic", stacklevel=4)
-    raw_model = model.to(accelerator.device)
-    _check_fit(raw_model, task, splits["train"], accelerator.device)
-    train_loader, sampler = batches(splits["train"], config.batch_size, accelerator, shuffle=config.shuffle,
-                                    seed=config.seed, drop_last=config.drop_last, num_workers=config.num_workers,
-                                    grad_accumulation=config.grad_accumulation)
-    if sampler is None:
-        warnings.warn("training from a DataLoader: its own sampler sets the data order, so a resume inside an "
-                      "epoch is exact only if that order is seeded", stacklevel=4)
-    steps_per_epoch = math.ceil(len(train_loader) / config.grad_accumulation)
-    total_steps = _total_steps(config, steps_per_epoch)
-    optimizers = _optimizers(raw_model, config)
-    schedulers = _schedulers(optimizers, config, total_steps)
-    run = _Run()
-    override = callable(getattr(raw_model, "training_step", None))
-    resumed = None
-    if resume_from is not None:
-        resumed = ckpt.load_resume(resume_from, ckpt.ResumeTarget(
-            task=task.name, identity=_identity_dict(raw_model), training=config, may_change=RESUME_MAY_CHANGE,
-            batches_per_epoch=len(train_loader), model=raw_model, optimizers=optimizers, schedulers=schedulers,
+class _Trainer:
+    """One training run, from the model on its device to the TrainResult.
+
+    Its pieces, in the order they run: `__init__` builds the data, the methods' state, the optimizers
+    and schedules and applies a checkpoint to resume from; `run` drives the epochs; `_epoch` feeds
+    batches to `_train_batch`, which takes one of four steps (the model's or a method's own
+    `training_step`, LBFGS's closure, the standard step, or the standard step with methods acting in
+    it); `_end_epoch` evaluates, stops early and checkpoints; `_finish` evaluates the final splits and
+    writes the report and the model.
+    """
+
+    def __init__(self, model, task: Task, config: TrainConfig, plan: _Plan, accelerator, hooks: Callbacks,
+                 out: Path | None, resume_from: Path | None, methods: list):
+        self.task, self.config, self.plan, self.accelerator, self.hooks, self.out = task, config, plan, accelerator, hooks, out
+        self.methods = methods
+        if config.patience is not None and plan.monitor.startswith("test_"):
+            warnings.warn(f"early stopping watches {plan.monitor!r}: the task has no validation split, so the test "
+                          f"split chooses the epoch; its final test metrics are then optimistic", stacklevel=3)
+        self.raw_model = raw_model = model.to(accelerator.device)
+        _check_fit(raw_model, task, plan.splits["train"], accelerator.device)
+        self.train_loader, self.sampler = batches(
+            plan.splits["train"], config.batch_size, accelerator, shuffle=config.shuffle, seed=config.seed,
+            drop_last=config.drop_last, num_workers=config.num_workers, grad_accumulation=config.grad_accumulation)
+        if self.sampler is None:
+            warnings.warn("training from a DataLoader: its own sampler sets the data order, so a resume inside an "
+                          "epoch is exact only if that order is seeded", stacklevel=4)
+        self.rule = next((m for m in methods if "update-rule" in m.slots), None)
+        # a model (or method) that trains itself is not wrapped in DDP (it calls itself in its own way);
+        # StepContext averages its gradients across processes instead
+        self.override = self.rule is not None or callable(getattr(raw_model, "training_step", None))
+        self.run_state = run = _Run()
+        self.context = StepContext(task=task, model=raw_model, optimizers={}, schedulers={}, accelerator=accelerator,
+                                   config=config, out_dir=out, history=run.history,
+                                   _average_gradients=self.override)
+        for method in methods:
+            method.setup(self.context)
+        steps_per_epoch = math.ceil(len(self.train_loader) / config.grad_accumulation)
+        optimizers = _optimizers(raw_model, config, methods)
+        self.schedulers = _schedulers(optimizers, config, _total_steps(config, steps_per_epoch))
+        self.resumed = None
+        if resume_from is not None:
+            self.resumed = self._load_checkpoint(resume_from, optimizers, steps_per_epoch)
+        self.model = raw_model if self.override else accelerator.prepare_model(raw_model)
+        self.optimizers = {name: accelerator.prepare_optimizer(opt) for name, opt in optimizers.items()}
+        self.context.optimizers, self.context.schedulers = self.optimizers, self.schedulers
+        self.eval_loaders = _eval_loaders(task, plan.splits, plan.eval_names, config, accelerator)
+        self.best = {}
+        if self.resumed is not None:
+            if self.resumed.scaler is not None:
+                accelerator.scaler.load_state_dict(self.resumed.scaler)
+            accelerator.step = self.resumed.accelerator_step
+            self.best = self.resumed.best
+        self.root = out / ckpt.CHECKPOINTS if out is not None else None
+        if self.root is not None and accelerator.is_main_process:
+            ckpt.remove_partial(self.root)
+        self.last_checkpoint = resume_from
+        self._step_setup()
+
+    def _load_checkpoint(self, path: Path, optimizers: dict, steps_per_epoch: int):
+        """Check the checkpoint against this run, then apply it (model, position, optimizers,
+        schedules, methods); the loss scaler, best weights and RNG are applied later."""
+        raw_model, config, plan = self.raw_model, self.config, self.plan
+        resumed = ckpt.load_resume(path, ckpt.ResumeTarget(
+            task=self.task.name, identity=_identity_dict(raw_model), training=config, may_change=RESUME_MAY_CHANGE,
+            batches_per_epoch=len(self.train_loader), model=raw_model, optimizers=optimizers,
+            schedulers=self.schedulers,
             lr_factor=lambda saved: _schedule_factor(saved, _total_steps(saved, steps_per_epoch)),
-            scaler=accelerator.scaler, monitor=monitor, mode=mode, recorded=recorded,
-            exact_steps=not override and accelerator.scaler is None), accelerator.process_index)
+            scaler=self.accelerator.scaler, monitor=plan.monitor, mode=plan.mode, recorded=plan.recorded,
+            exact_steps=not self.override and self.accelerator.scaler is None, methods=self.methods),
+            self.accelerator.process_index)
         # everything was checked: only now is anything of the checkpoint applied
         raw_model.load_state_dict(resumed.model)
-        run.load(resumed.run)
+        self.run_state.load(resumed.run)
         for name, opt in optimizers.items():
             opt.load_state_dict(resumed.optimizers[name])
-        for name, sched in schedulers.items():
+        for name, sched in self.schedulers.items():
             sched.load_state_dict(resumed.schedulers[name])
-    # a model that trains itself is not wrapped in DDP (it calls itself in its own way); StepContext
-    # averages its gradients across processes instead
-    model = raw_model if override else accelerator.prepare_model(raw_model)
-    optimizers = {name: accelerator.prepare_optimizer(opt) for name, opt in optimizers.items()}
-    eval_loaders = _eval_loaders(task, splits, eval_names, config, accelerator)
-    best = {}
-    if resumed is not None:
-        if resumed.scaler is not None:
-            accelerator.scaler.load_state_dict(resumed.scaler)
-        accelerator.step = resumed.accelerator_step
-        best = resumed.best
-    context = StepContext(task=task, model=raw_model, optimizers=optimizers, schedulers=schedulers,
-                          accelerator=accelerator, config=config, out_dir=out, history=run.history,
-                          _average_gradients=override)
-    root = out / ckpt.CHECKPOINTS if out is not None else None
-    if root is not None and accelerator.is_main_process:
-        ckpt.remove_partial(root)
-    last_checkpoint = resume_from
+        for method, state in zip(self.methods, resumed.methods):
+            method.load_state_dict(state)
+        return resumed
 
-    def save_checkpoint() -> Path:
-        name = ckpt.checkpoint_name(run.epoch, run.batch)
-        if not _params_finite(raw_model):
-            raise NonFiniteLossError(f"the parameters of {_model_label(raw_model)!r} became NaN or infinite by step "
-                                     f"{run.global_step}; this state was not checkpointed. "
-                                     + (f"Last good checkpoint: {last_checkpoint}" if last_checkpoint else "No checkpoint was written."))
-        final = root / name
+    def _step_setup(self) -> None:
+        """What every step reads, found once: the step to take and the methods acting in it."""
+        accelerator, config = self.accelerator, self.config
+        self.amp = accelerator.autocast if accelerator.mixed_precision != "no" else nullcontext
+        self.accumulate = config.grad_accumulation > 1
+        self.multi = accelerator.num_processes > 1
+        self.main_opt = next(iter(self.optimizers.values()))
+        self.main_sched = next(iter(self.schedulers.values()), None)
+        self.lbfgs = isinstance(self.main_opt.optimizer, torch.optim.LBFGS)
+        # Accelerate's optimizer wrapper looks up optional packages and signatures on every step; with no
+        # loss scaler and no XLA its step is exactly this, done directly (it matters for small models)
+        from accelerate.utils import DistributedType
+
+        self.direct = accelerator.scaler is None and accelerator.distributed_type != DistributedType.XLA
+        self.inner_opt = self.main_opt.optimizer
+        self.want_batch_hook = self.hooks.wants("zoo_train_batch_end")
+        methods = self.methods
+        self.batch_methods = [m for m in methods if overrides(m, "transform_batch")]
+        self.loss_methods = [m for m in methods if overrides(m, "loss")]
+        self.combiner = next((m for m in methods if "loss-combiner" in m.slots), None)
+        self.gradient_methods = [m for m in reversed(methods) if overrides(m, "after_backward")]
+        self.step_methods = [m for m in reversed(methods) if overrides(m, "after_step")]
+        self.with_methods = bool(self.batch_methods or self.loss_methods or self.combiner or self.gradient_methods
+                                 or self.step_methods)
+
+    # --- the run --------------------------------------------------------------------------------------
+
+    def run(self) -> TrainResult:
+        run, config, context = self.run_state, self.config, self.context
+        self.show = _progress(config, self.accelerator)
+        # a run resumed at its step limit stops there instead of taking one more step
+        self.stopped = "max_steps" if config.max_steps is not None and run.global_step >= config.max_steps else "completed"
+        if self.resumed is not None:
+            ckpt.set_rng_state(*self.resumed.rng)  # last: nothing after this may draw random numbers before training
+        self.hooks.call("zoo_train_start", run=context)
+        self.started = time.perf_counter() - run.seconds
+        self.model.train()
+        while run.epoch < config.epochs and self.stopped == "completed":
+            self._epoch()
+            self._end_epoch()
+        run.seconds = time.perf_counter() - self.started
+        for method in reversed(self.methods):
+            method.end(context)
+        return self._finish()
+
+    def _epoch(self) -> None:
+        """The training batches of one epoch (from where a resumed run stopped inside it)."""
+        run, config, context, accelerator = self.run_state, self.config, self.context, self.accelerator
+        if self.sampler is not None:
+            self.sampler.set_epoch(run.epoch)
+            self.sampler.skip = run.batch
+        self.train_loader.set_epoch(run.epoch)
+        context.epoch = run.epoch
+        bar = None
+        if self.show:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(self.train_loader), initial=run.batch, desc=f"epoch {run.epoch + 1}/{config.epochs}",
+                       leave=False, dynamic_ncols=True)
+        source = self.train_loader
+        if self.sampler is None and run.batch:  # a user DataLoader resumed inside an epoch
+            source = accelerator.skip_first_batches(self.train_loader, run.batch)
         try:
-            _write_checkpoint(name, final)
+            for batch in source:
+                context.batch_index = run.batch
+                with accelerator.accumulate(self.model) if self.accumulate else nullcontext():
+                    loss_value, logs = self._train_batch(batch)
+                run.batch += 1
+                run.epoch_loss += loss_value
+                run.epoch_batches += 1
+                run.samples += _batch_size_of(batch) * accelerator.num_processes
+                synced = accelerator.sync_gradients
+                if synced:
+                    run.global_step += 1
+                    context.global_step = run.global_step
+                if bar is not None:
+                    bar.update(1)
+                    if run.batch % 10 == 0:
+                        bar.set_postfix(loss=f"{loss_value:.4g}", refresh=False)
+                if self.want_batch_hook:
+                    logs_out = {"loss": loss_value}
+                    if logs:
+                        logs_out.update({k: _scalar(v) for k, v in logs.items() if k != "loss"})
+                    self.hooks.call("zoo_train_batch_end", run=context, logs=logs_out)
+                if config.max_steps is not None and run.global_step >= config.max_steps:
+                    self.stopped = "max_steps"
+                elif context.should_stop:
+                    self.stopped = "callback"
+                if self.root is not None and synced and config.checkpoint_every \
+                        and run.global_step % config.checkpoint_every == 0 and self.stopped == "completed":
+                    run.seconds = time.perf_counter() - self.started
+                    self.last_checkpoint = self._save_checkpoint()
+                if self.stopped != "completed":
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+
+    # --- one batch -----------------------------------------------------------------------------------
+
+    def _train_batch(self, batch) -> tuple[float, dict | None]:
+        """One micro-batch: (its loss as a float, extra values to log or None)."""
+        logs = None
+        if self.override:
+            loss, logs = self._own_step(batch)
+        elif self.lbfgs:
+            loss = self._lbfgs_step(batch)
+        elif self.with_methods:
+            loss, logs = self._method_step(batch)
+        else:
+            with self.amp():
+                loss = self.task.loss(self.model(*self.task.inputs(batch)), batch)
+        loss_value = float(self.accelerator.reduce(loss.detach(), "mean")) if self.multi else _scalar(loss)
+        if not math.isfinite(loss_value):
+            self._stop_on_nonfinite(loss_value)
+        if not self.override and not self.lbfgs:
+            self._update(loss)
+        elif self.override and self.step_methods and self.accelerator.sync_gradients:
+            for method in self.step_methods:
+                method.after_step(self.context)
+        return loss_value, logs
+
+    def _own_step(self, batch):
+        """The update of a model (or an update-rule method) that trains itself."""
+        owner = self.rule if self.rule is not None else self.model
+        with self.amp():
+            logs = owner.training_step(batch, self.context)
+        if not isinstance(logs, dict) or "loss" not in logs:
+            who = type(owner).__name__ if self.rule is not None else type(self.raw_model).__name__
+            raise ConfigTypeError(f"{who}.training_step must return a dict with 'loss', got {type(logs).__name__}")
+        return logs["loss"], logs
+
+    def _lbfgs_step(self, batch):
+        """LBFGS re-evaluates the loss inside its step; returns the loss before the step."""
+        main_opt, task, model = self.main_opt, self.task, self.model
+
+        def closure():
+            main_opt.zero_grad(set_to_none=True)
+            with self.amp():
+                value = task.loss(model(*task.inputs(batch)), batch)
+            self.accelerator.backward(value)
+            return value
+
+        loss = main_opt.optimizer.step(closure)
+        main_opt.zero_grad(set_to_none=True)
+        if self.main_sched is not None:
+            self.main_sched.step()
+        return loss
+
+    def _method_step(self, batch):
+        """The forward pass of the standard step with methods acting in it: they transform the batch,
+        then add, reweight or drop named loss terms, which a combiner (or a sum) makes the loss."""
+        context, task = self.context, self.task
+        for method in self.batch_methods:
+            batch = method.transform_batch(batch, context)
+        with self.amp():
+            output = self.model(*task.inputs(batch))
+            own_terms = getattr(task, "loss_terms", None)
+            terms = dict(own_terms(output, batch)) if callable(own_terms) else {"task": task.loss(output, batch)}
+            for method in self.loss_methods:
+                terms = method.loss(terms, output, batch, context)
+            if self.combiner is not None:
+                loss = self.combiner.combine(terms, context)
+            elif not terms:
+                raise ConfigError(f"methods {[m.name for m in self.loss_methods]} left no loss term to train on")
+            else:
+                values = iter(terms.values())
+                loss = next(values)
+                for value in values:
+                    loss = loss + value
+        logs = {f"loss/{k}": v.detach() for k, v in terms.items()} if self.want_batch_hook else None
+        return loss, logs
+
+    def _update(self, loss) -> None:
+        """Backward, the methods' gradient and parameter events, clipping, the optimizer and schedule."""
+        accelerator, config = self.accelerator, self.config
+        accelerator.backward(loss)
+        for method in self.gradient_methods:
+            method.after_backward(self.context)
+        if config.clip_grad_norm is not None and accelerator.sync_gradients:
+            accelerator.clip_grad_norm_(self.model.parameters(), config.clip_grad_norm)
+        if self.direct:
+            if accelerator.sync_gradients:
+                self.inner_opt.step()
+                self.inner_opt.zero_grad(set_to_none=True)
+                if self.main_sched is not None:
+                    self.main_sched.step()
+        else:
+            self.main_opt.step()
+            if self.main_sched is not None and accelerator.sync_gradients and not self.main_opt.step_was_skipped:
+                self.main_sched.step()
+            self.main_opt.zero_grad(set_to_none=True)
+        if self.step_methods and accelerator.sync_gradients:
+            for method in self.step_methods:
+                method.after_step(self.context)
+
+    # --- end of an epoch -----------------------------------------------------------------------------
+
+    def _end_epoch(self) -> None:
+        """Evaluate, record, watch for early stopping, checkpoint."""
+        run, config, context = self.run_state, self.config, self.context
+        if not _params_finite(self.raw_model):
+            self._stop_on_nonfinite(float("nan"))
+        entry = {"epoch": run.epoch + 1, "step": run.global_step,
+                 "lr": float(self.main_opt.param_groups[0]["lr"]),
+                 "train_loss": run.epoch_loss / max(run.epoch_batches, 1)}
+        if (run.epoch + 1) % config.eval_every == 0 or run.epoch + 1 == config.epochs or self.stopped != "completed":
+            for split, loader in self.eval_loaders.items():
+                entry.update({f"{split}_{k}": v for k, v in _evaluate_loader(self.model, self.raw_model, self.task,
+                                                                              loader, self.accelerator).items()})
+            if config.patience is not None:
+                self._watch(entry)
+        run.history.append(entry)
+        if self.show:
+            from tqdm.auto import tqdm
+
+            tqdm.write(f"epoch {entry['epoch']}: " + "  ".join(f"{k}={v:.4g}" for k, v in entry.items()
+                                                               if k not in ("epoch", "step")))
+        for method in self.methods:
+            method.epoch_end(context, entry)
+        self.hooks.call("zoo_train_epoch_end", run=context, metrics=entry)
+        if context.should_stop and self.stopped == "completed":
+            self.stopped = "callback"
+        run.epoch += 1
+        run.batch = 0
+        run.epoch_loss, run.epoch_batches = 0.0, 0
+        # a new epoch starts a new accumulation (a stopped epoch leaves Accelerate's micro-batch count
+        # where it stopped; a checkpoint here must resume at the epoch's start)
+        self.accelerator.step = 0
+        run.seconds = time.perf_counter() - self.started
+        if self.root is not None:
+            self.last_checkpoint = self._save_checkpoint()
+
+    def _watch(self, entry: dict) -> None:
+        """Early stopping on the monitored metric; keeps the best weights when asked to restore them."""
+        run, monitor = self.run_state, self.plan.monitor
+        if monitor not in entry:  # e.g. <split>_loss of a task whose loss is not implemented
+            raise ConfigError(f"monitor {monitor!r} is not among the metrics {sorted(entry)}; set monitor= to one of them")
+        value = entry[monitor]
+        better = run.best_value is None or (value < run.best_value if self.plan.mode == "min" else value > run.best_value)
+        if better:
+            run.best_value, run.best_epoch, run.bad_evals = value, run.epoch + 1, 0
+            if self.config.restore_best:
+                self.best = {k: v.detach().to("cpu", copy=True) for k, v in self.raw_model.state_dict().items()}
+        else:
+            run.bad_evals += 1
+            if run.bad_evals >= self.config.patience and self.stopped == "completed":
+                self.stopped = "early_stopping"
+
+    # --- checkpoints and failures ----------------------------------------------------------------------
+
+    def _save_checkpoint(self) -> Path:
+        run = self.run_state
+        name = ckpt.checkpoint_name(run.epoch, run.batch)
+        if not _params_finite(self.raw_model):
+            raise NonFiniteLossError(f"the parameters of {_model_label(self.raw_model)!r} became NaN or infinite by "
+                                     f"step {run.global_step}; this state was not checkpointed. " + self._kept())
+        final = self.root / name
+        try:
+            self._write_checkpoint(name, final)
         except OSError as exc:  # a full disk or a vanished folder: say which checkpoint, keep the last good one
             raise ckpt.CheckpointError(f"cannot write checkpoint {final}: {exc.strerror or exc}. "
-                                       + (f"Last good checkpoint: {last_checkpoint}" if last_checkpoint
-                                          else "No checkpoint was written.")) from None
-        accelerator.wait_for_everyone()
-        hooks.call("zoo_train_checkpoint", run=context, path=final)
+                                       + self._kept()) from None
+        self.accelerator.wait_for_everyone()
+        self.hooks.call("zoo_train_checkpoint", run=self.context, path=final)
         return final
 
-    def _write_checkpoint(name: str, final: Path) -> None:
-        staging = ckpt.begin_checkpoint(root, name) if accelerator.is_main_process else root / f".{name}.partial"
+    def _kept(self) -> str:
+        return f"Last good checkpoint: {self.last_checkpoint}" if self.last_checkpoint else "No checkpoint was written."
+
+    def _write_checkpoint(self, name: str, final: Path) -> None:
+        accelerator, raw_model = self.accelerator, self.raw_model
+        staging = ckpt.begin_checkpoint(self.root, name) if accelerator.is_main_process else self.root / f".{name}.partial"
         accelerator.wait_for_everyone()
         ckpt.write_rng(staging, accelerator.process_index)
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             tensors: dict = {}
             state = {
-                "task": task.name, **{k: v for k, v in _identity_dict(raw_model).items() if k in ("architecture", "config")},
-                "training": config.to_dict(), "run": run.to_json(), "accelerator_step": accelerator.step,
-                "optimizers": {n: ckpt.flatten_state(o.state_dict(), tensors, f"optimizer.{n}") for n, o in optimizers.items()},
-                "schedulers": {n: ckpt.flatten_state(s.state_dict(), tensors, f"scheduler.{n}") for n, s in schedulers.items()},
+                "task": self.task.name,
+                **{k: v for k, v in _identity_dict(raw_model).items() if k in ("architecture", "config")},
+                "training": self.config.to_dict(), "run": self.run_state.to_json(),
+                "accelerator_step": accelerator.step,
+                "optimizers": {n: ckpt.flatten_state(o.state_dict(), tensors, f"optimizer.{n}")
+                               for n, o in self.optimizers.items()},
+                "schedulers": {n: ckpt.flatten_state(s.state_dict(), tensors, f"scheduler.{n}")
+                               for n, s in self.schedulers.items()},
                 "scaler": (ckpt.flatten_state(accelerator.scaler.state_dict(), tensors, "scaler")
                            if accelerator.scaler is not None else None),
             }
-            tensors.update({f"best.{k}": v for k, v in best.items()})
+            if self.methods:
+                state["methods"] = [{**m.describe(), "state": ckpt.flatten_state(m.state_dict(), tensors,
+                                                                                 ckpt.method_key(i, m))}
+                                    for i, m in enumerate(self.methods)]
+            tensors.update({f"best.{k}": v for k, v in self.best.items()})
             ckpt.finish_checkpoint(staging, final, model=raw_model, state=state, tensors=tensors,
-                                   keep=config.keep_checkpoints)
+                                   keep=self.config.keep_checkpoints)
 
-    def stop_on_nonfinite(value: float) -> None:
+    def _stop_on_nonfinite(self, value: float) -> None:
+        run = self.run_state
         where = f"epoch {run.epoch + 1}, batch {run.batch + 1} (step {run.global_step})"
-        kept = f"Last good checkpoint: {last_checkpoint}" if last_checkpoint else "No checkpoint had been written"
-        if out is not None and accelerator.is_main_process:
-            write_report(out, _report(stopped=f"non-finite loss ({value}) at {where}", final={}))
-        raise NonFiniteLossError(f"the training loss of {_model_label(raw_model)!r} on task {task.name!r} became "
-                                 f"{value} at {where}; training stopped. {kept}. Try a lower lr, clip_grad_norm, "
-                                 f"or precision='fp32'.")
+        kept = f"Last good checkpoint: {self.last_checkpoint}" if self.last_checkpoint else "No checkpoint had been written"
+        if self.out is not None and self.accelerator.is_main_process:
+            write_report(self.out, self._report(stopped=f"non-finite loss ({value}) at {where}", final={}))
+        raise NonFiniteLossError(f"the training loss of {_model_label(self.raw_model)!r} on task {self.task.name!r} "
+                                 f"became {value} at {where}; training stopped. {kept}. Try a lower lr, "
+                                 f"clip_grad_norm, or precision='fp32'.")
 
-    def _report(stopped: str, final: dict) -> dict:
-        return {
-            "task": task.name, "task_kind": task.kind, **_identity_dict(raw_model),
+    # --- the end ------------------------------------------------------------------------------------------
+
+    def _report(self, stopped: str, final: dict) -> dict:
+        run, raw_model, accelerator = self.run_state, self.raw_model, self.accelerator
+        report = {
+            "task": self.task.name, "task_kind": self.task.kind, **_identity_dict(raw_model),
             "parameters": sum(p.numel() for p in raw_model.parameters()),
-            "training": config.to_dict(), "epochs": len(run.history), "steps": run.global_step,
+            "training": self.config.to_dict(), "epochs": len(run.history), "steps": run.global_step,
             "history": run.history, "final": final, "stopped": stopped, "best_epoch": run.best_epoch,
-            "monitor": monitor if config.patience is not None else None,
+            "monitor": self.plan.monitor if self.config.patience is not None else None,
             "device": str(accelerator.device), "processes": accelerator.num_processes,
             "mixed_precision": accelerator.mixed_precision, "seconds": run.seconds,
             "samples_per_second": run.samples / run.seconds if run.seconds > 0 else None,
         }
+        if self.methods:
+            report["methods"] = [m.describe() for m in self.methods]
+        return report
 
-    show = _progress(config, accelerator)
-    amp = accelerator.autocast if accelerator.mixed_precision != "no" else nullcontext
-    accumulate = config.grad_accumulation > 1
-    multi = accelerator.num_processes > 1
-    main_opt = next(iter(optimizers.values()))
-    main_sched = next(iter(schedulers.values()), None)
-    lbfgs = isinstance(main_opt.optimizer, torch.optim.LBFGS)
-    # Accelerate's optimizer wrapper looks up optional packages and signatures on every step; with no
-    # loss scaler and no XLA its step is exactly this, done directly (it matters for small models)
-    from accelerate.utils import DistributedType
-
-    direct = accelerator.scaler is None and accelerator.distributed_type != DistributedType.XLA
-    inner_opt = main_opt.optimizer
-    want_batch_hook = hooks.wants("zoo_train_batch_end")
-    # a run resumed at its step limit stops there instead of taking one more step
-    stopped = "max_steps" if config.max_steps is not None and run.global_step >= config.max_steps else "completed"
-    if resumed is not None:
-        ckpt.set_rng_state(*resumed.rng)  # last: nothing after this may draw random numbers before training
-    hooks.call("zoo_train_start", run=context)
-    started = time.perf_counter() - run.seconds
-    model.train()
-    while run.epoch < config.epochs and stopped == "completed":
-        if sampler is not None:
-            sampler.set_epoch(run.epoch)
-            sampler.skip = run.batch
-        train_loader.set_epoch(run.epoch)
-        context.epoch = run.epoch
-        bar = None
-        if show:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(train_loader), initial=run.batch, desc=f"epoch {run.epoch + 1}/{config.epochs}",
-                       leave=False, dynamic_ncols=True)
-        source = train_loader
-        if sampler is None and run.batch:  # a user DataLoader resumed inside an epoch
-            source = accelerator.skip_first_batches(train_loader, run.batch)
-        for batch in source:
-            context.batch_index = run.batch
-            with accelerator.accumulate(model) if accumulate else nullcontext():
-                if override:
-                    with amp():
-                        logs = model.training_step(batch, context)
-                    if not isinstance(logs, dict) or "loss" not in logs:
-                        raise ConfigTypeError(f"{type(raw_model).__name__}.training_step must return a dict with "
-                                              f"'loss', got {type(logs).__name__}")
-                    loss = logs["loss"]
-                elif lbfgs:
-                    def closure():
-                        main_opt.zero_grad(set_to_none=True)
-                        with amp():
-                            value = task.loss(model(*task.inputs(batch)), batch)
-                        accelerator.backward(value)
-                        return value
-
-                    loss = main_opt.optimizer.step(closure)  # the loss before the step
-                    main_opt.zero_grad(set_to_none=True)
-                    if main_sched is not None:
-                        main_sched.step()
-                else:
-                    with amp():
-                        loss = task.loss(model(*task.inputs(batch)), batch)
-                loss_value = float(accelerator.reduce(loss.detach(), "mean")) if multi else _scalar(loss)
-                if not math.isfinite(loss_value):
-                    if bar is not None:
-                        bar.close()
-                    stop_on_nonfinite(loss_value)
-                if not override and not lbfgs:
-                    accelerator.backward(loss)
-                    if config.clip_grad_norm is not None and accelerator.sync_gradients:
-                        accelerator.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
-                    if direct:
-                        if accelerator.sync_gradients:
-                            inner_opt.step()
-                            inner_opt.zero_grad(set_to_none=True)
-                            if main_sched is not None:
-                                main_sched.step()
-                    else:
-                        main_opt.step()
-                        if main_sched is not None and accelerator.sync_gradients and not main_opt.step_was_skipped:
-                            main_sched.step()
-                        main_opt.zero_grad(set_to_none=True)
-            run.batch += 1
-            run.epoch_loss += loss_value
-            run.epoch_batches += 1
-            run.samples += _batch_size_of(batch) * accelerator.num_processes
-            synced = accelerator.sync_gradients
-            if synced:
-                run.global_step += 1
-                context.global_step = run.global_step
-            if bar is not None:
-                bar.update(1)
-                if run.batch % 10 == 0:
-                    bar.set_postfix(loss=f"{loss_value:.4g}", refresh=False)
-            if want_batch_hook:
-                logs_out = {"loss": loss_value}
-                if override:
-                    logs_out.update({k: _scalar(v) for k, v in logs.items() if k != "loss"})
-                hooks.call("zoo_train_batch_end", run=context, logs=logs_out)
-            if config.max_steps is not None and run.global_step >= config.max_steps:
-                stopped = "max_steps"
-            elif context.should_stop:
-                stopped = "callback"
-            if root is not None and synced and config.checkpoint_every and run.global_step % config.checkpoint_every == 0 \
-                    and stopped == "completed":
-                run.seconds = time.perf_counter() - started
-                last_checkpoint = save_checkpoint()
-            if stopped != "completed":
-                break
-        if bar is not None:
-            bar.close()
-        # --- end of epoch: evaluate, record, stop early, checkpoint
-        if not _params_finite(raw_model):
-            stop_on_nonfinite(float("nan"))
-        entry = {"epoch": run.epoch + 1, "step": run.global_step,
-                 "lr": float(main_opt.param_groups[0]["lr"]),
-                 "train_loss": run.epoch_loss / max(run.epoch_batches, 1)}
-        if (run.epoch + 1) % config.eval_every == 0 or run.epoch + 1 == config.epochs or stopped != "completed":
-            for split, loader in eval_loaders.items():
-                entry.update({f"{split}_{k}": v for k, v in _evaluate_loader(model, raw_model, task, loader, accelerator).items()})
-            if config.patience is not None:
-                if monitor not in entry:  # e.g. <split>_loss of a task whose loss is not implemented
-                    raise ConfigError(f"monitor {monitor!r} is not among the metrics {sorted(entry)}; "
-                                      f"set monitor= to one of them")
-                value = entry[monitor]
-                better = run.best_value is None or (value < run.best_value if mode == "min" else value > run.best_value)
-                if better:
-                    run.best_value, run.best_epoch, run.bad_evals = value, run.epoch + 1, 0
-                    if config.restore_best:
-                        best = {k: v.detach().to("cpu", copy=True) for k, v in raw_model.state_dict().items()}
-                else:
-                    run.bad_evals += 1
-                    if run.bad_evals >= config.patience and stopped == "completed":
-                        stopped = "early_stopping"
-        run.history.append(entry)
-        if show:
-            from tqdm.auto import tqdm
-
-            tqdm.write(f"epoch {entry['epoch']}: " + "  ".join(f"{k}={v:.4g}" for k, v in entry.items()
-                                                               if k not in ("epoch", "step")))
-        hooks.call("zoo_train_epoch_end", run=context, metrics=entry)
-        if context.should_stop and stopped == "completed":
-            stopped = "callback"
-        run.epoch += 1
-        run.batch = 0
-        run.epoch_loss, run.epoch_batches = 0.0, 0
-        # a new epoch starts a new accumulation (a stopped epoch leaves Accelerate's micro-batch count
-        # where it stopped; a checkpoint here must resume at the epoch's start)
-        accelerator.step = 0
-        run.seconds = time.perf_counter() - started
-        if root is not None:
-            last_checkpoint = save_checkpoint()
-    run.seconds = time.perf_counter() - started
-    if config.restore_best and best and run.best_epoch != len(run.history):
-        raw_model.load_state_dict(best)  # however the run ended: patience means model selection on `monitor`
-    final = {}
-    final_names = config.final_splits if config.final_splits is not None else \
-        [s for s in ("train", "val", "test") if s in splits]
-    final_loaders = _eval_loaders(task, splits, final_names, config, accelerator)
-    for split, loader in final_loaders.items():
-        final.update({f"{split}_{k}": v for k, v in _evaluate_loader(model, raw_model, task, loader, accelerator).items()})
-    result = TrainResult(history=run.history, final=final, epochs=len(run.history), steps=run.global_step,
-                         stopped=stopped, best_epoch=run.best_epoch, out_dir=out, checkpoint=last_checkpoint,
-                         callback_errors=hooks.errors, seconds=run.seconds,
-                         samples_per_second=run.samples / run.seconds if run.seconds > 0 else 0.0)
-    if out is not None and accelerator.is_main_process:
-        write_report(out, _report(stopped, final))
-        _save_model(raw_model, out)
-    accelerator.wait_for_everyone()
-    hooks.call("zoo_train_end", run=context, result=result)
-    return result
+    def _finish(self) -> TrainResult:
+        run, config, raw_model = self.run_state, self.config, self.raw_model
+        if config.restore_best and self.best and run.best_epoch != len(run.history):
+            raw_model.load_state_dict(self.best)  # however the run ended: patience means model selection on `monitor`
+        final = {}
+        final_names = config.final_splits if config.final_splits is not None else \
+            [s for s in ("train", "val", "test") if s in self.plan.splits]
+        final_loaders = _eval_loaders(self.task, self.plan.splits, final_names, config, self.accelerator)
+        for split, loader in final_loaders.items():
+            final.update({f"{split}_{k}": v for k, v in _evaluate_loader(self.model, raw_model, self.task, loader,
+                                                                          self.accelerator).items()})
+        result = TrainResult(history=run.history, final=final, epochs=len(run.history), steps=run.global_step,
+                             stopped=self.stopped, best_epoch=run.best_epoch, out_dir=self.out,
+                             checkpoint=self.last_checkpoint, callback_errors=self.hooks.errors, seconds=run.seconds,
+                             samples_per_second=run.samples / run.seconds if run.seconds > 0 else 0.0)
+        if self.out is not None and self.accelerator.is_main_process:
+            write_report(self.out, self._report(self.stopped, final))
+            _save_model(raw_model, self.out)
+        self.accelerator.wait_for_everyone()
+        self.hooks.call("zoo_train_end", run=self.context, result=result)
+        return result
 
 
 def _save_model(model, out: Path) -> None:
