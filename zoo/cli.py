@@ -20,7 +20,7 @@ import traceback
 import warnings
 from dataclasses import asdict
 
-from .errors import ConfigError, ZooError
+from .errors import ConfigError, UnknownNameError, ZooError
 
 __all__ = ["main", "run", "build_parser", "ArgumentParser", "UsageError", "COMMAND_MODULES"]
 
@@ -63,6 +63,8 @@ def _print_json(data) -> None:
 def cmd_list(args) -> int:
     import zoo
 
+    if args.methods:
+        return _list_methods(args)
     names = zoo.list_models(args.pattern, task=args.task, pretrained=args.pretrained, family=args.family)
     if args.names or args.json:
         if args.json:
@@ -84,10 +86,80 @@ def cmd_list(args) -> int:
     return EXIT_OK
 
 
+def _list_methods(args) -> int:
+    import zoo
+
+    if args.task or args.pretrained:
+        raise ConfigError("--methods lists training methods; --task and --pretrained filter models")
+    names = [n for n in zoo.list_methods(args.pattern)
+             if args.family is None or zoo.method_info(n).family == args.family]
+    if args.names or args.json:
+        if args.json:
+            _print_json(names)
+        else:
+            sys.stdout.write("".join(n + "\n" for n in names))
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table(title=f"{len(names)} method(s)", title_justify="left")
+    for column in ("name", "paper", "arXiv", "family", "kind"):
+        table.add_column(column)
+    for name in names:
+        entry = zoo.method_info(name)
+        paper = entry.paper.title + (f" ({entry.paper.year})" if entry.paper.year else "")
+        _add_row(table, name, paper, entry.paper.arxiv or "", entry.family, entry.kind)
+    _console().print(table)
+    return EXIT_OK
+
+
+def _method_info(args) -> int:
+    import zoo
+    from rich.table import Table
+    from rich.text import Text
+
+    entry = zoo.method_info(args.name)
+    if args.json:
+        _print_json({"method": True, **asdict(entry)})
+        return EXIT_OK
+    console = _console()
+    paper = entry.paper
+    console.print(Text(entry.name, style="bold") + Text(
+        f" (training method): {paper.title}" + (f" ({paper.year})" if paper.year else "")
+        + (f", arXiv:{paper.arxiv}" if paper.arxiv else "")))
+    lines = [entry.summary] if entry.summary else []
+    lines.append(f"plugin: {entry.plugin}   family: {entry.family or '-'}   kind: {entry.kind}   "
+                 f"source: {entry.source}")
+    if entry.needs:
+        lines.append(f"needs: {entry.needs}")
+    if entry.tasks:
+        lines.append("tasks: " + ", ".join(entry.tasks))
+    lines.append(f"use: zoo train MODEL --task TASK --method {entry.name}" if entry.kind == "step" else
+                 f"use: zoo train MODEL --task TASK --method {entry.name}   (a procedure of several runs)")
+    for line in lines:
+        console.print(Text(line))
+    options = Table(title="options (--method-option " + entry.name + ".NAME=VALUE)", title_justify="left")
+    for column in ("option", "type", "default", "description"):
+        options.add_column(column)
+    for f in entry.config:
+        _add_row(options, f.name, f.type, json.dumps(f.default), f.doc)
+    console.print(options)
+    return EXIT_OK
+
+
 def cmd_info(args) -> int:
     import zoo
 
-    entry = zoo.info(args.name)
+    if isinstance(args.name, str) and args.name in zoo.list_methods() and args.name not in zoo.list_models():
+        return _method_info(args)
+    try:
+        entry = zoo.info(args.name)
+    except UnknownNameError:
+        if "." in args.name:
+            raise
+        from .errors import did_you_mean
+
+        raise UnknownNameError(f"unknown model or method {args.name!r}."
+                               + did_you_mean(args.name, zoo.list_models() + zoo.list_methods())) from None
     if args.json:
         _print_json(asdict(entry))
         return EXIT_OK
@@ -210,11 +282,12 @@ def register(sub) -> None:
     p.add_argument("--task", help="only models meant for this task")
     p.add_argument("--family", help="only models of this family")
     p.add_argument("--pretrained", action="store_true", help="list name.tag for every checkpoint")
+    p.add_argument("--methods", action="store_true", help="list training methods instead of models")
     p.add_argument("--names", action="store_true", help="one name per line, no table")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("info", help="paper, variants, config fields and weights of a model")
+    p = sub.add_parser("info", help="paper, variants, config fields and weights of a model (or a method's options)")
     p.add_argument("name")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)

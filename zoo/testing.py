@@ -1,4 +1,5 @@
-"""Conformance checks every plugin model must pass, for first- and third-party authors alike.
+"""Conformance checks every plugin model and training method must pass, for first- and third-party
+authors alike.
 
     from zoo.testing import assert_conforms
     def test_my_model():
@@ -10,7 +11,7 @@ through JSON; the size the zoo finds before building (`ModelSpec.count_params`, 
 build) is the built model's; building is deterministic under a seed; forward gives finite outputs
 and is deterministic; backward reaches the parameters with finite gradients; the state dict
 survives a safetensors round trip (strict load, same outputs); the model moves to the best device
-and back.
+and back. Methods: `assert_method_conforms(name, make_model, task)` (see method_conformance_report).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import yaml
 from .config import describe_fields
 from .registry import Registry, default_registry
 
-__all__ = ["ConformanceError", "assert_conforms", "conformance_report", "catalog_config_block", "tensors_in"]
+__all__ = ["ConformanceError", "assert_conforms", "conformance_report", "catalog_config_block", "tensors_in",
+           "assert_method_conforms", "method_conformance_report"]
 
 
 class ConformanceError(AssertionError):
@@ -222,3 +224,149 @@ def assert_conforms(name: str, registry: Registry | None = None, *, batch_size: 
     report = conformance_report(name, registry, batch_size=batch_size, **config)
     if any(v != "ok" for v in report.values()):
         raise ConformanceError(_format(name, report))
+
+
+# --- training methods ----------------------------------------------------------------------------------
+
+
+def method_conformance_report(name: str, make_model: Callable[[], object], task, registry: Registry | None = None,
+                              *, train_options: dict | None = None, **options) -> dict[str, str]:
+    """Run every check of training method `name` acting on models from `make_model()` (a fresh,
+    seeded model per call) trained on `task` (small: the checks train it four times).
+
+    Checks: the catalog documents the method's Config exactly; its options round-trip through JSON
+    (and `zoo.method(name, **config)` gives the same method); it accepts this model and task; two
+    epochs with the method end bitwise identical to one epoch, a checkpoint, and a resumed second
+    epoch (model parameters and the method's state); a structural method is recorded in config.json
+    and a model saved with it loads back (zoo.load) with the same outputs.
+    """
+    import torch
+
+    from .training.loop import train
+    from .training.method import Method
+
+    registry = registry or default_registry()
+    entry = registry.method_info(name)
+    cls = registry.method_spec(name).build
+    report: dict[str, str] = {}
+    settings = {"epochs": 2, "batch_size": 32, "progress": False, "seed": 0, **(train_options or {})}
+
+    def check(label: str, fn: Callable[[], str | None]) -> None:
+        try:
+            problem = fn()
+        except Exception as exc:  # a check that crashes has failed, with its reason
+            problem = f"{type(exc).__name__}: {exc}"
+        report[label] = problem or "ok"
+
+    def catalog_matches() -> str | None:
+        if not (isinstance(cls, type) and issubclass(cls, Method)):
+            return f"MethodSpec.build of {name!r} is {cls!r}, not a zoo.Method subclass"
+        documented = [(f.name, f.type, f.default, f.doc) for f in entry.config]
+        actual = [(f.name, f.type, f.default, f.doc) for f in describe_fields(cls.Config)]
+        if documented != actual:
+            return (f"the catalog's config block for method {name!r} ({entry.source}) differs from "
+                    f"{cls.Config.__name__}; replace it with:\n{catalog_config_block(cls.Config)}")
+        return None
+
+    def options_round_trip() -> str | None:
+        method = registry.method(name, **options)
+        back = type(method.config).from_json(method.config.to_json())
+        if back != method.config:
+            return f"{method.config!r} came back from JSON as {back!r}"
+        again = registry.method(name, **method.config.to_dict(), **{k: v for k, v in options.items()
+                                                                      if k in cls.objects})
+        if again.describe() != method.describe():
+            return f"zoo.method({name!r}, **config) describes itself as {again.describe()}, not {method.describe()}"
+        return None
+
+    def accepts_the_model() -> str | None:
+        missing = registry.method(name, **options).check(make_model(), _as_task(task))
+        return f"its check() refuses this model and task: it needs {missing}" if missing else None
+
+    def exact_resume() -> str | None:
+        with tempfile.TemporaryDirectory() as tmp:
+            whole, whole_method = make_model(), registry.method(name, **options)
+            train(whole, task, methods=[whole_method], **settings)
+            first, first_method = make_model(), registry.method(name, **options)
+            out = Path(tmp) / "run"
+            train(first, task, methods=[first_method], out_dir=out, **{**settings, "epochs": 1})
+            resumed, resumed_method = make_model(), registry.method(name, **options)
+            train(resumed, task, methods=[resumed_method], out_dir=out, resume=True, **settings)
+            a, b = whole.state_dict(), resumed.state_dict()
+            differing = [k for k in a if not torch.equal(a[k], b[k])]
+            if differing:
+                return f"a resumed run's model differs from an uninterrupted one's in {differing[:5]}"
+            problem = _same_state(whole_method.state_dict(), resumed_method.state_dict(), "state")
+            return f"the method's state after resume differs from an uninterrupted run's: {problem}" if problem else None
+
+    def saved_with_the_model() -> str | None:
+        if not cls.structural:
+            return None
+        from .weights import load, save
+
+        model = make_model()
+        if getattr(model, "zoo_identity", None) is None:
+            return "make_model() must return a zoo model (zoo.create) for the structural checks"
+        train(model, task, methods=[registry.method(name, **options)], **{**settings, "epochs": 1})
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = save(model, Path(tmp) / "saved", registry=registry)
+            import json
+
+            recorded = json.loads((folder / "config.json").read_text())["methods"]
+            if name not in [m["name"] for m in recorded]:
+                return f"config.json records methods {recorded}, not {name!r}"
+            back = load(folder, registry=registry)
+            inputs = next(iter(_loader_batches(task)))
+            if not _same(_outputs(model, inputs), _outputs(back, inputs)):
+                return "the loaded model gives different outputs than the saved one"
+        return None
+
+    check("catalog documents the options", catalog_matches)
+    check("options round-trip through JSON", options_round_trip)
+    check("accepts the model and task", accepts_the_model)
+    check("exact resume (model and method state)", exact_resume)
+    check("saved and loaded with the model", saved_with_the_model)
+    return report
+
+
+def assert_method_conforms(name: str, make_model: Callable[[], object], task, registry: Registry | None = None,
+                           *, train_options: dict | None = None, **options) -> None:
+    """Raise ConformanceError naming every failed check of method `name` (see method_conformance_report)."""
+    report = method_conformance_report(name, make_model, task, registry, train_options=train_options, **options)
+    if any(v != "ok" for v in report.values()):
+        raise ConformanceError(_format(name, report))
+
+
+def _as_task(task):
+    from .training.data import as_task
+
+    return as_task(task)
+
+
+def _loader_batches(task):
+    """Model inputs of the first four test (else train) samples of a task."""
+    from .training.data import make_loader
+
+    resolved = _as_task(task)
+    splits = resolved.splits()
+    loader, _ = make_loader(splits.get("test", splits["train"]), 4, shuffle=False, seed=0)
+    for batch in loader:
+        yield tuple(resolved.inputs(batch))
+
+
+def _same_state(a, b, where: str) -> str | None:
+    """Where two method states (nested dicts/lists of tensors and values) differ, or None."""
+    import torch
+
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        same = isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+        return None if same else where
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return f"{where} keys {sorted(map(str, a))} vs {sorted(map(str, b))}"
+        return next((p for k in a if (p := _same_state(a[k], b[k], f"{where}.{k}"))), None)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return f"{where} lengths {len(a)} vs {len(b)}"
+        return next((p for i, (x, y) in enumerate(zip(a, b)) if (p := _same_state(x, y, f"{where}.{i}"))), None)
+    return None if a == b else f"{where}: {a!r} vs {b!r}"

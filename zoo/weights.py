@@ -493,8 +493,8 @@ def _reapply_methods(model, repo: RepoConfig, where: str, registry) -> None:
             method = registry.method(recorded["name"], **recorded["config"])
         except UnknownNameError:
             raise PluginError(f"{where} was trained with method {recorded['name']!r}, which changed the model's "
-                              f"structure, and no installed plugin provides it. Install it: "
-                              f"{_install_hint(repo)}") from None
+                              f"structure, and no installed plugin provides that method: install the package "
+                              f"that provides it (see 'zoo list --methods' for the installed ones)") from None
         except ConfigError as exc:
             raise ConfigError(f"{where}: config.json records method {recorded['name']!r} with options the "
                               f"installed plugin refuses: {exc}") from None

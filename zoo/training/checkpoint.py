@@ -906,6 +906,7 @@ def load_resume(path: str | Path, target: ResumeTarget, rank: int) -> Resume:
 
 def _load_resume(path: Path, state: dict, raw: dict, target: ResumeTarget, rank: int) -> Resume:
     saved = _check_identity(path, state, target)
+    _check_methods(path, state.get("methods", []), target.methods)
     factor = target.lr_factor(saved)
     _check_position(path, state, target)
     run = state["run"]
@@ -942,7 +943,8 @@ def _load_resume(path: Path, state: dict, raw: dict, target: ResumeTarget, rank:
                                          run["global_step"], schedule)
                   for name, optimizer in target.optimizers.items()}
     scaler = _check_scaler(path, state["scaler"], tensors, target.scaler)
-    methods = _check_methods(path, state.get("methods", []), tensors, target.methods)
+    methods = [tensors.resolve(m.get("state", {}), f"methods.{i}.state", method_key(i, method))
+               for i, (m, method) in enumerate(zip(state.get("methods", []), target.methods))]
     best_tensors = {k: v for k, v in raw.items() if k.startswith("best.")}
     want_best = run["best_epoch"] is not None and target.training.restore_best
     if best_tensors and not want_best:
@@ -967,8 +969,8 @@ def method_key(index: int, method) -> str:
     return f"method.{index}.{method.name or type(method).__name__}"
 
 
-def _check_methods(where: Path, saved: list, tensors: _Tensors, methods: list) -> list[dict]:
-    """The methods' states of a checkpoint, for a run with the same methods and options in the same order."""
+def _check_methods(where: Path, saved: list, methods: list) -> None:
+    """A checkpoint's methods must be this run's: the same methods and options in the same order."""
     described = [m.describe() for m in methods]
     names = [m.get("name") if isinstance(m, dict) else m for m in saved]
     if len(saved) != len(methods) or any(not isinstance(m, dict) or not _same(m.get("name"), d["name"])
@@ -978,5 +980,3 @@ def _check_methods(where: Path, saved: list, tensors: _Tensors, methods: list) -
         raise CheckpointError(f"checkpoint {where} was written by a run with methods {got}, this run has {want}; "
                               f"resume with the same methods and options, in the same order "
                               f"(checkpoint methods: {names})")
-    return [tensors.resolve(m.get("state", {}), f"methods.{i}.state", method_key(i, method))
-            for i, (m, method) in enumerate(zip(saved, methods))]

@@ -184,6 +184,49 @@ def _train_options(args) -> dict:
     return options
 
 
+def _method_options(names: list[str] | None, items: list[str] | None) -> dict[str, dict]:
+    """{method: {option: value}} from --method-option METHOD.KEY=VALUE items, each naming a --method."""
+    names = names or []
+    grouped: dict[str, list[str]] = {name: [] for name in names}
+    for item in items or []:
+        method, dot, rest = item.partition(".")
+        if not dot or "=" not in rest or "=" in method:
+            raise ConfigError(f"--method-option expects METHOD.KEY=VALUE (e.g. --method-option dorefa.weight_bits=2), "
+                              f"got {shown(item)}")
+        if method not in grouped:
+            raise ConfigError(f"--method-option {shown(item)} is for method {method!r}, which no --method names "
+                              f"(given: {', '.join(names) or 'none'})")
+        grouped[method].append(rest)
+    return {name: key_values(values, f"--method-option {name}.") for name, values in grouped.items()}
+
+
+def _methods(names: list[str] | None, items: list[str] | None) -> tuple[list, object | None]:
+    """(the step methods, the procedure or None) that --method and --method-option give; a method's
+    object options (a teacher model) are read as model sources (run directory, hf-hub:..., name.tag)."""
+    import zoo
+
+    options = _method_options(names, items)
+    if len(set(names or [])) != len(names or []):
+        raise ConfigError(f"--method names {sorted(n for n in set(names) if names.count(n) > 1)[0]!r} twice; give it once")
+    steps, procedure = [], None
+    for name in names or []:
+        entry = zoo.method_info(name)
+        given = options[name]
+        objects = getattr(zoo.default_registry().method_spec(name).build, "objects", {})
+        for key in objects:
+            if isinstance(given.get(key), str):
+                given[key] = load_model_source(given[key])
+        method = zoo.method(name, **given)
+        if entry.kind == "procedure":
+            procedure = method
+        else:
+            steps.append(method)
+    if procedure is not None and len(names) > 1:
+        raise ConfigError(f"--method {procedure.name} is a procedure of several training runs; give it alone "
+                          f"(with its --method-option values)")
+    return steps, procedure
+
+
 def cmd_train(args) -> int:
     import zoo
     from zoo.training import NonFiniteLossError, train
@@ -191,6 +234,7 @@ def cmd_train(args) -> int:
     config = key_values(args.set, "--set")
     task_options = key_values(args.task_option, "--task-option")
     options = _train_options(args)
+    methods, procedure = _methods(args.method, args.method_option)
     check_output_path(args.out, "--out", directory=True)
     task = zoo.get_task(args.task, **task_options)
     _check_splits(task, options.get("final_splits", ()), "--final-splits")
@@ -200,7 +244,12 @@ def cmd_train(args) -> int:
     model = zoo.create(args.name, pretrained=args.pretrained, variant=args.variant, task=task, **config)
     out = Path(args.out) if args.out else _default_out(args.name, args.task)
     try:
-        result = train(model, task, out_dir=out, resume=args.resume, overwrite=args.overwrite, **options)
+        if procedure is not None:
+            procedure.run(model, task, out_dir=out, resume=args.resume, **options)
+            say(f"{procedure.name}: every run of the procedure finished; its runs are in {out}")
+            return EXIT_OK
+        result = train(model, task, methods=methods, out_dir=out, resume=args.resume, overwrite=args.overwrite,
+                       **options)
     except NonFiniteLossError as exc:
         say(f"training stopped: {exc}")
         return EXIT_PROBLEMS
@@ -248,6 +297,11 @@ def register(sub) -> None:
     p.add_argument("--variant", help="named config preset of the model")
     p.add_argument("--pretrained", action="store_true", help="start from the catalog weights")
     p.add_argument("--out", help="run directory (default: runs/<name>-<task>)")
+    p.add_argument("--method", action="append", metavar="NAME",
+                   help="training method acting on the run (see 'zoo list --methods'), repeatable; they act in "
+                        "the order given")
+    p.add_argument("--method-option", action="append", metavar="METHOD.KEY=VALUE",
+                   help="an option of a --method (JSON value; a teacher is a run directory, hf-hub:... or name.tag)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if --out holds a run's checkpoints")
     p.add_argument("--epochs", type=int)
