@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 
 import zoo
-from zoo.testing import ConformanceError, assert_conforms, conformance_report
+from zoo.testing import (ConformanceError, assert_conforms, assert_method_conforms, conformance_report,
+                         method_conformance_report)
+
+from conftest import run_zoo
 
 
 @pytest.fixture
@@ -21,7 +24,7 @@ def test_example_is_discovered_through_entry_points(registry):
     assert "example/parabola" in registry.list_tasks()
     status = {s.name: s for s in registry.plugins()}["example-mlp"]
     assert status.state == "ok" and status.distribution == "paperzoo-example" and status.version == "1.0.0"
-    assert sorted(status.provides) == ["example-mlp", "example/parabola"]
+    assert sorted(status.provides) == ["example-l2-sp", "example-mlp", "example/parabola"]
 
 
 def test_example_passes_conformance(registry):
@@ -45,3 +48,46 @@ def test_conformance_catches_a_catalog_that_drifted_from_the_config(registry, mo
     assert "name: hidden" in report["catalog documents the config"]
     with pytest.raises(ConformanceError, match="fails 1 conformance check"):
         assert_conforms("example-mlp", registry)
+
+
+def test_a_third_party_method_is_found_checked_and_trained_like_a_first_party_one(registry):
+    assert "example-l2-sp" in registry.list_methods()
+    entry = registry.method_info("example-l2-sp")
+    assert entry.source.startswith("paperzoo-example") and [f.name for f in entry.config] == ["alpha"]
+
+    def make_model():
+        import torch
+
+        torch.manual_seed(0)
+        return registry.create("example-mlp", task="example/parabola", hidden=[8])
+
+    assert_method_conforms("example-l2-sp", make_model, "example/parabola", registry, alpha=0.5)
+    with pytest.raises(zoo.ConfigError, match="unknown field 'alhpa'.*did you mean 'alpha'"):
+        registry.method("example-l2-sp", alhpa=1.0)
+
+
+def test_method_conformance_catches_options_the_catalog_does_not_document(registry, monkeypatch):
+    entry = registry.method_info("example-l2-sp")
+    monkeypatch.setitem(registry._methods, "example-l2-sp", type(entry)(**{**entry.__dict__, "config": ()}))
+    report = method_conformance_report("example-l2-sp", lambda: registry.create("example-mlp", hidden=[4]),
+                                       "example/parabola", registry)
+    assert "name: alpha" in report["catalog documents the options"]
+
+
+def test_zoo_train_runs_a_third_party_method_from_the_shell(example_site, tmp_path):
+    out = tmp_path / "run"
+    done = run_zoo("train", "example-mlp", "--task", "example/parabola", "--method", "example-l2-sp",
+                   "--method-option", "example-l2-sp.alpha=0.5", "--epochs", "1", "--out", str(out), "--json",
+                   site=example_site)
+    assert done.returncode == 0, done.stderr
+    import json
+
+    assert json.loads((out / "metrics.json").read_text())["methods"] == [{"name": "example-l2-sp",
+                                                                         "config": {"alpha": 0.5}}]
+    wrong = run_zoo("train", "example-mlp", "--task", "example/parabola", "--method", "example-l2-sp",
+                    "--method-option", "example-l2-sp.alpha=-1", "--out", str(tmp_path / "bad"), site=example_site)
+    assert wrong.returncode == 2 and len(wrong.stderr.strip().splitlines()) == 1 and "alpha" in wrong.stderr
+    listed = run_zoo("list", "--methods", "--names", site=example_site)
+    assert "example-l2-sp" in listed.stdout.split()
+    info = run_zoo("info", "example-l2-sp", site=example_site)
+    assert info.returncode == 0 and "alpha" in info.stdout and "training method" in info.stdout
