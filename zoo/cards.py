@@ -195,6 +195,10 @@ def render_card(repo, entry, *, parameters: int, summary: TrainingSummary | None
                   ("written by", f"paperzoo {repo.zoo_version}")]
     if repo.weights:
         model_rows.insert(2, ("catalog weights", f"`{repo.architecture}.{repo.weights}`"))
+    if repo.methods:  # structural training methods: zoo.load applies them again before the weights load
+        model_rows.insert(2, ("training methods", ", ".join(
+            f"`{m['name']}` ({', '.join(f'{k}={_value(v)}' for k, v in m['config'].items()) or 'defaults'})"
+            for m in repo.methods)))
     lines += ["## Model", "", *_table(("property", "value"), model_rows), "", "### Config", "",
               *_table(("field", "value"), ((k, f"`{_value(v)}`") for k, v in repo.config.items())), ""]
     if summary is not None:

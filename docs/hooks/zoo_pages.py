@@ -1,7 +1,7 @@
-"""MkDocs hook: generate one page per catalog model (its paper, every recorded reproduction with its
-numbers, figures and rerun command, how to use the model, the plugin's DOC.md, then the reference
-tables), the models overview, the benchmarks page and the CLI reference, so the docs cannot drift
-from the catalog or from what was measured.
+"""MkDocs hook: generate one page per catalog model and per training method (its paper, every
+recorded reproduction with its numbers, figures and rerun command, how to use it, the plugin's
+DOC.md, then the reference tables), the models and methods overviews, the benchmarks page and the
+CLI reference, so the docs cannot drift from the catalog or from what was measured.
 
 `generated_pages()` returns every generated page's Markdown; tests/test_docs.py checks and runs it.
 """
@@ -263,6 +263,73 @@ def models_index(catalog, plugin_dirs: dict[str, Path]) -> str:
             + _table(["model", "paper", "family", "claims", "pretrained"], rows))
 
 
+# -- method pages -----------------------------------------------------------------------------------
+
+def use_method(entry) -> str:
+    """The "Use it" section of a method: its first block runs offline in seconds (tests/test_docs.py
+    runs it); the block that trains carries a skip marker."""
+    name, task = entry.name, (entry.tasks[0] if entry.tasks else "digits")
+    first = ["import zoo", "", f'method = zoo.method("{name}")  # the paper\'s defaults', "print(method.config)"]
+    if entry.config:
+        f = entry.config[0]
+        first.append(f'method = zoo.method("{name}", {f.name}={f.default!r})  # any option: zoo info {name}')
+    model = f'model = zoo.create("mlp-mixer", variant="digits", task="{task}")  # or any model that fits'
+    if entry.kind == "procedure":
+        train = [model, f'result = zoo.method("{name}").run(model, "{task}", epochs=10, out_dir="runs/{name}")',
+                 "print(result)"]
+        shell = (f"From the shell: `zoo train mlp-mixer --variant digits --task {task} --method {name} "
+                 f"--out runs/{name}` (`--resume` continues an interrupted procedure at the run it stopped in).")
+    else:
+        train = [model, f'result = zoo.train(model, "{task}", methods=[zoo.method("{name}")], epochs=10, '
+                        f'out_dir="runs/{name}")', "print(result.final)"]
+        shell = (f"From the shell: `zoo train mlp-mixer --variant digits --task {task} --method {name} "
+                 f"--out runs/{name}`; options with `--method-option {name}.NAME=VALUE`.")
+    return "\n".join(["## Use it\n", _fenced("\n".join(first)),
+                      _fenced("\n".join(train), skip="trains for real: seconds to minutes on a CPU"),
+                      shell + " Composing it with other methods: [Training methods](../methods-guide.md).\n"])
+
+
+def _method_reference(entry) -> str:
+    rows = [("plugin", code(entry.plugin)), ("family", data_text(entry.family or "-")),
+            ("kind", "a procedure of several runs" if entry.kind == "procedure" else "acts in the steps of a run"),
+            ("needs", data_text(entry.needs or "-")), ("tasks", ", ".join(code(t) for t in entry.tasks) or "-")]
+    return "\n".join(["## Reference\n", _table(["", ""], rows), "### Options\n",
+                      _table(["option", "type", "default", "description"],
+                             [(code(f.name), code(f.type), code(json.dumps(f.default)), data_text(f.doc))
+                              for f in entry.config]) if entry.config else "None.\n"])
+
+
+def method_page(entry, folder: Path | None) -> str:
+    out = [f"# {entry.name}\n", "*Training method.* " + _paper_line(entry.paper) + "\n"]
+    if entry.summary:
+        out.append(data_text(entry.summary) + "\n")
+    records = _records(folder / RESULTS, entry.name) if folder else []
+    if records:
+        out.append("## Results\n")
+        out.append("Each claim below was tested at small scale and is recorded as measured, "
+                   f"hit or miss. `zoo reproduce {entry.name}` reruns them all.\n")
+        out += [render_record(r, f"{entry.name}/") for r in records]
+    out.append(use_method(entry))
+    out.append(_doc_section(folder / "DOC.md" if folder else None))
+    out.append(_method_reference(entry))
+    return "\n".join(part for part in out if part)
+
+
+def methods_index(catalog, plugin_dirs: dict[str, Path]) -> str:
+    rows = []
+    for entry in sorted(catalog.methods, key=lambda e: e.name):
+        folder = plugin_dirs.get(entry.plugin)
+        records = _records(folder / RESULTS, entry.name) if folder else []
+        verdicts = sorted({r["verdict"] for r in records if r["verdict"] != "measured"})
+        rows.append((f"[{entry.name}]({entry.name}.md)", _literal(entry.paper.title), data_text(entry.family or "-"),
+                     entry.kind, ", ".join(verdicts) or "-"))
+    return ("# Methods\n\nEvery training method in the catalog (pruning, quantization, distillation, continual "
+            "learning, ...), each with its paper, the reproduction of its paper's claim (recorded as measured, "
+            "including misses), how to use it with any model, and its options. How methods compose: "
+            "[Training methods](../methods-guide.md).\n\n"
+            + _table(["method", "paper", "family", "kind", "claims"], rows))
+
+
 def benchmarks_page() -> str:
     out = ["# Benchmarks\n", "Performance of the zoo itself, measured as same-run ratios against a baseline "
            "(the machines are shared and noisy, so absolute times are not compared).\n"]
@@ -294,6 +361,9 @@ def generated_pages() -> dict[str, str]:
     pages = {"models/index.md": models_index(catalog, plugin_dirs)}
     for entry in catalog.models:
         pages[f"models/{entry.name}.md"] = model_page(entry, plugin_dirs.get(entry.plugin))
+    pages["methods/index.md"] = methods_index(catalog, plugin_dirs)
+    for entry in catalog.methods:
+        pages[f"methods/{entry.name}.md"] = method_page(entry, plugin_dirs.get(entry.plugin))
     pages["benchmarks.md"] = benchmarks_page()
     pages["cli.md"] = cli_page()
     return pages
@@ -303,11 +373,12 @@ def _figures() -> dict[str, Path]:
     """Every figure a generated page shows: its path in the site -> the PNG file."""
     catalog, plugin_dirs = _catalog(), _plugin_dirs()
     figures = {}
-    for entry in catalog.models:
-        folder = plugin_dirs.get(entry.plugin)
-        for record in _records(folder / RESULTS, entry.name) if folder else []:
-            for name in record.get("figures") or []:
-                figures[f"models/{entry.name}/{name}"] = folder / RESULTS / name
+    for section, entries in (("models", catalog.models), ("methods", catalog.methods)):
+        for entry in entries:
+            folder = plugin_dirs.get(entry.plugin)
+            for record in _records(folder / RESULTS, entry.name) if folder else []:
+                for name in record.get("figures") or []:
+                    figures[f"{section}/{entry.name}/{name}"] = folder / RESULTS / name
     for record in _records(CORE_RESULTS):
         for name in record.get("figures") or []:
             figures[f"core/{name}"] = CORE_RESULTS / name
@@ -319,6 +390,9 @@ def on_config(config):
     models = [{"Overview": "models/index.md"}] + [{e.name: f"models/{e.name}.md"}
                                                   for e in sorted(catalog.models, key=lambda e: e.name)]
     config.nav.append({"Models": models})
+    methods = [{"Overview": "methods/index.md"}] + [{e.name: f"methods/{e.name}.md"}
+                                                    for e in sorted(catalog.methods, key=lambda e: e.name)]
+    config.nav.append({"Methods": methods})
     config.nav.append({"Benchmarks": "benchmarks.md"})
     return config
 
