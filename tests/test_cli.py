@@ -203,7 +203,7 @@ def test_download_failures_are_one_line(capsys):
     ([], "zoo", "COMMAND"),
     (["train"], "zoo train", "name"),
     (["train", "kan", "--task", "toy/exp-sin", "--epochs", "x"], "zoo train", "'x'"),
-    (["train", "kan", "--task", "toy/exp-sin", "--optimizer", "adamm"], "zoo train", "'adamm'"),
+    (["train", "kan", "--task", "toy/exp-sin", "--schedule", "cosinus"], "zoo train", "'cosinus'"),
     (["eval", "kan", "--task", "iris", "--split", "dev"], "zoo eval", "'dev'"),
     (["list", "--bogus"], "zoo list", "'--bogus'"),
     (["info", "kan", "extra"], "zoo info", "'extra'"),
@@ -324,3 +324,15 @@ def test_info_prints_catalog_text_as_written():
     done = run_zoo("info", "fan")
     assert done.returncode == 0
     assert "Layers [cos(W_p x) || sin(W_p x) || act(B + W x)] that build periodicity in" in done.stdout
+
+
+def test_an_unknown_optimizer_is_one_line_with_suggestions(capsys):
+    line = failed(capsys, ["train", "kan", "--task", "toy/exp-sin", "--optimizer", "adamm", "--epochs", "1"])
+    assert "unknown optimizer 'adamm'" in line and "'adamw'" in line
+
+
+def test_method_options_must_name_a_given_method(capsys):
+    line = failed(capsys, ["train", "kan", "--task", "toy/exp-sin", "--method-option", "ewc.importance=1"])
+    assert "--method-option 'ewc.importance=1' is for method 'ewc', which no --method names" in line
+    line = failed(capsys, ["train", "kan", "--task", "toy/exp-sin", "--method", "ewcc"])
+    assert "unknown method 'ewcc'" in line and "'ewc'" in line

@@ -109,7 +109,7 @@ def test_unknown_option(capsys, workdir, run_dir, command, suffix):
 
 
 TYPED = [("--epochs", int), ("--batch-size", int), ("--seed", int), ("--lr", float), ("--max-steps", int),
-         ("--clip-grad-norm", float), ("--optimizer", ["adamw", "adam", "sgd", "lbfgs"]),
+         ("--clip-grad-norm", float),
          ("--schedule", ["constant", "cosine", "linear"]), ("--precision", ["fp32", "bf16", "fp16", "auto"])]
 
 

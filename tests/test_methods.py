@@ -5,6 +5,7 @@ with the model, and procedures of several runs that resume at the right run."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -360,3 +361,49 @@ def test_a_run_of_a_finished_procedure_whose_weights_vanished_is_a_clear_error(t
     (out / "round-0" / "model.safetensors").unlink()
     with pytest.raises(CheckpointError, match="round-0.*no model.safetensors"):
         Rounds().run(net(), data(), out_dir=out, resume=True, **{**OPTIONS, "epochs": 1})
+
+
+# --- slots: an optimizer by name, a learning rule -------------------------------------------------------
+
+
+@pytest.fixture
+def toy_registry(monkeypatch):
+    fixtures = Path(__file__).parent / "fixtures" / "methods"
+    monkeypatch.syspath_prepend(str(fixtures))
+    registry = zoo.Registry(catalogs=[fixtures / "catalog.yaml"], plugins={"toy-methods": "toy_methods"})
+    zoo.set_default_registry(registry)
+    yield registry
+    zoo.set_default_registry(None)
+
+
+def test_an_optimizer_method_is_used_by_name_in_the_training_config(toy_registry):
+    model = net()
+    before = model[0].weight.detach().clone()
+    result = zoo.train(model, data(), optimizer="toy-sign-sgd", lr=0.01, **{**OPTIONS, "epochs": 1})
+    step = (model[0].weight.detach() - before).abs()
+    assert result.steps == 6 and torch.allclose(step[step > 0], torch.full_like(step[step > 0], 0.01), atol=0.0601)
+    assert float(step.max()) <= 0.06 + 1e-6  # six steps of exactly lr per entry at most
+
+
+def test_unknown_optimizers_and_methods_without_one_are_clear_errors(toy_registry):
+    with pytest.raises(zoo.UnknownNameError, match="unknown optimizer 'adamm'.*Did you mean 'adam' or 'adamw'"):
+        zoo.train(net(), data(), optimizer="adamm", **OPTIONS)
+    with pytest.raises(ConfigError, match="'toy-last-layer', which provides no optimizer"):
+        zoo.train(net(), data(), optimizer="toy-last-layer", **OPTIONS)
+
+
+def test_a_learning_rule_replaces_the_update_and_excludes_another(toy_registry):
+    model = net()
+    first = model[0].weight.detach().clone()
+    last = model[2].weight.detach().clone()
+    zoo.train(model, data(), methods=["toy-last-layer"], **{**OPTIONS, "epochs": 1})
+    assert torch.equal(model[0].weight, first) and not torch.equal(model[2].weight, last)
+
+    class OtherRule(Method):
+        name = "other-rule"
+
+        def training_step(self, batch, run):
+            raise AssertionError("never reached")
+
+    with pytest.raises(MethodConflictError, match="'toy-last-layer' and 'other-rule'.*update-rule"):
+        zoo.train(net(), data(), methods=["toy-last-layer", OtherRule()], **OPTIONS)

@@ -308,7 +308,7 @@ def register(sub) -> None:
     p.add_argument("--max-steps", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
-    p.add_argument("--optimizer", choices=["adamw", "adam", "sgd", "lbfgs"])
+    p.add_argument("--optimizer", help="adamw, adam, sgd, lbfgs, or a method that provides an optimizer")
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--schedule", choices=["constant", "cosine", "linear"])
     p.add_argument("--warmup-steps", type=int)

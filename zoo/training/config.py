@@ -9,7 +9,9 @@ from pydantic import model_validator
 
 from ..config import Config, Field
 
-__all__ = ["TrainConfig", "RESUME_MAY_CHANGE"]
+__all__ = ["TrainConfig", "RESUME_MAY_CHANGE", "BUILTIN_OPTIMIZERS"]
+
+BUILTIN_OPTIMIZERS = ("adamw", "adam", "sgd", "lbfgs")
 
 # fields a resumed run may change without breaking exact continuation
 RESUME_MAY_CHANGE = frozenset({"epochs", "max_steps", "progress", "num_workers", "checkpoint_every",
@@ -21,7 +23,9 @@ class TrainConfig(Config):
     max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps (None: no limit)")
     batch_size: int = Field(64, ge=1, description="samples per optimizer step and micro-batch, summed over all processes")
     lr: float = Field(1e-3, gt=0, description="learning rate (peak rate when a schedule is used)")
-    optimizer: Literal["adamw", "adam", "sgd", "lbfgs"] = Field("adamw", description="optimizer for models without configure_optimizers")
+    optimizer: str = Field("adamw", min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$",
+                           description="adamw, adam, sgd, lbfgs, or a training method that provides an optimizer "
+                                       "(zoo list --methods); for models without configure_optimizers")
     weight_decay: float = Field(0.0, ge=0, description="decoupled weight decay (adamw) or L2 penalty (adam, sgd)")
     momentum: float = Field(0.9, ge=0, lt=1, description="momentum of sgd")
     schedule: Literal["constant", "cosine", "linear"] = Field(

@@ -28,9 +28,9 @@ from ..errors import ConfigError, ConfigTypeError, ResourceError, ZooError, did_
 from ..tasks import Task
 from . import checkpoint as ckpt
 from .callbacks import Callbacks
-from .config import RESUME_MAY_CHANGE, TrainConfig
+from .config import BUILTIN_OPTIMIZERS, RESUME_MAY_CHANGE, TrainConfig
 from .data import as_task, batches, make_loader
-from .method import apply_structural, check_methods, overrides, resolve_methods
+from .method import apply_structural, check_methods, optimizer_method, overrides, resolve_methods
 from .report import write_report
 from .step import StepContext
 
@@ -258,7 +258,11 @@ def _optimizers(model, config: TrainConfig, methods=()) -> dict[str, torch.optim
     """The run's optimizers by name: the model's own (configure_optimizers), a method's (slot
     "optimizer"), or config.optimizer over the model's trainable parameters and the methods' own."""
     owned = [p for m in methods for p in m.parameters()]
+    builder = next((m for m in methods if "optimizer" in m.slots), None)
     if callable(getattr(model, "configure_optimizers", None)):
+        if builder is not None:
+            raise ConfigError(f"model {_model_label(model)!r} builds its own optimizers (configure_optimizers); "
+                              f"method {builder.name!r} cannot give it another")
         if owned:
             raise ConfigError(f"model {_model_label(model)!r} builds its own optimizers (configure_optimizers), so the "
                               f"parameters of methods {[m.name for m in methods if m.parameters()]} have no optimizer")
@@ -273,9 +277,12 @@ def _optimizers(model, config: TrainConfig, methods=()) -> dict[str, torch.optim
     params = [p for p in model.parameters() if p.requires_grad] + owned
     if not params:
         raise ConfigError(f"model {_model_label(model)!r} has no trainable parameters")
-    builder = next((m for m in methods if "optimizer" in m.slots), None)
     if builder is not None:
-        return {"main": builder.build_optimizer(params, config)}
+        optimizer = builder.build_optimizer(params, config)
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise ConfigTypeError(f"method {builder.name!r}: build_optimizer must return a torch.optim.Optimizer, "
+                                  f"got {type(optimizer).__name__}")
+        return {"main": optimizer}
     if config.optimizer == "adamw":
         opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     elif config.optimizer == "adam":
@@ -687,6 +694,8 @@ def train(model, task, *, methods=None, out_dir=None, resume=False, overwrite: b
                           "callback?); Accelerate's state is per process, so runs cannot nest")
     config = validate_config(TrainConfig, options, "zoo.train")
     methods = resolve_methods(methods)
+    if config.optimizer not in BUILTIN_OPTIMIZERS:
+        methods = resolve_methods([optimizer_method(config.optimizer), *methods])
     _mixed_precision(config.precision, _device_type(config.device))  # devices and precisions: found now
     _check_compile(config.compile)
     if not isinstance(overwrite, bool):

@@ -37,7 +37,7 @@ from ..config import Config, validate_config
 from ..errors import ConfigError, ConfigTypeError, ZooError
 
 __all__ = ["Method", "MethodConfig", "MethodMismatchError", "MethodConflictError", "SLOTS", "resolve_methods",
-           "check_methods", "apply_structural", "overrides"]
+           "check_methods", "apply_structural", "optimizer_method", "overrides"]
 
 SLOTS = ("update-rule", "loss-combiner", "optimizer")
 # the event a slot stands for, to find which slots a method takes from what it overrides
@@ -274,3 +274,24 @@ def apply_structural(model, methods: list[Method]) -> None:
         applied.append(described)
     if applied:
         model.zoo_methods = applied
+
+
+def optimizer_method(name: str, registry=None) -> Method:
+    """The method that `TrainConfig.optimizer` names when it is not a built-in optimizer."""
+    from ..errors import UnknownNameError, did_you_mean
+    from .config import BUILTIN_OPTIMIZERS
+
+    if registry is None:
+        from ..registry import default_registry
+
+        registry = default_registry()
+    methods = registry.list_methods()
+    if name not in methods:
+        raise UnknownNameError(f"unknown optimizer {name!r}: it is neither one of {', '.join(BUILTIN_OPTIMIZERS)} nor "
+                               f"an installed training method (zoo list --methods)."
+                               + did_you_mean(name, [*BUILTIN_OPTIMIZERS, *methods]))
+    method = registry.method(name)
+    if "optimizer" not in method.slots:
+        raise ConfigError(f"optimizer={name!r} names training method {name!r}, which provides no optimizer; "
+                          f"pass it as methods=[{name!r}] instead")
+    return method
