@@ -47,7 +47,7 @@ def cmd_reproduce(args) -> int:
     if not args.name:
         from .cli import UsageError
 
-        raise UsageError("zoo reproduce: name a model (or --list)")
+        raise UsageError("zoo reproduce: name a model or a training method (or --list)")
     parts = select_parts(args.name, args.part)
     out = Path(args.out) if args.out else DEFAULT_OUT / args.name
     differ = 0
@@ -77,7 +77,7 @@ def _list(args) -> int:
     from .reproduce import find_parts, recorded
 
     rows = []
-    for model in zoo.list_models():
+    for model in [*zoo.list_models(), *zoo.list_methods()]:
         try:
             parts = find_parts(model)
         except ZooError:
@@ -105,10 +105,11 @@ def _list(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("reproduce", help="run a paper's reproduction; print its verdicts beside the recorded ones")
-    p.add_argument("name", nargs="?", help="model whose plugin holds the scripts, e.g. 'fan'")
+    p.add_argument("name", nargs="?", help="model or training method whose plugin holds the scripts, e.g. 'fan'")
     p.add_argument("--part", help="run only this script (repro, repro_<x>, perf, ...); default: all")
     p.add_argument("--quick", action="store_true", help="smoke run: the same code at a tiny size")
     p.add_argument("--out", help="folder for results/ and weights/ (default runs/reproduce/<name>)")
-    p.add_argument("--list", action="store_true", help="list models with scripts and their recorded verdicts")
+    p.add_argument("--list", action="store_true",
+                   help="list models and methods with scripts and their recorded verdicts")
     p.add_argument("--json", action="store_true", help="with --list: JSON")
     p.set_defaults(func=cmd_reproduce)
