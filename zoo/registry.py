@@ -302,11 +302,9 @@ class Registry:
         of several runs, ``.run(model, task, ...)``). `options` are its config fields (listed by
         ``zoo info NAME``) and the objects it takes (e.g. teacher=); an unknown or ill-typed one is
         a ConfigError that lists the valid fields."""
-        spec = self.method_spec(name)
-        from .training.method import Method
-
-        build = spec.build
-        if not (isinstance(build, type) and issubclass(build, Method)):
+        build = self.method_spec(name).build
+        # a zoo.Method subclass (checked by its shape: the registry does not import the training code)
+        if not (isinstance(build, type) and callable(getattr(build, "describe", None)) and hasattr(build, "Config")):
             raise PluginError(f"plugin {self.method_info(name).plugin!r} gives method {name!r} a builder "
                               f"{build!r:.80} that is not a zoo.Method subclass")
         if build.name != name:

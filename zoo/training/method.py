@@ -225,10 +225,13 @@ def resolve_methods(methods, registry=None) -> list[Method]:
     return resolved
 
 
+def _model_label(model) -> str:
+    identity = getattr(model, "zoo_identity", None)
+    return identity.architecture if identity is not None else type(model).__name__
+
+
 def check_methods(methods: list[Method], model, task, config) -> None:
     """Refuse, before training, a method that cannot act on this model, task or training config."""
-    from .loop import _model_label
-
     trains_itself = callable(getattr(model, "training_step", None))
     if config.optimizer == "lbfgs" and any(m.acts_in_step or m.slots for m in methods):
         acting = [_label(m) for m in methods if m.acts_in_step or m.slots]
