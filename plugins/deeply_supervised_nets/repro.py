@@ -20,6 +20,11 @@ Experiments:
   small:    the same with the first 300 training samples (the paper's gain grows as the training set
             shrinks): tells "no gain at this data size" from "no gain at all".
   softmax:  DSN-Softmax against CNN-Softmax (cross-entropy output and companions), full training set.
+  deep:     DSN-SVM against CNN-SVM on a deeper CNN (six hidden blocks: four conv3x3(32) at 8x8, two
+            conv3x3(64) at 4x4), full training set: the regime of the paper's vanishing-gradient
+            argument. A diagnostic added after the first full run found no convergence gain with the
+            three-block CNN (to tell "no gain at this depth" from "companions that do nothing"); it
+            does not enter the verdict.
 
 Measures per run: test accuracy after the last epoch; convergence as the mean validation error
 over all epochs (the area under the validation-error curve: lower means it got there sooner) and
@@ -32,7 +37,7 @@ Verdict rule (written before running; computed on the main experiment):
   B (convergence): DSN's mean validation error over the epochs is lower than CNN's on a majority of
     seeds and in the mean over seeds.
   reproduced: A and B; partially reproduced: one of them; not reproduced: neither.
-The small-data and softmax experiments get the same two tests, reported beside the verdict.
+The small-data, softmax and deep experiments get the same two tests, reported beside the verdict.
 
     zoo reproduce deeply-supervised-nets --out plugins/deeply_supervised_nets
 """
@@ -53,21 +58,27 @@ from .method import squared_hinge_loss
 LR, BATCH, MOMENTUM, WEIGHT_DECAY, INIT_STD = 0.01, 100, 0.9, 5e-4, 0.05
 SMALL_TRAIN = 300
 THRESHOLD = 0.95  # validation accuracy whose first epoch is reported
-EXPERIMENTS = {  # name: (training samples or None for all, output/companion loss)
-    "main": (None, "hinge"),
-    "small": (SMALL_TRAIN, "hinge"),
-    "softmax": (None, "softmax"),
+MAIN_CNN = ((32, 32), (64,))  # conv widths at 8x8, then at 4x4 (after a max pool); a max pool follows each stage
+DEEP_CNN = ((32, 32, 32, 32), (64, 64))
+EXPERIMENTS = {  # name: (training samples or None for all, output/companion loss, conv widths)
+    "main": (None, "hinge", MAIN_CNN),
+    "small": (SMALL_TRAIN, "hinge", MAIN_CNN),
+    "softmax": (None, "softmax", MAIN_CNN),
+    "deep": (None, "hinge", DEEP_CNN),
 }
 
 
-def dsn_cnn() -> nn.Sequential:
-    """The CNN of the reproduction: three hidden blocks and a linear output layer, Gaussian init."""
-    net = nn.Sequential(
-        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(64 * 2 * 2, 10),
-    )
+def dsn_cnn(stages=MAIN_CNN) -> nn.Sequential:
+    """The CNN of the reproduction: conv3x3-ReLU layers in two stages, each stage ended by a 2x2 max
+    pool, and a linear output layer; Gaussian init. MAIN_CNN has three hidden blocks."""
+    layers: list[nn.Module] = []
+    channels = 1
+    for widths in stages:
+        for width in widths:
+            layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU()]
+            channels = width
+        layers.append(nn.MaxPool2d(2))
+    net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * 2 * 2, 10))
     for module in net.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             nn.init.normal_(module.weight, std=INIT_STD)
@@ -92,9 +103,9 @@ class OutputLoss:
         self._sum, self._count = 0.0, 0
 
 
-def train_arm(data: dict, loss_kind: str, companions: bool, seed: int, epochs: int) -> dict:
+def train_arm(data: dict, loss_kind: str, companions: bool, seed: int, epochs: int, stages=MAIN_CNN) -> dict:
     torch.manual_seed(seed)
-    model = dsn_cnn()
+    model = dsn_cnn(stages)
     methods = [zoo.method("deeply-supervised-nets", loss=loss_kind)] if companions else []
     curve = OutputLoss()
     loss = squared_hinge_loss if loss_kind == "hinge" else None
@@ -140,14 +151,14 @@ def reproduce(run: Run) -> None:
     splits = {name: tuple(split.tensors) for name, split in task.splits().items()}
 
     results: dict[str, dict] = {}
-    for name, (train_size, loss_kind) in EXPERIMENTS.items():
+    for name, (train_size, loss_kind, stages) in EXPERIMENTS.items():
         data = dict(splits)
         if train_size is not None:
             data["train"] = tuple(t[:run.pick(train_size, 100)] for t in splits["train"])
         runs = {}
         for seed in seeds:
             for arm in ("CNN", "DSN"):
-                runs[(arm, seed)] = train_arm(data, loss_kind, arm == "DSN", seed, epochs)
+                runs[(arm, seed)] = train_arm(data, loss_kind, arm == "DSN", seed, epochs, stages)
                 print(name, arm, seed, runs[(arm, seed)]["test_accuracy"], runs[(arm, seed)]["mean_val_error"],
                       flush=True)
         results[name] = {"runs": runs, "judged": judge(runs, seeds)}
@@ -157,7 +168,8 @@ def reproduce(run: Run) -> None:
                "partially reproduced" if main["accuracy"] or main["convergence"] else "not reproduced")
 
     labels = {"main": "DSN-SVM vs CNN-SVM, 1150 train", "small": f"DSN-SVM vs CNN-SVM, {SMALL_TRAIN} train",
-              "softmax": "DSN-Softmax vs CNN-Softmax, 1150 train"}
+              "softmax": "DSN-Softmax vs CNN-Softmax, 1150 train",
+              "deep": "DSN-SVM vs CNN-SVM, 6 hidden blocks, 1150 train"}
     rows = []
     for name, result in results.items():
         runs = result["runs"]
@@ -214,13 +226,15 @@ def reproduce(run: Run) -> None:
               "accuracy over the same network trained without them.",
         verdict=verdict, summary=summary,
         setup=f"Task digits (8x8, 1150/288/360). CNN: conv3x3(32)-ReLU | conv3x3(32)-ReLU-maxpool | "
-              f"conv3x3(64)-ReLU-maxpool-flatten | linear(256, 10), Gaussian init std {INIT_STD}, zero biases. DSN: "
-              f"the same plus a linear companion on each of the 3 hidden blocks (method defaults: alpha 0.1 decayed "
+              f"conv3x3(64)-ReLU-maxpool-flatten | linear(256, 10), Gaussian init std {INIT_STD}, zero biases (deep: four "
+              f"conv3x3(32)-ReLU at 8x8, maxpool, two conv3x3(64)-ReLU, maxpool, the same output layer). DSN: "
+              f"the same plus a linear companion on each hidden block (3; deep: 6) (method defaults: alpha 0.1 decayed "
               f"as alpha (1 - t/N), gamma 0, squared hinge companions of Eq. 5; softmax companions in the softmax "
               f"experiment). Output loss: squared hinge of Eq. 4 (main, small) or cross entropy (softmax). zoo.train: "
               f"SGD lr {LR}, momentum {MOMENTUM}, weight decay {WEIGHT_DECAY}, batch {BATCH}, {epochs} epochs, "
               f"seeds {list(seeds)} (the seed fixes the initialisation and the data order of both arms). Small: "
-              f"the first {SMALL_TRAIN} training samples. Verdict rule (fixed before running, on the main "
+              f"the first {SMALL_TRAIN} training samples. The deep experiment is a diagnostic added after the first full "
+              f"run; it does not enter the verdict. Verdict rule (fixed before running, on the main "
               f"experiment): A = DSN mean test accuracy higher and not worse on a majority of seeds; B = DSN mean "
               f"validation error over the epochs lower on a majority of seeds and in the mean; reproduced = A and "
               f"B, partially = one, not = neither.",
