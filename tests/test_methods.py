@@ -234,7 +234,7 @@ def test_unknown_options_and_bad_method_lists_are_clear_errors():
 def test_unknown_method_names_get_suggestions():
     with pytest.raises(zoo.UnknownNameError, match="unknown method 'lotery-ticket'.*lottery-ticket"):
         zoo.method("lotery-ticket")
-    with pytest.raises(zoo.UnknownNameError, match="did you mean"):
+    with pytest.raises(zoo.UnknownNameError, match="Did you mean .fgsm-adv-training."):
         zoo.train(net(), data(), methods=["fgsm-adv-trainig"], **OPTIONS)
 
 
@@ -407,3 +407,11 @@ def test_a_learning_rule_replaces_the_update_and_excludes_another(toy_registry):
 
     with pytest.raises(MethodConflictError, match="'toy-last-layer' and 'other-rule'.*update-rule"):
         zoo.train(net(), data(), methods=["toy-last-layer", OtherRule()], **OPTIONS)
+
+
+def test_a_methods_own_parameters_are_optimized_without_weight_decay():
+    anchor = Anchor(weight=0.0)  # its scale gets a zero gradient: only a decay could move it
+    model = net()
+    before = model[0].weight.detach().clone()
+    zoo.train(model, data(), methods=[anchor], optimizer="adamw", weight_decay=0.5, lr=0.1, **{**OPTIONS, "epochs": 1})
+    assert float(anchor.scale.detach()) == 1.0 and not torch.equal(model[0].weight, before)

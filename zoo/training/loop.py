@@ -274,15 +274,21 @@ def _optimizers(model, config: TrainConfig, methods=()) -> dict[str, torch.optim
             raise ConfigTypeError(f"{type(model).__name__}.configure_optimizers must return an optimizer or a dict "
                                   f"{{name: optimizer}}, got {found!r}")
         return found
-    params = [p for p in model.parameters() if p.requires_grad] + owned
-    if not params:
+    own = [p for p in model.parameters() if p.requires_grad]
+    if not own and not owned:
         raise ConfigError(f"model {_model_label(model)!r} has no trainable parameters")
     if builder is not None:
-        optimizer = builder.build_optimizer(params, config)
+        optimizer = builder.build_optimizer(own + owned, config)
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise ConfigTypeError(f"method {builder.name!r}: build_optimizer must return a torch.optim.Optimizer, "
                                   f"got {type(optimizer).__name__}")
         return {"main": optimizer}
+    params = own
+    if owned:  # the methods' own tensors (learned loss weights, regressors): a group without weight decay
+        if config.optimizer == "lbfgs":
+            raise ConfigError(f"optimizer='lbfgs' takes one group of parameters; methods "
+                              f"{[m.name for m in methods if m.parameters()]} bring parameters of their own")
+        params = [{"params": own}, {"params": owned, "weight_decay": 0.0}]
     if config.optimizer == "adamw":
         opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     elif config.optimizer == "adam":

@@ -117,7 +117,9 @@ class Method:
         """Start of a run (`run` is the StepContext; its optimizers do not exist yet)."""
 
     def parameters(self) -> list:
-        """Trainable tensors the method owns, optimized with the model's parameters."""
+        """Trainable tensors the method owns, optimized with the model's parameters (by the run's
+        optimizer, in a parameter group of their own without weight decay: a decay would pull learned
+        loss weights or regressors toward zero, which no paper asks for)."""
         return []
 
     def transform_batch(self, batch, run):
