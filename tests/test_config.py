@@ -64,3 +64,13 @@ def test_field_descriptions_for_the_catalog():
     assert fields["mode"].type == "Literal['a', 'b']"
     assert fields["label"].type == "str | None" and fields["label"].default is None
     assert type_name(tuple[int, ...]) == "tuple[int, ...]"
+
+
+def test_optional_sequences_take_a_list_or_a_tuple_like_plain_ones():
+    class Optional(Config):
+        layers: list[str] | None = Field(None, description="module paths")
+        bounds: tuple[float, float] | None = Field(None, description="low and high")
+
+    config = Optional(layers=("a", "b"), bounds=[0.0, 1.0])
+    assert config.layers == ["a", "b"] and config.bounds == (0.0, 1.0)
+    assert Optional.from_json(config.to_json()) == config

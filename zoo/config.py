@@ -98,13 +98,25 @@ def _field_shapes(cls: type[Config]) -> _FieldShapes:
         return annotation is int or any(mentions_int(a) for a in typing.get_args(annotation))
 
     fields = cls.model_fields.items()
-    lists = frozenset(n for n, f in fields if typing.get_origin(f.annotation) is list)
-    tuples = frozenset(n for n, f in fields if typing.get_origin(f.annotation) is tuple)
+    lists = frozenset(n for n, f in fields if _sequence_kind(f.annotation) is list)
+    tuples = frozenset(n for n, f in fields if _sequence_kind(f.annotation) is tuple)
     sequences = frozenset(n for n, f in fields if _may_be_sequence(f.annotation))
     return _FieldShapes(lists, tuples, sequences,
                         frozenset(n for n in sequences if not declares(cls.model_fields[n], annotated_types.MaxLen)),
                         frozenset(n for n, f in fields if mentions_int(f.annotation)
                                   and not declares(f, (annotated_types.Le, annotated_types.Lt))))
+
+
+def _sequence_kind(annotation) -> type | None:
+    """list or tuple when that is the one sequence kind a field declares (`list[str] | None` too),
+    else None."""
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple):
+        return origin
+    if origin in (typing.Union, types.UnionType):
+        kinds = {_sequence_kind(a) for a in typing.get_args(annotation)} - {None}
+        return kinds.pop() if len(kinds) == 1 else None
+    return None
 
 
 def _may_be_sequence(annotation) -> bool:
