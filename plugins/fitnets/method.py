@@ -318,8 +318,9 @@ class FitNets(Method):
             if capture is not None:
                 capture.remove()
         self._guided = self._hint = None
-        if run is not None and self.teacher is not None and getattr(self, "_teacher_was_training", False):
+        if self._teacher_was_training and isinstance(self.teacher, nn.Module):
             self.teacher.train()
+        self._teacher_was_training = False
 
     # --- state ---------------------------------------------------------------------------------------
 
