@@ -103,15 +103,6 @@ class FGSMAdvTrainingConfig(MethodConfig):
     input_range: tuple[float, float] | None = Field(
         None, description="clamp adversarial inputs into [low, high] (e.g. [0, 1]); None: no clamp, as in the paper")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _range_as_tuple(cls, data):
-        # JSON (config.json, checkpoints) writes the range as a list; the base class converts lists
-        # to tuples only for fields declared as plain tuples, not for `tuple | None`
-        if isinstance(data, dict) and isinstance(data.get("input_range"), list):
-            data = {**data, "input_range": tuple(data["input_range"])}
-        return data
-
     @model_validator(mode="after")
     def _ordered_range(self):
         if self.input_range is not None and not self.input_range[0] < self.input_range[1]:
