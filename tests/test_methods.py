@@ -415,3 +415,17 @@ def test_a_methods_own_parameters_are_optimized_without_weight_decay():
     before = model[0].weight.detach().clone()
     zoo.train(model, data(), methods=[anchor], optimizer="adamw", weight_decay=0.5, lr=0.1, **{**OPTIONS, "epochs": 1})
     assert float(anchor.scale.detach()) == 1.0 and not torch.equal(model[0].weight, before)
+
+
+def test_a_run_that_fails_still_ends_its_methods():
+    log: list = []
+
+    class Failing(Method):
+        name = "failing"
+
+        def after_step(self, run):
+            raise RuntimeError("the method's own bug")
+
+    with pytest.raises(RuntimeError, match="own bug"):
+        zoo.train(net(), data(), methods=[Recorder("r", log), Failing()], **OPTIONS)
+    assert log[-1] == ("end", "r")

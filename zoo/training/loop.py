@@ -9,6 +9,7 @@ callbacks and the report.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -905,9 +906,15 @@ class _Trainer:
         self.hooks.call("zoo_train_start", run=context)
         self.started = time.perf_counter() - run.seconds
         self.model.train()
-        while run.epoch < config.epochs and self.stopped == "completed":
-            self._epoch()
-            self._end_epoch()
+        try:
+            while run.epoch < config.epochs and self.stopped == "completed":
+                self._epoch()
+                self._end_epoch()
+        except BaseException:  # a failed or killed run still lets each method remove its hooks
+            for method in reversed(self.methods):
+                with contextlib.suppress(Exception):
+                    method.end(context)
+            raise
         run.seconds = time.perf_counter() - self.started
         for method in reversed(self.methods):
             method.end(context)
