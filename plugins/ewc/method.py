@@ -19,6 +19,7 @@ tasks as a procedure (`EWC.run`); `penalty="l2"` sets F_i = 1, the paper's L2 ba
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -228,6 +229,23 @@ class EWC(Method):
                         f"{tuple(anchor.shape)} is not in this model with that shape")
         self._device = run.device
         self.consolidations = [_moved(kept, run.device) for kept in self.consolidations]
+        self._warn_if_stiff(run.config)
+
+    def _warn_if_stiff(self, config) -> None:
+        """Plain SGD on the penalty alone steps weight i by lr * lambda * F_i times its distance to
+        the anchor: at 2 or more it overshoots further each step and the run diverges."""
+        if getattr(config, "optimizer", None) != "sgd" or not self.consolidations:
+            return
+        summed: dict[str, torch.Tensor] = {}  # per weight, the curvature of all penalties together
+        for kept in self.consolidations:
+            for name, anchor in kept["anchor"].items():
+                f = torch.ones_like(anchor) if kept["fisher"] is None else kept["fisher"][name]
+                summed[name] = summed[name] + f if name in summed else f
+        largest = max(float(f.max()) for f in summed.values())
+        stiffness = config.lr * self.config.importance * largest
+        if stiffness >= 2:
+            warnings.warn(f"method 'ewc': lr x importance x largest F = {stiffness:.3g} >= 2, so plain SGD on the "
+                          f"penalty diverges; lower lr or importance", stacklevel=2)
 
     def loss(self, terms: dict, output, batch, run) -> dict:
         if not self.consolidations:
@@ -272,7 +290,8 @@ class EWC(Method):
         with Stages(out_dir, resume, procedure=self) as stages:
             for index, task in enumerate(tasks):
                 runs.append(stages.train(f"task-{index}", model, task, methods=[self], **train_options))
-                accuracy.append([evaluate(model, other, split=score_split).get("accuracy", float("nan")) for other in tasks])
+                accuracy.append([evaluate(model, other, split=score_split).get("accuracy", float("nan"))
+                                 for other in tasks])
                 if index + 1 < len(tasks):
                     kept = self.consolidate(model, task)
                     flat = stages.keep(f"consolidation-{index}", _flatten(kept))

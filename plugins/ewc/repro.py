@@ -111,7 +111,8 @@ def reproduce(run: Run) -> None:
         for importance in grid:
             matrix, _ = sequence(name, importance, held_out, SELECTION_SEED, EPOCHS, split="val")
             selection[f"{name} lambda={importance:g}"] = matrix[-1].tolist()
-            print(f"selection {name} lambda={importance:g}: val accuracy after task 2 {matrix[-1].round(3)}", flush=True)
+            print(f"selection {name} lambda={importance:g}: val accuracy after task 2 {matrix[-1].round(3)}",
+                  flush=True)
         chosen[name] = max(grid, key=lambda lam: float(np.mean(selection[f"{name} lambda={lam:g}"])))
     chosen["SGD"] = 0.0
 
