@@ -269,7 +269,8 @@ class EWC(Method):
     def run(self, model, tasks, *, out_dir=None, resume: bool = False, score_split: str = "test",
             **train_options) -> SequenceResult:
         """Train `model` on `tasks` in turn (each a task name, Task or data as zoo.train takes), with
-        the penalty toward every earlier task; consolidate after each. Returns the accuracy on
+        the penalty toward every earlier task; consolidate after each (the sequence starts with no
+        consolidation: earlier `consolidate` calls are dropped). Returns the accuracy on
         every task after each one. out_dir/resume: a killed sequence resumes at the task it was
         in (finished tasks are not trained again); the consolidations are kept beside the runs."""
         from zoo.training.data import as_task
