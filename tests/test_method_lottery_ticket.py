@@ -164,6 +164,10 @@ def test_conforms_on_a_zoo_model_and_saves_its_masks(digits, tmp_path):
     x = torch.rand(4, 1, 8, 8)
     assert torch.equal(model.eval()(x), back.eval()(x))
     assert remaining(back) == remaining(model) and pruned_entries_are_zero(back)
+    # the ticket trains on under the same masks with the method's defaults, whatever rounds made it
+    zoo.train(back, digits, methods=["lottery-ticket"], epochs=1, **FAST)
+    assert remaining(back) == remaining(model) and pruned_entries_are_zero(back)
+    assert "rounds {0: 100.0% left, 1: 80.9% left}" in repr(result)  # not the masks and histories
     assert set(masks_of(back)) == {"stem.proj", "blocks.0.mlp_tokens.fc1", "blocks.0.mlp_tokens.fc2",
                                    "blocks.0.mlp_channels.fc1", "blocks.0.mlp_channels.fc2", "head"}
 

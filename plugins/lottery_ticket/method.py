@@ -203,11 +203,11 @@ class RoundResult:
 
     round: int
     remaining: float
-    layers: dict[str, float]
-    masks: dict[str, torch.Tensor]
-    history: list[dict]
-    final: dict[str, float]
-    steps: int
+    layers: dict[str, float] = field(repr=False)
+    masks: dict[str, torch.Tensor] = field(repr=False)
+    history: list[dict] = field(repr=False)
+    final: dict[str, float] = field(default_factory=dict)
+    steps: int = 0
 
 
 @dataclass
@@ -215,12 +215,17 @@ class LotteryTicketResult:
     """What the procedure returns: `model` is the ticket after the last round (masked, trained; the
     same object that was passed in), `rounds` one RoundResult per training run."""
 
-    model: nn.Module
+    model: nn.Module = field(repr=False)
     rounds: list[RoundResult] = field(default_factory=list)
 
     @property
     def remaining(self) -> float:
         return self.rounds[-1].remaining if self.rounds else 1.0
+
+    def __repr__(self) -> str:
+        rows = ", ".join(f"{r.round}: {100 * r.remaining:.1f}% left" for r in self.rounds)
+        final = self.rounds[-1].final if self.rounds else {}
+        return f"LotteryTicketResult(rounds {{{rows}}}, ticket final {final})"
 
 
 # --- the method ----------------------------------------------------------------------------------------
@@ -281,6 +286,12 @@ class LotteryTicket(Method):
 
     # --- the procedure -----------------------------------------------------------------------------
 
+    def structure(self) -> LotteryTicket:
+        """The step method the procedure trains with and leaves on the model (zoo.save records it):
+        only `layers` decides the model's structure (which layers carry masks); the other options shape
+        the procedure, so a ticket trains on under zoo.method("lottery-ticket") whatever rounds made it."""
+        return LotteryTicket(layers=self.config.layers)
+
     def run(self, model, task, *, out_dir=None, resume: bool = False, overwrite: bool = False,
             **train_options) -> LotteryTicketResult:
         """Iterative magnitude pruning (the paper's Sec. 1 algorithm, with n = rounds): train the model
@@ -297,7 +308,8 @@ class LotteryTicket(Method):
             raise ConfigTypeError(f"lottery-ticket runs on a torch nn.Module (e.g. zoo.create(...)), got "
                                   f"{type(model).__name__}")
         check_methods([self], model, task, TrainConfig())
-        apply_structural(model, [self])
+        step = self.structure()
+        apply_structural(model, [step])
         layers = prunable_layers(model, self.config.layers)
         rates = layer_rates(layers, self.config)
         seed = train_options.get("seed", 0)
@@ -311,7 +323,7 @@ class LotteryTicket(Method):
                     reinitialize(model, seed=_round_seed(seed, r))
                 else:
                     rewind(model, theta0)
-                trained = stages.train(f"round-{r}", model, task, methods=[self], **train_options)
+                trained = stages.train(f"round-{r}", model, task, methods=[step], **train_options)
                 overall, per_layer = remaining(model)
                 result.rounds.append(RoundResult(
                     round=r, remaining=overall, layers=per_layer,
