@@ -41,7 +41,7 @@ def test_info_shows_paper_config_and_variants():
 def test_unknown_name_exits_2_with_a_suggestion_and_no_traceback():
     done = run_zoo("info", "kna")
     assert done.returncode == 2
-    assert "unknown model 'kna'. Did you mean 'kan'?" in done.stderr
+    assert "unknown model or method 'kna'. Did you mean 'kan'?" in done.stderr
     assert "Traceback" not in done.stderr
     debug = run_zoo("--debug", "info", "kna")
     assert "Traceback" in debug.stderr and "UnknownNameError" in debug.stderr
@@ -236,7 +236,7 @@ def test_debug_shows_the_traceback(capsys, monkeypatch, how):
     capsys.readouterr()
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "Traceback (most recent call last)" in err and "UnknownNameError: unknown model 'kna'" in err
+    assert "Traceback (most recent call last)" in err and "UnknownNameError: unknown model or method 'kna'" in err
 
 
 def test_an_internal_error_is_one_line_that_says_so(capsys, monkeypatch):

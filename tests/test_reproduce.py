@@ -122,7 +122,7 @@ def test_cli_errors_are_one_line(tmp_path):
     done = run_zoo("reproduce", "fan", "--part", "nope", "--out", str(tmp_path))
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "has no part 'nope'" in done.stderr
     done = run_zoo("reproduce")
-    assert done.returncode == 2 and "name a model (or --list)" in done.stderr
+    assert done.returncode == 2 and "name a model or a training method (or --list)" in done.stderr
 
 
 def test_list_shows_parts_and_recorded_verdicts():

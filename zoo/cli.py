@@ -64,35 +64,24 @@ def cmd_list(args) -> int:
     import zoo
 
     if args.methods:
-        return _list_methods(args)
+        if args.task or args.pretrained:
+            raise ConfigError("--methods lists training methods; --task and --pretrained filter models")
+        names = [n for n in zoo.list_methods(args.pattern)
+                 if args.family is None or zoo.method_info(n).family == args.family]
+        return _print_listing(args, names, "method(s)", "kind", lambda name: (zoo.method_info(name), None))
     names = zoo.list_models(args.pattern, task=args.task, pretrained=args.pretrained, family=args.family)
-    if args.names or args.json:
-        if args.json:
-            _print_json(names)
-        else:
-            sys.stdout.write("".join(n + "\n" for n in names))
-        return EXIT_OK
-    from rich.table import Table
 
-    table = Table(title=f"{len(names)} model(s)", title_justify="left")
-    for column in ("name", "paper", "arXiv", "family", "weights"):
-        table.add_column(column)
-    for name in names:
+    def model_row(name: str):
         entry = zoo.info(name)
-        paper = entry.paper.title + (f" ({entry.paper.year})" if entry.paper.year else "")
-        _add_row(table, name, paper, entry.paper.arxiv or "", entry.family, str(len(entry.weights)) if not
-                      args.pretrained else entry.weights[name.split(".", 1)[1]].dataset or "")
-    _console().print(table)
-    return EXIT_OK
+        return entry, (str(len(entry.weights)) if not args.pretrained
+                       else entry.weights[name.split(".", 1)[1]].dataset or "")
+
+    return _print_listing(args, names, "model(s)", "weights", model_row)
 
 
-def _list_methods(args) -> int:
-    import zoo
-
-    if args.task or args.pretrained:
-        raise ConfigError("--methods lists training methods; --task and --pretrained filter models")
-    names = [n for n in zoo.list_methods(args.pattern)
-             if args.family is None or zoo.method_info(n).family == args.family]
+def _print_listing(args, names: list[str], what: str, last: str, row) -> int:
+    """Names one per line (--names), as JSON, or as a table of paper, arXiv, family and `last`;
+    row(name) gives the entry and the `last` column's text (None: the entry's kind)."""
     if args.names or args.json:
         if args.json:
             _print_json(names)
@@ -101,13 +90,13 @@ def _list_methods(args) -> int:
         return EXIT_OK
     from rich.table import Table
 
-    table = Table(title=f"{len(names)} method(s)", title_justify="left")
-    for column in ("name", "paper", "arXiv", "family", "kind"):
+    table = Table(title=f"{len(names)} {what}", title_justify="left")
+    for column in ("name", "paper", "arXiv", "family", last):
         table.add_column(column)
     for name in names:
-        entry = zoo.method_info(name)
+        entry, extra = row(name)
         paper = entry.paper.title + (f" ({entry.paper.year})" if entry.paper.year else "")
-        _add_row(table, name, paper, entry.paper.arxiv or "", entry.family, entry.kind)
+        _add_row(table, name, paper, entry.paper.arxiv or "", entry.family, entry.kind if extra is None else extra)
     _console().print(table)
     return EXIT_OK
 

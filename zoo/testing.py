@@ -96,19 +96,10 @@ def conformance_report(name: str, registry: Registry | None = None, *, batch_siz
     report: dict[str, str] = {}
 
     def check(label: str, fn: Callable[[], str | None]) -> None:
-        try:
-            problem = fn()
-        except Exception as exc:  # a check that crashes has failed, with its reason
-            problem = f"{type(exc).__name__}: {exc}"
-        report[label] = problem or "ok"
+        _run_check(report, label, fn)
 
     def catalog_matches() -> str | None:
-        documented = [(f.name, f.type, f.default, f.doc) for f in entry.config]
-        actual = [(f.name, f.type, f.default, f.doc) for f in describe_fields(spec.config)]
-        if documented != actual:
-            return (f"the catalog's config block for {name!r} ({entry.source}) differs from "
-                    f"{spec.config.__name__}; replace it with:\n{catalog_config_block(spec.config)}")
-        return None
+        return _documented_problem(entry, spec.config, f"config block for {name!r}")
 
     def variants_round_trip() -> str | None:
         for variant in entry.variants:
@@ -213,6 +204,25 @@ def conformance_report(name: str, registry: Registry | None = None, *, batch_siz
     return report
 
 
+def _run_check(report: dict[str, str], label: str, fn: Callable[[], str | None]) -> None:
+    """Record fn()'s problem (or "ok") under `label`; a check that crashes has failed, with its reason."""
+    try:
+        problem = fn()
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        problem = f"{type(exc).__name__}: {exc}"
+    report[label] = problem or "ok"
+
+
+def _documented_problem(entry, config_cls, what: str) -> str | None:
+    """Whether a catalog entry's config fields are exactly those of `config_cls`; if not, the block to paste."""
+    documented = [(f.name, f.type, f.default, f.doc) for f in entry.config]
+    actual = [(f.name, f.type, f.default, f.doc) for f in describe_fields(config_cls)]
+    if documented != actual:
+        return (f"the catalog's {what} ({entry.source}) differs from {config_cls.__name__}; replace it with:\n"
+                f"{catalog_config_block(config_cls)}")
+    return None
+
+
 def _format(name: str, report: dict[str, str]) -> str:
     failed = {k: v for k, v in report.items() if v != "ok"}
     return f"{name!r} fails {len(failed)} conformance check(s):\n" + "\n".join(
@@ -248,25 +258,18 @@ def method_conformance_report(name: str, make_model: Callable[[], object], task,
     registry = registry or default_registry()
     entry = registry.method_info(name)
     cls = registry.method_spec(name).build
+    if isinstance(task, str):  # a task of this registry (zoo.train would look names up in the default one)
+        task = registry.get_task(task)
     report: dict[str, str] = {}
     settings = {"epochs": 2, "batch_size": 32, "progress": False, "seed": 0, **(train_options or {})}
 
     def check(label: str, fn: Callable[[], str | None]) -> None:
-        try:
-            problem = fn()
-        except Exception as exc:  # a check that crashes has failed, with its reason
-            problem = f"{type(exc).__name__}: {exc}"
-        report[label] = problem or "ok"
+        _run_check(report, label, fn)
 
     def catalog_matches() -> str | None:
         if not (isinstance(cls, type) and issubclass(cls, Method)):
             return f"MethodSpec.build of {name!r} is {cls!r}, not a zoo.Method subclass"
-        documented = [(f.name, f.type, f.default, f.doc) for f in entry.config]
-        actual = [(f.name, f.type, f.default, f.doc) for f in describe_fields(cls.Config)]
-        if documented != actual:
-            return (f"the catalog's config block for method {name!r} ({entry.source}) differs from "
-                    f"{cls.Config.__name__}; replace it with:\n{catalog_config_block(cls.Config)}")
-        return None
+        return _documented_problem(entry, cls.Config, f"config block for method {name!r}")
 
     def options_round_trip() -> str | None:
         method = registry.method(name, **options)

@@ -234,8 +234,9 @@ def _doc_section(doc_md: Path | None) -> str:
     return "## The paper and this implementation\n\n" + body + "\n"
 
 
-def model_page(entry, folder: Path | None) -> str:
-    out = [f"# {entry.name}\n", _paper_line(entry.paper) + "\n"]
+def _page(entry, folder: Path | None, lead: str, use: str, reference: str) -> str:
+    """A model's or method's page: paper, recorded results, use, DOC.md, reference tables."""
+    out = [f"# {entry.name}\n", lead + _paper_line(entry.paper) + "\n"]
     if entry.summary:
         out.append(data_text(entry.summary) + "\n")
     records = _records(folder / RESULTS, entry.name) if folder else []
@@ -244,20 +245,27 @@ def model_page(entry, folder: Path | None) -> str:
         out.append("Each claim below was tested at small scale and is recorded as measured, "
                    f"hit or miss. `zoo reproduce {entry.name}` reruns them all.\n")
         out += [render_record(r, f"{entry.name}/") for r in records]
-    out.append(use_it(entry))
-    out.append(_doc_section(folder / "DOC.md" if folder else None))
-    out.append(_reference(entry))
+    out += [use, _doc_section(folder / "DOC.md" if folder else None), reference]
     return "\n".join(part for part in out if part)
+
+
+def model_page(entry, folder: Path | None) -> str:
+    return _page(entry, folder, "", use_it(entry), _reference(entry))
+
+
+def _verdicts(entry, plugin_dirs: dict[str, Path]) -> str:
+    """The distinct recorded verdicts of an entry's claims, for an overview table."""
+    folder = plugin_dirs.get(entry.plugin)
+    records = _records(folder / RESULTS, entry.name) if folder else []
+    return ", ".join(sorted({r["verdict"] for r in records if r["verdict"] != "measured"})) or "-"
 
 
 def models_index(catalog, plugin_dirs: dict[str, Path]) -> str:
     rows = []
     for entry in sorted(catalog.models, key=lambda e: e.name):
-        folder = plugin_dirs.get(entry.plugin)
-        records = _records(folder / RESULTS, entry.name) if folder else []
-        verdicts = sorted({r["verdict"] for r in records if r["verdict"] != "measured"})
         rows.append((f"[{entry.name}]({entry.name}.md)", _literal(entry.paper.title), data_text(entry.family or "-"),
-                     ", ".join(verdicts) or "-", ", ".join(code(f"{entry.name}.{t}") for t in entry.weights) or "-"))
+                     _verdicts(entry, plugin_dirs),
+                     ", ".join(code(f"{entry.name}.{t}") for t in entry.weights) or "-"))
     return ("# Models\n\nEvery model in the catalog, each with its paper, the reproduction of its paper's "
             "claims (recorded as measured, including misses), how to use it, its config and its weights.\n\n"
             + _table(["model", "paper", "family", "claims", "pretrained"], rows))
@@ -300,29 +308,13 @@ def _method_reference(entry) -> str:
 
 
 def method_page(entry, folder: Path | None) -> str:
-    out = [f"# {entry.name}\n", "*Training method.* " + _paper_line(entry.paper) + "\n"]
-    if entry.summary:
-        out.append(data_text(entry.summary) + "\n")
-    records = _records(folder / RESULTS, entry.name) if folder else []
-    if records:
-        out.append("## Results\n")
-        out.append("Each claim below was tested at small scale and is recorded as measured, "
-                   f"hit or miss. `zoo reproduce {entry.name}` reruns them all.\n")
-        out += [render_record(r, f"{entry.name}/") for r in records]
-    out.append(use_method(entry))
-    out.append(_doc_section(folder / "DOC.md" if folder else None))
-    out.append(_method_reference(entry))
-    return "\n".join(part for part in out if part)
+    return _page(entry, folder, "*Training method.* ", use_method(entry), _method_reference(entry))
 
 
 def methods_index(catalog, plugin_dirs: dict[str, Path]) -> str:
-    rows = []
-    for entry in sorted(catalog.methods, key=lambda e: e.name):
-        folder = plugin_dirs.get(entry.plugin)
-        records = _records(folder / RESULTS, entry.name) if folder else []
-        verdicts = sorted({r["verdict"] for r in records if r["verdict"] != "measured"})
-        rows.append((f"[{entry.name}]({entry.name}.md)", _literal(entry.paper.title), data_text(entry.family or "-"),
-                     entry.kind, ", ".join(verdicts) or "-"))
+    rows = [(f"[{entry.name}]({entry.name}.md)", _literal(entry.paper.title), data_text(entry.family or "-"),
+             entry.kind, _verdicts(entry, plugin_dirs))
+            for entry in sorted(catalog.methods, key=lambda e: e.name)]
     return ("# Methods\n\nEvery training method in the catalog (pruning, quantization, distillation, continual "
             "learning, ...), each with its paper, the reproduction of its paper's claim (recorded as measured, "
             "including misses), how to use it with any model, and its options. How methods compose: "
