@@ -1,7 +1,7 @@
 """Avalanche's side of the EWC cross-check: its EWCPlugin's importances and penalty for given weights and data.
 
 Run by repro_avalanche.py with a Python that has avalanche-lib (it imports neither zoo nor this
-package): ``python avalanche_check.py INPUT OUTPUT``. INPUT (torch.save of tensors only) holds the
+package): ``python avalanche_check.py INPUT OUTPUT``. INPUT (a safetensors file) holds the
 MLP's weights at the anchor, the data, the moved weights and lambda; OUTPUT gets Avalanche's
 importances (minibatch size 1) and its penalty ewc_lambda * sum_i imp_i (theta_i - theta*_i)^2.
 """
@@ -12,6 +12,7 @@ import sys
 from types import SimpleNamespace
 
 import torch
+from safetensors.torch import load_file, save_file
 
 
 def mlp(width: int) -> torch.nn.Module:
@@ -24,7 +25,7 @@ def main(source: str, target: str) -> None:
     from avalanche.training.plugins import EWCPlugin
     from avalanche.training.utils import copy_params_dict
 
-    given = torch.load(source, weights_only=True)
+    given = load_file(source)
     anchor = {k.removeprefix("anchor."): v for k, v in given.items() if k.startswith("anchor.")}
     moved = {k.removeprefix("moved."): v for k, v in given.items() if k.startswith("moved.")}
     ewc_lambda = float(given["ewc_lambda"])
@@ -45,7 +46,7 @@ def main(source: str, target: str) -> None:
     out = {f"importance.{k}": v.data.detach().clone() for k, v in plugin.importances[0].items()}
     out["penalty"] = strategy.loss.detach().clone()
     out["version"] = torch.tensor([int(p) for p in avalanche.__version__.split(".")[:3]])
-    torch.save(out, target)
+    save_file({k: v.contiguous() for k, v in out.items()}, target)
 
 
 if __name__ == "__main__":

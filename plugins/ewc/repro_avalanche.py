@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
 import zoo
 from zoo.errors import ZooError
@@ -77,14 +78,15 @@ def reproduce(run: Run) -> None:
 
     x, y = task.splits()["train"].tensors[:2]
     with tempfile.TemporaryDirectory() as folder:
-        source, target = Path(folder) / "in.pt", Path(folder) / "out.pt"
-        torch.save({**{f"anchor.{k}": v for k, v in anchor.items()}, **{f"moved.{k}": v for k, v in moved.items()},
-                    "x": x, "y": y, "ewc_lambda": torch.tensor(EWC_LAMBDA)}, source)
+        source, target = Path(folder) / "in.safetensors", Path(folder) / "out.safetensors"
+        save_file({**{f"anchor.{k}": v.contiguous() for k, v in anchor.items()},
+                   **{f"moved.{k}": v.contiguous() for k, v in moved.items()},
+                   "x": x.contiguous(), "y": y.contiguous(), "ewc_lambda": torch.tensor(EWC_LAMBDA)}, str(source))
         done = subprocess.run([python, str(Path(__file__).with_name("avalanche_check.py")), str(source), str(target)],
                               capture_output=True, text=True)
         if done.returncode != 0:
             raise ZooError(f"the Avalanche side failed ({python}):\n{done.stderr[-2000:]}")
-        theirs = torch.load(target, weights_only=True)
+        theirs = load_file(str(target))
 
     version = ".".join(str(int(v)) for v in theirs["version"])
     differences = {k: float((ours[k] - theirs[f"importance.{k}"]).abs().max()) for k in ours}
