@@ -229,6 +229,8 @@ def test_unknown_options_and_bad_method_lists_are_clear_errors():
         zoo.train(net(), data(), methods="anchor", **OPTIONS)
     with pytest.raises(ConfigError, match="a method must be a name"):
         zoo.train(net(), data(), methods=[42], **OPTIONS)
+    with pytest.raises(ConfigError, match="a method must be a name"):
+        zoo.train(net(), data(), methods=[("dorefa", {1: 2})], **OPTIONS)
 
 
 def test_unknown_method_names_get_suggestions():

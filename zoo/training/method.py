@@ -199,11 +199,12 @@ def resolve_methods(methods, registry=None) -> list[Method]:
             continue
         if isinstance(item, str):
             name, options = item, {}
-        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], Mapping):
+        elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], Mapping) \
+                and all(isinstance(k, str) for k in item[1]):
             name, options = item[0], dict(item[1])
         else:
-            raise ConfigTypeError(f"a method must be a name, a (name, options) pair or a zoo.method(...) object, got "
-                                  f"{type(item).__name__} {item!r:.80}")
+            raise ConfigTypeError(f"a method must be a name, a (name, {{option: value}}) pair or a zoo.method(...) "
+                                  f"object, got {type(item).__name__} {item!r:.80}")
         if registry is None:
             from ..registry import default_registry
 
