@@ -16,6 +16,7 @@ and back. Methods: `assert_method_conforms(name, make_model, task)` (see method_
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -324,12 +325,26 @@ def method_conformance_report(name: str, make_model: Callable[[], object], task,
                 return "the loaded model gives different outputs than the saved one"
         return None
 
-    check("catalog documents the options", catalog_matches)
-    check("options round-trip through JSON", options_round_trip)
-    check("accepts the model and task", accepts_the_model)
-    check("exact resume (model and method state)", exact_resume)
-    check("saved and loaded with the model", saved_with_the_model)
+    with _default_registry(registry):  # zoo.train saves and looks names up in the default registry
+        check("catalog documents the options", catalog_matches)
+        check("options round-trip through JSON", options_round_trip)
+        check("accepts the model and task", accepts_the_model)
+        check("exact resume (model and method state)", exact_resume)
+        check("saved and loaded with the model", saved_with_the_model)
     return report
+
+
+@contextlib.contextmanager
+def _default_registry(registry: Registry):
+    """`registry` as the module-level API's registry for a while, then the previous one again."""
+    from . import registry as registry_module
+
+    previous = registry_module._default
+    registry_module.set_default_registry(registry)
+    try:
+        yield
+    finally:
+        registry_module.set_default_registry(previous)
 
 
 def assert_method_conforms(name: str, make_model: Callable[[], object], task, registry: Registry | None = None,
