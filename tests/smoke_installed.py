@@ -49,6 +49,19 @@ with tempfile.TemporaryDirectory() as tmp:
     zoo.save(kan, Path(tmp) / "kan")
     again = zoo.load(Path(tmp) / "kan")
     assert all((a == b).all() for a, b in zip(kan.state_dict().values(), again.state_dict().values()))
+
+# every training method builds from the package, with its scripts and records; a structural one
+# trains a model that saves and loads with it
+methods = zoo.list_methods()
+assert len(methods) >= 7, methods
+for name in methods:
+    zoo.method(name)
+    assert find_parts(name) and (find_parts(name)[0].folder / "results").is_dir(), name
+with tempfile.TemporaryDirectory() as tmp:
+    mixer = zoo.create("mlp-mixer", variant="digits", task="digits", hidden_dim=16, num_blocks=2)
+    zoo.train(mixer, "digits", methods=["dorefa"], epochs=1, progress=False, out_dir=Path(tmp) / "run")
+    again = zoo.load(Path(tmp) / "run")
+    assert [m["name"] for m in again.zoo_methods] == ["dorefa"]
 print(f"installed wheel OK: {len(names)} models built, {len(pretrained)} reference weights loaded offline, "
-      f"{len(with_scripts)} models with reproductions and records, "
+      f"{len(with_scripts)} models with reproductions and records, {len(methods)} training methods, "
       f"from {Path(zoo.__file__).parent.parent}")
