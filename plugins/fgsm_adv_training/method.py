@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from pydantic import model_validator
 
 from zoo.config import Field
-from zoo.training.method import Method, MethodConfig, MethodMismatchError
+from zoo.training.method import Method, MethodConfig, MethodMismatchError, task_terms
 
 __all__ = ["FGSMAdvTrainingConfig", "FGSMAdversarialTraining", "perturb", "input_gradient", "fgsm",
            "adversarial_objective", "fgsm_error", "task_terms"]
@@ -81,13 +81,6 @@ def fgsm_error(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, eps: fl
         for m, was_training in modes:
             m.train(was_training)
     return wrong / len(x)
-
-
-def task_terms(task, output, batch) -> dict[str, torch.Tensor]:
-    """The task's own loss terms of an output: `task.loss_terms` when the task has several, else
-    {"task": task.loss(output, batch)}; their sum is the paper's J."""
-    own = getattr(task, "loss_terms", None)
-    return dict(own(output, batch)) if callable(own) else {"task": task.loss(output, batch)}
 
 
 # --- the method in zoo.train ------------------------------------------------------------------------

@@ -11,14 +11,13 @@ context (the paper states KArAt is not meant to be cheaper). Config: the `digits
 
 from __future__ import annotations
 
-import time
 from unittest.mock import patch
 
 import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.timing import interleaved, medians
+from zoo.timing import fwd_bwd_seconds, interleaved, medians
 
 from .model import FourierKArAtOperator, vit_kwargs
 
@@ -38,14 +37,10 @@ def reference_operator():
 
 
 def step_time(model, x, reference: bool = False) -> float:
-    model.zero_grad(set_to_none=True)
-    start = time.perf_counter()
-    if reference:
-        with reference_operator():
-            model(x).square().mean().backward()
-    else:
-        model(x).square().mean().backward()
-    return time.perf_counter() - start
+    if not reference:
+        return fwd_bwd_seconds(model, model, x)
+    with reference_operator():
+        return fwd_bwd_seconds(model, model, x)
 
 
 def reproduce(run: Run) -> None:

@@ -10,14 +10,13 @@ plain MLP is timed too, for context. Config: the `digits` variant (8x8 images, 1
 
 from __future__ import annotations
 
-import time
 from unittest.mock import patch
 
 import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.timing import interleaved, medians
+from zoo.timing import fwd_bwd_seconds, interleaved, medians
 
 from .model import MoEFeedForward
 
@@ -36,14 +35,10 @@ def dense_mixture():
 
 
 def step_time(model, x, dense: bool = False) -> float:
-    model.zero_grad(set_to_none=True)
-    start = time.perf_counter()
-    if dense:
-        with dense_mixture():
-            model(x).square().mean().backward()
-    else:
-        model(x).square().mean().backward()
-    return time.perf_counter() - start
+    if not dense:
+        return fwd_bwd_seconds(model, model, x)
+    with dense_mixture():
+        return fwd_bwd_seconds(model, model, x)
 
 
 def reproduce(run: Run) -> None:

@@ -31,7 +31,7 @@ from . import checkpoint as ckpt
 from .callbacks import Callbacks
 from .config import BUILTIN_OPTIMIZERS, RESUME_MAY_CHANGE, TrainConfig
 from .data import as_task, batches, make_loader
-from .method import apply_structural, check_methods, optimizer_method, overrides, resolve_methods
+from .method import apply_structural, check_methods, optimizer_method, overrides, resolve_methods, task_terms
 from .report import write_report
 from .step import StepContext
 
@@ -1032,8 +1032,7 @@ class _Trainer:
             batch = method.transform_batch(batch, context)
         with self.amp():
             output = self.model(*task.inputs(batch))
-            own_terms = getattr(task, "loss_terms", None)
-            terms = dict(own_terms(output, batch)) if callable(own_terms) else {"task": task.loss(output, batch)}
+            terms = task_terms(task, output, batch)
             for method in self.loss_methods:
                 terms = method.loss(terms, output, batch, context)
             if self.combiner is not None:

@@ -37,7 +37,7 @@ from ..config import Config, validate_config
 from ..errors import ConfigError, ConfigTypeError, ZooError
 
 __all__ = ["Method", "MethodConfig", "MethodMismatchError", "MethodConflictError", "SLOTS", "resolve_methods",
-           "check_methods", "apply_structural", "optimizer_method", "overrides"]
+           "check_methods", "apply_structural", "optimizer_method", "overrides", "task_terms"]
 
 SLOTS = ("update-rule", "loss-combiner", "optimizer")
 # the event a slot stands for, to find which slots a method takes from what it overrides
@@ -178,6 +178,13 @@ class Method:
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in self.config.to_dict().items())
         return f"{type(self).__name__}({options})"
+
+
+def task_terms(task, output, batch) -> dict:
+    """The task's named loss terms of an output: its `loss_terms` when it has several targets, else
+    {"task": task.loss(output, batch)}. The terms methods start from; their sum is the task's loss."""
+    own = getattr(task, "loss_terms", None)
+    return dict(own(output, batch)) if callable(own) else {"task": task.loss(output, batch)}
 
 
 def _label(method: Method) -> str:
