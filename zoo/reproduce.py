@@ -27,6 +27,7 @@ from typing import Any
 
 from .errors import UnknownNameError, ZooError, did_you_mean
 from .locks import exclusive
+from .verdicts import MIN_SEEDS, judge
 
 __all__ = ["VERDICTS", "Part", "Run", "find_parts", "recorded", "run_part", "write_record", "machine"]
 
@@ -110,19 +111,33 @@ def _file_name(name: str, what: str) -> str:
     return name
 
 
-def write_record(folder: str | Path, model: str, name: str, *, claim: str, verdict: str, summary: str,
-                 setup: str, command: str, table: dict | None = None, paper: dict | None = None,
+def write_record(folder: str | Path, model: str, name: str, *, claim: str, summary: str, setup: str,
+                 command: str, verdict: str | None = None, seeds: list[int] | None = None,
+                 checks: list | None = None, table: dict | None = None, paper: dict | None = None,
                  figures: list[str] = (), data: dict | None = None, quick: bool = False) -> Path:
     """Write the record `folder/<name>.json` atomically and return its path.
 
     claim: the claim tested (the paper's wording, or the benchmark's target).
-    verdict: one of VERDICTS ("measured" for numbers without a pass/fail claim).
+    seeds, checks: the seeds run and the claim's comparisons (zoo.verdicts.Check, one number per
+      seed); the verdict is then computed by zoo.verdicts.judge, never passed. A full run needs
+      at least MIN_SEEDS seeds.
+    verdict: only without checks: "measured" for numbers without a pass/fail claim (older records
+      typed the verdict by hand).
     summary: one paragraph with the key numbers, honest about misses.
     table: {"columns": [...], "rows": [[...], ...]}, rendered in the docs.
     paper: the paper's own numbers for comparison, with where they come from.
     figures: PNG file names saved beside the record.
     data: raw numbers worth keeping. quick: written by a smoke run, not comparable to the paper.
     """
+    judged = None
+    if checks is not None:
+        if verdict is not None:
+            raise ZooError(f"record {name!r}: verdict={verdict!r} given with checks; the verdict is "
+                           f"computed from the checks, so leave it out")
+        verdict, judged = judge_seeds(name, seeds, checks, quick)
+    elif seeds is not None:
+        raise ZooError(f"record {name!r}: seeds given without checks; pass checks=[zoo.verdicts.Check(...)] "
+                       f"so the verdict is computed from the per-seed numbers")
     if verdict not in VERDICTS:
         raise ZooError(f"verdict {verdict!r}: expected one of {', '.join(VERDICTS)}")
     if table is not None and (set(table) != {"columns", "rows"}
@@ -132,7 +147,7 @@ def write_record(folder: str | Path, model: str, name: str, *, claim: str, verdi
     out = folder / f"{_file_name(name, 'record name')}.json"
     record = {
         "model": model, "name": name, "claim": claim, "verdict": verdict, "summary": summary,
-        "setup": setup, "command": command, "table": table, "paper": paper,
+        "setup": setup, "command": command, "seeds": seeds, "checks": judged, "table": table, "paper": paper,
         "figures": [_file_name(f, "figure") for f in figures], "data": data,
         "date": datetime.date.today().isoformat(), "machine": machine(),
     }
@@ -143,6 +158,23 @@ def write_record(folder: str | Path, model: str, name: str, *, claim: str, verdi
     tmp.write_text(json.dumps(record, indent=2, default=float) + "\n", encoding="utf-8")
     tmp.replace(out)
     return out
+
+
+def judge_seeds(name: str, seeds, checks, quick: bool) -> tuple[str, list[dict]]:
+    """Validate a record's seeds against its checks and return the computed verdict and checks."""
+    if (not isinstance(seeds, (list, tuple)) or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+            or len(set(seeds)) != len(seeds)):
+        raise ZooError(f"record {name!r}: seeds={seeds!r}, expected a list of distinct integers")
+    if not quick and len(seeds) < MIN_SEEDS:
+        raise ZooError(f"record {name!r}: {len(seeds)} seed(s); a full run's verdict needs at least "
+                       f"{MIN_SEEDS}")
+    verdict, judged = judge(checks)
+    for check in judged:
+        if len(check["ours"]) != len(seeds):
+            raise ZooError(f"record {name!r}: check {check['name']!r} has {len(check['ours'])} numbers "
+                           f"for {len(seeds)} seeds; expected one per seed")
+    return verdict, judged
 
 
 class Run:
