@@ -36,3 +36,32 @@ def interleaved(runs: dict[str, Callable[[], float]], rounds: int, warmup: int =
 
 def medians(times: dict[str, list[float]]) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def method_overhead(make_model: Callable[[], object], task, methods: Callable[[], list], *, steps: int = 20,
+                    rounds: int = 5, **train_options) -> dict:
+    """A training method's cost against plain training, measured in the same run.
+
+    Each round trains a fresh ``make_model()`` for `steps` optimizer steps on `task` twice, plain
+    and with ``methods()`` (a fresh list each time: methods keep per-run state), the two runs in
+    turn, with evaluation off so that only training is timed. Returns the median seconds per step of
+    each side and their ratio (with / plain: 1.0 means no overhead) at the current thread count.
+    """
+    from .training.loop import train
+
+    options = {"epochs": 10**6, "max_steps": steps, "eval_splits": [], "final_splits": [],
+               "progress": False, **train_options}
+
+    def timed(with_methods: bool) -> Callable[[], float]:
+        def run() -> float:
+            model = make_model()
+            chosen = methods() if with_methods else []
+            return seconds(lambda: train(model, task, methods=chosen, **options)) / steps
+        return run
+
+    times = medians(interleaved({"plain": timed(False), "method": timed(True)}, rounds))
+    import torch
+
+    return {"plain_step_s": times["plain"], "method_step_s": times["method"],
+            "ratio": times["method"] / times["plain"], "steps": steps, "rounds": rounds,
+            "threads": torch.get_num_threads()}
