@@ -1,0 +1,1 @@
+"""The adaround training method (being written: no hooks yet)."""

@@ -1,0 +1,1 @@
+"""The collaborative-ff training method (being written: no hooks yet)."""

@@ -1,0 +1,1 @@
+"""The dfa training method (being written: no hooks yet)."""

@@ -1,0 +1,1 @@
+"""The directpred training method (being written: no hooks yet)."""

@@ -1,0 +1,1 @@
+"""The gnn-symbolic-distill training method (being written: no hooks yet)."""

@@ -1,0 +1,1 @@
+"""The gradient-noise training method (being written: no hooks yet)."""

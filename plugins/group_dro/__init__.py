@@ -1,0 +1,1 @@
+"""The group-dro training method (being written: no hooks yet)."""

@@ -1,0 +1,1 @@
+"""The lth-rewinding training method (being written: no hooks yet)."""

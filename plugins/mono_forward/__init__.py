@@ -1,0 +1,1 @@
+"""The mono-forward training method (being written: no hooks yet)."""

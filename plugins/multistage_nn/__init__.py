@@ -1,0 +1,1 @@
+"""The multistage-nn training method (being written: no hooks yet)."""

@@ -1,0 +1,1 @@
+"""The noprop training method (being written: no hooks yet)."""

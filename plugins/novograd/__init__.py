@@ -1,0 +1,1 @@
+"""The novograd training method (being written: no hooks yet)."""

@@ -1,0 +1,1 @@
+"""The optimal-brain-compression training method (being written: no hooks yet)."""

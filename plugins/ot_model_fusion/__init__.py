@@ -1,0 +1,1 @@
+"""The ot-model-fusion training method (being written: no hooks yet)."""

@@ -1,0 +1,1 @@
+"""The quantized-distillation training method (being written: no hooks yet)."""

@@ -1,0 +1,1 @@
+"""The ranger21 training method (being written: no hooks yet)."""

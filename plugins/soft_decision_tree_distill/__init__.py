@@ -1,0 +1,1 @@
+"""The soft-decision-tree-distill training method (being written: no hooks yet)."""

@@ -1,0 +1,1 @@
+"""The sparse-evolutionary-training training method (being written: no hooks yet)."""

@@ -1,0 +1,1 @@
+"""The structured-sparsity-learning training method (being written: no hooks yet)."""
