@@ -117,11 +117,41 @@ def _rerun(command: str) -> str:
     return f"*Measured by* `{module}`, a script of the source repository (not installed with the package)"
 
 
+def _comparison(check: dict) -> str:
+    """How a check's numbers must compare, in words: 'higher than versus - 0.01'."""
+    sign = 1 if check["better"] == "higher" else -1
+    scale = f"{check['factor']:g} x versus" if check["factor"] != 1 else "versus"
+    if check["better"] == "lower" and check["factor"] != 1:
+        scale = f"versus / {check['factor']:g}"
+    margin = sign * check["margin"]
+    offset = f" {'+' if margin > 0 else '-'} {abs(margin):.4g}" if margin else ""
+    return f"{check['better']} than {scale}{offset}"
+
+
+def _checks_table(record: dict) -> str:
+    """The claim's checks with their number on every seed, as judged by zoo.verdicts."""
+    seeds = record.get("seeds") or []
+    rows = []
+    for check in record["checks"]:
+        versus = check["versus"]
+        per_seed = [f"{o:.4g} vs {v:.4g} {'✓' if held else '✗'}"
+                    for o, v, held in zip(check["ours"], versus if isinstance(versus, list)
+                                          else [versus] * len(check["ours"]), check["held"])]
+        spread = check["ours_spread"]
+        rows.append([_literal(check["name"]), _literal(_comparison(check)), *per_seed,
+                     f"{spread['mean']:.4g} ± {spread['std']:.3g}", _literal(check["outcome"])])
+    columns = ["check", "ours must be", *[f"seed {s}" for s in seeds], "ours: mean ± std", "outcome"]
+    return ("**Per seed** (ours vs the comparison; ✓ where the claim holds). Verdict rule: see "
+            "[Reproductions and verdicts](../reproductions.md).\n\n" + _table(columns, rows))
+
+
 def render_record(record: dict, figure_prefix: str) -> str:
     style = VERDICT_STYLE.get(record["verdict"], "note")
     out = [f"### {_title(record)}\n",
            f'!!! {style} "{record["verdict"].capitalize()}"\n    {data_text(record["claim"])}\n',
            data_text(record["summary"]) + "\n"]
+    if record.get("checks"):
+        out.append(_checks_table(record))
     if record.get("table"):
         out.append(_data_table(record["table"]["columns"], record["table"]["rows"]))
     if record.get("paper"):
