@@ -1,0 +1,120 @@
+"""Tests of lth-rewinding: the rewinding point theta_k, rounds that restart from m * theta_k, resume of an
+interrupted procedure, and refused input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from torch import nn
+
+import zoo
+from zoo.errors import ConfigError
+from zoo.training.method import MethodMismatchError
+from zoo_plugins.lottery_ticket.method import dense_state, masks_of
+
+SLUG = "lth-rewinding"
+FAST = {"batch_size": 60, "progress": False, "device": "cpu", "eval_splits": [], "final_splits": [], "epochs": 1}
+
+
+def small_net(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 40), nn.ReLU(), nn.Linear(40, 20), nn.ReLU(), nn.Linear(20, 10))
+
+
+class FirstStep:
+    """Records the weights each run starts from (at zoo_train_start)."""
+
+    def __init__(self):
+        self.starts = []
+
+    def zoo_train_start(self, run):
+        self.starts.append(dense_state(run.model))
+
+
+def test_rounds_restart_from_the_weights_after_k_steps(tmp_path):
+    model = small_net()
+    theta0 = dense_state(model)
+    starts = FirstStep()
+    result = zoo.method(SLUG, rewind_iteration=7, rounds=2).run(model, "digits", out_dir=tmp_path / "imp",
+                                                               callbacks=[starts], **FAST)
+    from safetensors.torch import load_file
+
+    theta_k = load_file(str(tmp_path / "imp" / "rewind.safetensors"))
+    # theta_k is the dense model after exactly k = 7 steps from theta_0
+    reference = small_net()
+    zoo.train(reference, "digits", max_steps=7, **{**FAST, "epochs": 10**6})
+    assert all(torch.equal(theta_k[k], v) for k, v in dense_state(reference).items())
+    assert not torch.equal(theta_k["1.weight"], theta0["1.weight"])
+    assert len(starts.starts) == 4  # the rewinding run, then rounds 0, 1, 2
+    assert all(torch.equal(starts.starts[0][k], v) for k, v in theta0.items())
+    for r, start in zip(result.rounds, starts.starts[1:]):
+        for name, mask in r.masks.items():
+            assert torch.equal(start[f"{name}.weight"], theta_k[f"{name}.weight"] * mask)  # m * theta_k
+        assert torch.equal(start["1.bias"], theta_k["1.bias"])
+    assert [r.remaining for r in result.rounds][0] == 1.0 and result.rounds[2].remaining < result.rounds[1].remaining
+    assert result.rewind_iteration == 7 and "rounds {0: 100.0% left" in repr(result)
+
+
+def test_iteration_zero_is_the_lottery_ticket():
+    a, b = small_net(), small_net()
+    zoo.method(SLUG, rewind_iteration=0, rounds=1, conv_prune_rate=0.1).run(a, "digits", **FAST)
+    zoo.method("lottery-ticket", rounds=1).run(b, "digits", **FAST)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+class Starts:
+    def __init__(self):
+        self.count = 0
+
+    def zoo_train_start(self, run):
+        self.count += 1
+
+
+def test_interrupted_procedure_resumes_at_the_right_run(tmp_path):
+    whole = small_net()
+    zoo.method(SLUG, rewind_iteration=5, rounds=2).run(whole, "digits", out_dir=tmp_path / "whole", **FAST)
+    out = tmp_path / "cut"
+    zoo.method(SLUG, rewind_iteration=5, rounds=2).run(small_net(), "digits", out_dir=out, **FAST)
+    record = json.loads((out / "procedure.json").read_text())
+    assert sorted(record["done"]) == ["rewind-point", "round-0", "round-1", "round-2"]
+    del record["done"]["round-2"]
+    (out / "procedure.json").write_text(json.dumps(record))
+    shutil.rmtree(out / "round-2")
+    starts = Starts()
+    resumed = small_net(seed=3)  # another init: theta_k must come from the kept rewind.safetensors
+    zoo.method(SLUG, rewind_iteration=5, rounds=2).run(resumed, "digits", out_dir=out, resume=True, callbacks=[starts],
+                                                       **FAST)
+    assert starts.count == 1
+    a, b = whole.state_dict(), resumed.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_acts_on_a_zoo_model():
+    torch.manual_seed(0)
+    model = zoo.create("mlp-mixer", variant="digits", task="digits", hidden_dim=16, num_blocks=1)
+    result = zoo.method(SLUG, rewind_iteration=3, rounds=1).run(model, "digits", **FAST)
+    assert result.remaining < 1 and "head" in masks_of(model)
+
+
+class NoLayers(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(64, 10))
+
+    def forward(self, x):
+        return x.flatten(1) @ self.scale
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ConfigError, match="rewind_iteration"):
+        zoo.method(SLUG, rewind_iteratio=5)
+    with pytest.raises(ConfigError):
+        zoo.method(SLUG, rewind_iteration=-1)
+    with pytest.raises(MethodMismatchError, match=r"lth-rewinding.*NoLayers.*Linear"):
+        zoo.method(SLUG).run(NoLayers(), "digits", **FAST)
+    with pytest.raises(ConfigError, match="procedure"):
+        zoo.train(small_net(), "digits", methods=[SLUG], **FAST)
