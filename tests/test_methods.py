@@ -260,6 +260,31 @@ def test_kill_and_resume_with_method_state_is_bitwise_identical(tmp_path):
     assert [m["name"] for m in state["methods"]] == ["anchor"] and state["methods"][0]["config"] == {"weight": 0.5}
 
 
+class StepWatcher(Method):
+    """Notes the optimizer step the run reports when each batch starts."""
+
+    name = "step-watcher"
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.seen = []
+
+    def transform_batch(self, batch, run):
+        self.seen.append(run.global_step)
+        return batch
+
+
+def test_a_resumed_run_tells_its_methods_the_restored_step(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):  # killed after its third checkpoint, in the middle of epoch 2
+        zoo.train(net(), data(), methods=[StepWatcher()], out_dir=out, callbacks=[Interrupt(3)],
+                  checkpoint_every=4, **{**OPTIONS, "epochs": 3})
+    watcher = StepWatcher()
+    zoo.train(net(), data(), methods=[watcher], out_dir=out, resume=True, checkpoint_every=4,
+              **{**OPTIONS, "epochs": 3})
+    assert watcher.seen[0] > 0 and watcher.seen == list(range(watcher.seen[0], 18))
+
+
 def test_resuming_with_other_methods_or_options_is_refused(tmp_path):
     out = tmp_path / "run"
     zoo.train(net(), data(), methods=[Anchor(weight=0.5)], out_dir=out, **{**OPTIONS, "epochs": 1})

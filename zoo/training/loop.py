@@ -928,6 +928,7 @@ class _Trainer:
             self.sampler.skip = run.batch
         self.train_loader.set_epoch(run.epoch)
         context.epoch = run.epoch
+        context.global_step = run.global_step  # a resumed run's methods see the restored step at once
         bar = None
         if self.show:
             from tqdm.auto import tqdm
