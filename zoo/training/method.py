@@ -108,6 +108,15 @@ class Method:
                 return f"{key}= ({what})"
         return None
 
+    def require(self, model, task) -> None:
+        """Raise MethodMismatchError naming this method, the model, the task and what `check` finds
+        missing; zoo.train calls it for every method, and a procedure or a post-training method calls
+        it before it starts."""
+        missing = self.check(model, task)
+        if missing:
+            raise MethodMismatchError(f"method {_label(self)!r} cannot act on model {_model_label(model)!r} with "
+                                      f"task {getattr(task, 'name', task)!r}: it needs {missing}")
+
     # --- events (each does nothing unless overridden) -----------------------------------------------
 
     def prepare(self, model) -> None:
@@ -254,10 +263,7 @@ def check_methods(methods: list[Method], model, task, config) -> None:
             raise ConfigError(f"method {_label(method)!r} is a procedure of several training runs: call "
                               f"zoo.method({_label(method)!r}, ...).run(model, task, ...) instead of passing it "
                               f"to zoo.train")
-        missing = method.check(model, task)
-        if missing:
-            raise MethodMismatchError(f"method {_label(method)!r} cannot act on model {_model_label(model)!r} with "
-                                      f"task {getattr(task, 'name', task)!r}: it needs {missing}")
+        method.require(model, task)
         if trains_itself and method.acts_in_step:
             raise MethodMismatchError(
                 f"method {_label(method)!r} acts inside the standard training step (batch, loss or gradients), but "
