@@ -62,9 +62,9 @@ def dfa_objective(model: nn.Module, inputs: tuple, cuts: list[nn.Module], feedba
 
 
 class DFAConfig(MethodConfig):
-    blocks: list[str] | None = Field(None, description="dotted names of the hidden blocks' submodules, in forward "
-                                                       "order (what follows the last is the output part); None: an "
-                                                       "nn.Sequential split at each layer with parameters")
+    blocks: list[str] | None = Field(None, description="dotted names of the modules that end the hidden blocks, in "
+                                                       "forward order (what follows the last is the output part); "
+                                                       "None: an nn.Sequential split at each layer with parameters")
     feedback_seed: int | None = Field(None, description="seed of the fixed random feedback matrices B_l; None: the "
                                                         "run's seed")
 

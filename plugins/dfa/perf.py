@@ -12,6 +12,8 @@ backward passes could run in parallel), only close.
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 import zoo
@@ -24,7 +26,7 @@ from .repro import make
 def reproduce(run: Run) -> None:
     steps, rounds = run.pick(20, 3), run.pick(5, 1)
     task = zoo.get_task("digits")
-    default_threads = torch.get_num_threads()
+    default_threads = os.cpu_count() or 1  # torch's default; a script run before may have set 1
     rows, data = [], {}
     for threads in (default_threads, 1):
         torch.set_num_threads(threads)
