@@ -21,8 +21,8 @@ Verdict rule (written before running), per seed:
     input and every hidden layer's output until its backward, MF one block's input and output at a
     time, so with three hidden layers of one width the saving is at most 2x, less with a small input).
   Verdict computed by zoo.verdicts from the two checks.
-If A fails, a control trains seed 0 for 3x the epochs (BP and MF): if A then holds, the protocol
-(training length) is to blame, else the claim fails at this scale.
+If A fails, a control trains the first failing seed for 3x the epochs (BP and MF): if A then holds,
+the protocol (training length) is to blame, else the claim fails at this scale.
 
 Departures (budget and data): digits instead of MNIST / Fashion-MNIST / CIFAR; hidden width 500; a
 fixed epoch budget; memory counted as saved activations on CPU (the paper reports GPU memory over
@@ -141,11 +141,12 @@ def reproduce(run: Run) -> None:
                     versus=peak["BP"], better="lower", factor=MEMORY_FACTOR)]
 
     control = None
-    if not all(m >= b - ACCURACY_TOLERANCE for m, b in zip(acc["MF"], acc["BP"])) and not run.quick:
+    failing = [s for s, m, b in zip(seeds, acc["MF"], acc["BP"]) if m < b - ACCURACY_TOLERANCE]
+    if failing and not run.quick:
         longer = 3 * epochs
-        bp, mf = (train_one(how, seeds[0], longer, task) for how in ("BP", "MF"))
+        bp, mf = (train_one(how, failing[0], longer, task) for how in ("BP", "MF"))
         holds = mf >= bp - ACCURACY_TOLERANCE
-        control = {"epochs": longer, "seed": seeds[0], "BP": bp, "MF": mf, "holds": holds,
+        control = {"epochs": longer, "seed": failing[0], "BP": bp, "MF": mf, "holds": holds,
                    "conclusion": "holds with 3x longer training: the protocol (training length) is to blame" if holds
                    else "still fails with 3x longer training: the claim fails at this scale"}
         print("control:", control)
