@@ -21,7 +21,6 @@ then updates the target (EMA) and, for direct, F and W_p.
 from __future__ import annotations
 
 import copy
-import math
 from typing import Literal
 
 import torch

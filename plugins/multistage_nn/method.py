@@ -214,7 +214,7 @@ class MultistageNN(Method):
         if owned:
             raise ConfigError(f"multistage-nn sets {owned} itself (Adam then L-BFGS, full batch); set its options "
                               f"adam_steps, later_adam_steps, adam_lr, lbfgs_iterations instead")
-        task_obj = as_task(task) if not isinstance(task, str) else as_task(task)
+        task_obj = as_task(task)
         missing = self.check(model, task_obj)
         if missing:
             label = getattr(getattr(model, "zoo_identity", None), "architecture", type(model).__name__)
