@@ -58,6 +58,30 @@ class AlignmentProbe:
         self.history.append(cosines(run.model, self.method, self.x, self.y))
 
 
+def figure(run: Run, data: dict) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    name = "dfa_alignment.png"
+    fig, axes = plt.subplots(1, len(data), figsize=(9, 3.4), sharey=True)
+    for ax, (architecture, values) in zip(axes, data.items()):
+        history = values["cosine_per_epoch"]
+        epochs = range(1, len(history) + 1)
+        for block in range(len(history[0])):
+            ax.plot(epochs, [h[block] for h in history], label=f"hidden block {block + 1}")
+        ax.axhline(0, color="gray", lw=0.8, ls=":")
+        ax.set_title(f"{architecture} (DFA test accuracy {100 * values['test_accuracy']:.1f}%)", fontsize=9)
+        ax.set_xlabel("epoch")
+    axes[0].set_ylabel("cos(DFA update, backprop gradient)")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(run.figure(name), dpi=110)
+    plt.close(fig)
+    return name
+
+
 def reproduce(run: Run) -> None:
     torch.set_num_threads(1)
     start = time.time()
@@ -85,5 +109,6 @@ def reproduce(run: Run) -> None:
                      f"256 fixed training digits, cos(DFA update, backprop gradient) of each hidden block's parameters",
                table={"columns": ["architecture", "cosine per block, epoch 1", "cosine per block, last epoch",
                                   "test accuracy (%)"], "rows": rows},
+               figures=[figure(run, data)],
                data={**data, "seconds": time.time() - start})
     print(summary)
