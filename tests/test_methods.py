@@ -434,6 +434,11 @@ def test_a_learning_rule_replaces_the_update_and_excludes_another(toy_registry):
 
     with pytest.raises(MethodConflictError, match="'toy-last-layer' and 'other-rule'.*update-rule"):
         zoo.train(net(), data(), methods=["toy-last-layer", OtherRule()], **OPTIONS)
+    # a method acting on the batch, the loss or the gradients would never act beside an update rule
+    log = []
+    with pytest.raises(MethodConflictError, match=r"'toy-last-layer' replaces the training step.*\['a'\]"):
+        zoo.train(net(), data(), methods=["toy-last-layer", Recorder("a", log)], **OPTIONS)
+    assert log == []
 
 
 def test_a_methods_own_parameters_are_optimized_without_weight_decay():

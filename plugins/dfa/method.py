@@ -22,15 +22,11 @@ from torch import nn
 
 from zoo.config import Field
 from zoo.errors import ConfigError
+from zoo.training.blocks import Cuts, block_sizes, chain_problem, cut_modules
 from zoo.training.method import Method, MethodConfig, task_terms
-
-from .chain import Cuts, block_sizes, chain_problem, cut_modules
 
 __all__ = ["DFAConfig", "DirectFeedbackAlignment", "feedback_matrices", "project_error", "dfa_objective"]
 
-# methods that act inside the standard backprop step (batch, loss terms, gradients): an update rule
-# replaces that step, so they would be silently skipped
-STEP_METHODS = ("fgsm-adv-training", "fitnets", "ewc", "uncertainty-loss-weighting", "deeply-supervised-nets")
 
 
 def feedback_matrices(sizes: list[int], output_size: int, generator: torch.Generator) -> list[torch.Tensor]:
@@ -74,8 +70,6 @@ class DirectFeedbackAlignment(Method):
 
     name = "dfa"
     Config = DFAConfig
-    conflicts = {name: "it acts inside the standard backprop step (batch, loss terms or gradients), which dfa "
-                       "replaces with its own update, so it would be skipped" for name in STEP_METHODS}
 
     def __init__(self, **options):
         super().__init__(**options)

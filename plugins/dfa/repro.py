@@ -93,7 +93,7 @@ def make(architecture: str) -> nn.Sequential:
 
 
 def output_layer_parameters(model: nn.Sequential) -> list[nn.Parameter]:
-    from .chain import sequential_blocks
+    from zoo.training.blocks import sequential_blocks
 
     return [p for layer in sequential_blocks(model)[-1] for p in layer.parameters()]
 

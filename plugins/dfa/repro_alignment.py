@@ -21,7 +21,7 @@ import torch.nn.functional as F
 import zoo
 from zoo.reproduce import Run
 
-from .chain import cut_modules, sequential_blocks
+from zoo.training.blocks import cut_modules, sequential_blocks
 from .method import dfa_objective
 from .repro import BATCH, EPOCHS, LR, make
 

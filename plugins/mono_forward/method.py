@@ -24,14 +24,11 @@ from torch import nn
 
 from zoo.config import Field
 from zoo.errors import ConfigError
+from zoo.training.blocks import Cuts, block_sizes, chain_problem, cut_modules
 from zoo.training.method import Method, MethodConfig, task_terms
-from zoo_plugins.dfa.chain import Cuts, block_sizes, chain_problem, cut_modules
 
 __all__ = ["MonoForwardConfig", "MonoForward", "goodness", "init_projections", "mono_forward_step", "local_cuts"]
 
-# methods that act inside the standard backprop step (batch, loss terms, gradients): an update rule
-# replaces that step, so they would be silently skipped
-STEP_METHODS = ("fgsm-adv-training", "fitnets", "ewc", "uncertainty-loss-weighting", "deeply-supervised-nets")
 
 
 def goodness(h: torch.Tensor, projection: torch.Tensor) -> torch.Tensor:
@@ -94,8 +91,6 @@ class MonoForward(Method):
     name = "mono-forward"
     Config = MonoForwardConfig
     task_kinds = ("classification",)
-    conflicts = {name: "it acts inside the standard backprop step (batch, loss terms or gradients), which "
-                       "mono-forward replaces with its own update, so it would be skipped" for name in STEP_METHODS}
 
     def __init__(self, **options):
         super().__init__(**options)

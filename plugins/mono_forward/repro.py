@@ -43,7 +43,7 @@ from torch import nn
 import zoo
 from zoo.reproduce import Run
 from zoo.verdicts import Check
-from zoo_plugins.dfa.chain import cut_modules
+from zoo.training.blocks import cut_modules
 
 from .memory import SavedTensorMeter
 from .method import init_projections, local_cuts, mono_forward_step

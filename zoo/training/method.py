@@ -257,6 +257,12 @@ def check_methods(methods: list[Method], model, task, config) -> None:
         raise MethodConflictError(f"optimizer='lbfgs' re-evaluates the loss inside its own step, where methods "
                                   f"{acting} cannot act; use another optimizer")
 
+    rule = next((m for m in methods if "update-rule" in m.slots), None)
+    skipped = [_label(m) for m in methods if m is not rule and m.acts_in_step]
+    if rule is not None and skipped:
+        raise MethodConflictError(f"method {_label(rule)!r} replaces the training step with its own update, where "
+                                  f"methods {skipped} (acting on the batch, the loss or the gradients) would never "
+                                  f"act; train with one or the other")
     for method in methods:
         if hasattr(method, "run") and not method.acts_in_step and not overrides(method, "prepare") \
                 and not overrides(method, "after_step"):

@@ -17,7 +17,7 @@ Where the cuts go:
   Block l is everything between cut l-1 and cut l, so layers in front of the first named module
   belong to the first block.
 
-Shared by the dfa and mono-forward plugins.
+Shared by the layer-local learning rules (dfa, mono-forward, ...).
 """
 
 from __future__ import annotations
