@@ -95,6 +95,18 @@ def step_memory(seed: int, x: torch.Tensor, y: torch.Tensor) -> dict:
     return out
 
 
+def memory_rows(memory: list[dict]) -> list[list[str]]:
+    """Table rows of the bytes held at the end of each hidden block, one column per seed (each seed's
+    own measurement), then the mean over seeds."""
+    rows = []
+    for how in ("BP", "MF"):
+        per_seed = np.array([m[how]["per_block"] for m in memory]) / 1024  # (seeds, blocks)
+        rows.append([f"held at the end of blocks 1..{per_seed.shape[1]} (KiB), {how}",
+                     *[" / ".join(f"{v:.0f}" for v in seed_row) for seed_row in per_seed],
+                     " / ".join(f"{v:.0f}" for v in per_seed.mean(0))])
+    return rows
+
+
 def figure(run: Run, memory: dict) -> str:
     import matplotlib
 
@@ -155,10 +167,7 @@ def reproduce(run: Run) -> None:
             + [f"{100 * np.mean(acc[how]):.1f} +- {100 * np.std(acc[how]):.1f}"] for how in acc]
     rows += [[f"peak held for backward (KiB), {how}"] + [f"{v:.0f}" for v in peak[how]]
              + [f"{np.mean(peak[how]):.0f}"] for how in acc]
-    for how in acc:
-        per_block = memory[0][how]["per_block"]
-        rows.append([f"held at the end of blocks 1..{len(per_block)} (KiB), {how}, seed {seeds[0]}",
-                     *[" / ".join(f"{v / 1024:.0f}" for v in per_block)] * len(seeds), "-"])
+    rows += memory_rows(memory)
     figure_name = figure(run, memory[0])
     summary = (f"Digits, MLP 64-500-500-500-10, {epochs} epochs: test accuracy BP {100 * np.mean(acc['BP']):.1f}% vs "
                f"Mono-Forward {100 * np.mean(acc['MF']):.1f}% (mean of {len(seeds)} seeds, per seed in the table). "
