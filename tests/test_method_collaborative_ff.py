@@ -94,16 +94,18 @@ def test_wrong_labels_are_never_the_true_label_and_cover_every_other_class():
     assert set(wrong.tolist()) == set(range(10)) - {4}
 
 
-def test_prediction_accumulates_goodness_of_all_but_the_first_layer_per_label():
+def test_prediction_sums_goodness_over_layers_per_label_and_hintons_readout_skips_the_first():
     torch.manual_seed(0)
     layers = linears(ff_net())
     x = torch.rand(4, 1, 8, 8)
     theta = thresholds_of(layers, 2.0)
-    scores = goodness_per_label(layers, x, 10, theta)
+    whole = goodness_per_label(layers, x, 10, theta)
+    hinton = goodness_per_label(layers, x, 10, theta, skip_first=True)
     for label in (0, 7):
         acts = layer_activities(layers, embed_label(x, torch.full((4,), label), 10))
-        expected = goodness(acts[1]) - 2.0 + goodness(acts[2]) - 2.0
-        assert torch.allclose(scores[:, label], expected, atol=1e-6)
+        later = goodness(acts[1]) - 2.0 + goodness(acts[2]) - 2.0
+        assert torch.allclose(hinton[:, label], later, atol=1e-6)
+        assert torch.allclose(whole[:, label], later + goodness(acts[0]) - 2.0, atol=1e-6)
 
 
 # --- through zoo.train --------------------------------------------------------------------------------

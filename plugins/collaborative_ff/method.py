@@ -135,9 +135,9 @@ def ff_loss(layers, x: torch.Tensor, y: torch.Tensor, y_neg: torch.Tensor, num_c
 
 
 def goodness_per_label(layers, x: torch.Tensor, num_classes: int, thresholds: list[float],
-                       skip_first: bool = True) -> torch.Tensor:
+                       skip_first: bool = False) -> torch.Tensor:
     """(batch, num_classes): for each candidate label, the goodness accumulated over the layers (all
-    but the first when there are several and skip_first, Hinton's rule), minus their thresholds."""
+    but the first when skip_first and there are several, Hinton's readout), minus their thresholds."""
     batch = x.shape[0]
     labels = torch.arange(num_classes, device=x.device).repeat_interleave(batch)
     tiled = x.reshape(batch, -1).repeat(num_classes, 1)
@@ -163,8 +163,9 @@ class CollaborativeFFConfig(MethodConfig):
     num_classes: int = Field(10, ge=2, le=100000, description="classes; the label is written one-hot into the first "
                                                                "num_classes inputs")
     skip_first_layer: bool = Field(
-        True, description="predict from the goodness of all layers but the first (Hinton's rule; with one layer it "
-                          "is used)")
+        False, description="False: predict from the goodness summed over all layers (the whole network's goodness, "
+                           "which CFF trains); True: all layers but the first (Hinton's readout; with one layer it "
+                           "is used)")
 
 
 class CollaborativeFF(Method):
