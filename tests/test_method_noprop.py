@@ -12,7 +12,7 @@ import zoo
 from zoo.errors import ConfigError
 from zoo.training.method import MethodMismatchError
 from zoo_plugins.noprop.method import noprop_loss
-from zoo_plugins.noprop.model import NoPropConfig, NoPropNet, block_loss_weight
+from zoo_plugins.noprop.model import NoPropConfig, NoPropNet, block_loss_weight, classifier_loss
 
 TRAIN = {"batch_size": 32, "eval_splits": [], "final_splits": [], "progress": False, "device": "cpu",
          "optimizer": "adamw", "lr": 1e-3}
@@ -65,6 +65,49 @@ def test_inference_is_repeatable_and_leaves_the_global_generator_alone():
     first = model(x)
     assert torch.equal(torch.random.get_rng_state(), state)
     assert torch.equal(first, model(x)) and first.shape == (5, 10)
+
+
+def test_conv_width_sets_the_image_paths_channels():
+    model = tiny(conv_width=4)
+    convs = [m for m in model.blocks[0].image if isinstance(m, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [4, 8, 16]
+
+
+def test_the_last_block_trained_alone_reads_the_label_from_a_lightly_noised_embedding():
+    """The diagnosis of an untrained chain: block T (T = 10), trained only on its own denoising term,
+    predicts u_y from z_{T-1} ~ q(z_{T-1} | y) (noise std 0.17) and the image."""
+    torch.manual_seed(0)
+    model = NoPropNet(NoPropConfig(image_size=8, hidden=64, conv_width=2, dropout=0.0))
+    x, y = zoo.get_task("digits").splits()["train"].tensors
+    x, y = x[:128], y[:128]
+    block, embedding = model.blocks[-1], model.embedding.detach()
+    optimizer = torch.optim.Adam(block.parameters(), lr=1e-2)
+    u = embedding[y]
+    for _ in range(30):
+        loss = (block(x, model.noisy_embedding(u, 9), embedding) - u).square().sum(dim=1).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():  # batch statistics: 30 steps leave BatchNorm's running averages unsettled
+        guess = block(x, model.noisy_embedding(u, 9), embedding)
+    assert float((guess.argmax(dim=1) == y).float().mean()) > 0.9  # one-hot embeddings: argmax is the class
+
+
+def test_the_classifier_term_alone_learns_p_y_given_z_T():
+    torch.manual_seed(0)
+    model = tiny()
+    y = torch.arange(10).repeat(20)
+    optimizer = torch.optim.Adam(model.classifier.parameters(), lr=1e-2)
+    u = model.embedding.detach()[y]
+    first = float(classifier_loss(model, u, y))
+    for _ in range(100):
+        loss = classifier_loss(model, u, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    z_T = model.noisy_embedding(u, model.config.num_blocks)
+    assert float(loss) < first / 2
+    assert torch.equal(model.classifier(z_T).argmax(dim=1), y)
 
 
 def test_trains_the_catalog_model_through_zoo_train():

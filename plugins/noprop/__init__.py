@@ -11,8 +11,12 @@ Where the code departs from the paper, and why:
   get only their own term's gradient, and the shared embeddings and classifier the paper's sum.
 - The class embeddings are learned, of dimension num_classes by default and initialised one-hot
   (the paper compares one-hot, learned and prototype embeddings).
-- The image path's convolutions are sized for the input: three 3x3 convolutions (32, 64, 128
-  channels) each followed by 2x2 max pooling, which takes an 8x8 digit to 1x1.
+- The image path's convolutions are sized for the input: three 3x3 convolutions (conv_width x 1, 2,
+  4 channels; 32, 64, 128 by default) each followed by 2x2 max pooling, which takes an 8x8 digit to
+  1x1. The reproduction scales the widths down 4x and raises the learning rate to 1e-2 (it has ~135
+  optimizer steps against the paper's ~47k; see DOC.md).
+- Several defaults (eta, the optimizer settings, the block widths, dropout) were set from memory of
+  the paper and could not be checked against it; DOC.md lists them.
 - Inference draws z_0 and the chain's noise from a generator seeded by `inference_seed`, so that
   evaluating a model twice gives the same prediction and leaves torch's global generator alone.
 """

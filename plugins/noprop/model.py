@@ -42,6 +42,8 @@ class NoPropConfig(Config):
                                description="dimension of the class embeddings u_y (W_Embed, learned; initialised "
                                            "one-hot when it equals num_classes, orthogonal otherwise)")
     hidden: int = Field(256, ge=1, le=100000, description="width of the blocks' fully connected layers")
+    conv_width: int = Field(32, ge=1, le=4096, description="channels of the image path's first convolution; the "
+                                                           "second and third have 2x and 4x (the paper's 32, 64, 128)")
     dropout: float = Field(0.2, ge=0.0, lt=1.0, description="dropout after the image path's convolutions")
     inference_noise: bool = Field(True, description="sample eps_t in the inference chain (Eq. 3); False: its mean")
     inference_seed: int = Field(0, ge=0, description="seed of z_0 and eps_t at inference, so predictions repeat")
@@ -63,16 +65,16 @@ class NoPropBlock(nn.Module):
 
     def __init__(self, config: NoPropConfig):
         super().__init__()
-        h, c = config.hidden, config.in_chans
+        h, c, w = config.hidden, config.in_chans, config.conv_width
         size = config.image_size
         for _ in range(3):
             size //= 2
         self.image = nn.Sequential(
-            nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Dropout(config.dropout), nn.Flatten(),
-            nn.Linear(128 * size * size, h), nn.BatchNorm1d(h), nn.ReLU())
+            nn.Linear(4 * w * size * size, h), nn.BatchNorm1d(h), nn.ReLU())
         self.noisy = nn.Sequential(
             nn.Linear(config.embedding_dim, h), nn.BatchNorm1d(h), nn.ReLU(),
             nn.Linear(h, h), nn.BatchNorm1d(h), nn.ReLU())
