@@ -378,7 +378,7 @@ def test_a_procedure_interrupted_between_its_runs_resumes_at_the_right_run(tmp_p
 
 
 def test_a_procedure_passed_to_train_is_refused_with_how_to_run_it():
-    with pytest.raises(ConfigError, match=r"procedure of several training runs: call zoo.method\('rounds'"):
+    with pytest.raises(ConfigError, match=r"runs on its own, not inside a training run: call zoo.method\('rounds'"):
         zoo.train(net(), data(), methods=[Rounds()], **OPTIONS)
 
 

@@ -249,12 +249,14 @@ def method_conformance_report(name: str, make_model: Callable[[], object], task,
     (and `zoo.method(name, **config)` gives the same method); it accepts this model and task; two
     epochs with the method end bitwise identical to one epoch, a checkpoint, and a resumed second
     epoch (model parameters and the method's state); a structural method is recorded in config.json
-    and a model saved with it loads back (zoo.load) with the same outputs.
+    and a model saved with it loads back (zoo.load) with the same outputs. A method that runs on its
+    own (`standalone`, or a `run` and no training event) is instead refused by zoo.train with how to
+    run it.
     """
     import torch
 
     from .training.loop import train
-    from .training.method import Method
+    from .training.method import Method, is_standalone
 
     registry = registry or default_registry()
     entry = registry.method_info(name)
@@ -325,12 +327,24 @@ def method_conformance_report(name: str, make_model: Callable[[], object], task,
                 return "the loaded model gives different outputs than the saved one"
         return None
 
+    def refused_by_train() -> str | None:
+        from .errors import ConfigError
+
+        try:
+            train(make_model(), task, methods=[registry.method(name, **options)], **{**settings, "epochs": 1})
+        except ConfigError as exc:
+            return None if ".run(" in str(exc) else f"zoo.train refused it without saying how to run it: {exc}"
+        return "zoo.train trained with it, but it runs on its own (method.run)"
+
     with _default_registry(registry):  # zoo.train saves and looks names up in the default registry
         check("catalog documents the options", catalog_matches)
         check("options round-trip through JSON", options_round_trip)
         check("accepts the model and task", accepts_the_model)
-        check("exact resume (model and method state)", exact_resume)
-        check("saved and loaded with the model", saved_with_the_model)
+        if is_standalone(cls):  # its own `run`: its tests cover what it does there
+            check("refused by zoo.train, saying how to run it", refused_by_train)
+        else:
+            check("exact resume (model and method state)", exact_resume)
+            check("saved and loaded with the model", saved_with_the_model)
     return report
 
 

@@ -25,10 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.config import Field
-from zoo.errors import ConfigError
 from zoo.training.calibration import (Grid, attach_grid, calibration_inputs, capture, compressible_layers, fit_grid,
                                       weight_matrix)
-from zoo.training.method import Method, MethodConfig, MethodMismatchError, apply_structural
+from zoo.training.method import Method, MethodConfig, apply_structural
 
 __all__ = ["AdaRoundConfig", "AdaRound", "AdaRoundResult", "rectified_sigmoid", "rounding_regularizer",
            "initial_rounding_variable", "soft_weight", "hard_weight", "beta_at", "layer_output",
@@ -221,6 +220,7 @@ class AdaRound(Method):
     name = "adaround"
     Config = AdaRoundConfig
     structural = True
+    standalone = True  # run(model, data) after training; zoo.train refuses it before touching the model
     layer_types = (nn.Linear, nn.Conv1d, nn.Conv2d)
 
     def check(self, model, task) -> str | None:
@@ -237,21 +237,13 @@ class AdaRound(Method):
         for layer in compressible_layers(model, skip=self.config.skip).values():
             attach_grid(layer, bits=self.config.bits)
 
-    def setup(self, run) -> None:
-        raise ConfigError("method 'adaround' quantizes a trained model after training: call "
-                          "zoo.method('adaround', ...).run(model, data) instead of passing it to zoo.train")
-
     def run(self, model: nn.Module, data, *, calibration: torch.Tensor | None = None) -> AdaRoundResult:
         """Quantize `model` in place from `data`'s calibration inputs (`calibration`: given inputs
         instead); returns the per-layer reports."""
         from zoo.training.data import as_task
 
         task = None if isinstance(data, torch.Tensor) else as_task(data)
-        missing = self.check(model, task)
-        if missing:
-            label = getattr(getattr(model, "zoo_identity", None), "architecture", type(model).__name__)
-            raise MethodMismatchError(f"method 'adaround' cannot act on model {label!r} with task "
-                                      f"{getattr(task, 'name', 'given inputs')!r}: it needs {missing}")
+        self.require(model, task)
         apply_structural(model, [self])
         reports = adaround(model, task if task is not None else data, self.config, calibration=calibration)
         return AdaRoundResult(model, reports)

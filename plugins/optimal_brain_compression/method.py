@@ -30,7 +30,7 @@ from zoo.config import Field
 from zoo.errors import ConfigError
 from zoo.training.calibration import (Grid, attach_grid, calibration_inputs, capture, compressible_layers, fit_grid,
                                       layer_input_matrix, weight_matrix)
-from zoo.training.method import Method, MethodConfig, MethodMismatchError, apply_structural
+from zoo.training.method import Method, MethodConfig, apply_structural
 
 __all__ = ["OBCConfig", "OptimalBrainCompression", "OBCResult", "layer_hessian", "inverse_hessian",
            "prune_trace", "prune_rows", "global_counts", "exact_obs_prune", "quantize_rows", "magnitude_prune",
@@ -231,6 +231,7 @@ class OptimalBrainCompression(Method):
     name = "optimal-brain-compression"
     Config = OBCConfig
     structural = True
+    standalone = True  # run(model, data) after training; zoo.train refuses it before touching the model
     layer_types = (nn.Linear, nn.Conv1d, nn.Conv2d)
 
     def __init__(self, **options):
@@ -254,22 +255,13 @@ class OptimalBrainCompression(Method):
             for layer in compressible_layers(model, skip=self.config.skip).values():
                 attach_grid(layer, bits=self.config.bits)
 
-    def setup(self, run) -> None:
-        raise ConfigError("method 'optimal-brain-compression' compresses a trained model after training: call "
-                          "zoo.method('optimal-brain-compression', ...).run(model, data) instead of passing it to "
-                          "zoo.train")
-
     def run(self, model: nn.Module, data, *, calibration: torch.Tensor | None = None) -> OBCResult:
         """Compress `model` in place from `data`'s calibration inputs (`calibration`: given inputs
         instead); returns the per-layer errors."""
         from zoo.training.data import as_task
 
         task = None if isinstance(data, torch.Tensor) else as_task(data)
-        missing = self.check(model, task)
-        if missing:
-            label = getattr(getattr(model, "zoo_identity", None), "architecture", type(model).__name__)
-            raise MethodMismatchError(f"method 'optimal-brain-compression' cannot act on model {label!r} with task "
-                                      f"{getattr(task, 'name', 'given inputs')!r}: it needs {missing}")
+        self.require(model, task)
         if self.config.bits is None and self.config.sparsity == 0:
             raise ConfigError("method 'optimal-brain-compression': nothing to do; give sparsity= or bits=")
         apply_structural(model, [self])

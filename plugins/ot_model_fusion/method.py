@@ -360,11 +360,7 @@ class OTModelFusion(Method):
         if not isinstance(model, nn.Module):
             raise ConfigTypeError(f"ot-model-fusion fuses torch nn.Modules, got {type(model).__name__}")
         task = as_task(task)
-        missing = self.check(model, task)
-        if missing:  # zoo.train's check_methods would refuse a method with run(); the same message here
-            label = model.zoo_identity.architecture if hasattr(model, "zoo_identity") else type(model).__name__
-            raise MethodMismatchError(f"method {self.name!r} cannot act on model {label!r} with task "
-                                      f"{getattr(task, 'name', task)!r}: it needs {missing}")
+        self.require(model, task)
         config = self.config
         needs_inputs = config.alignment == "activations" or config.verify
         inputs = training_inputs(task, config.samples, config.seed) if needs_inputs else None

@@ -10,6 +10,8 @@ repo that `zoo eval` and `zoo.load` read) into --out (default ./runs/<name>-<tas
 
 from __future__ import annotations
 
+import inspect
+
 import json
 import os
 import sys
@@ -221,6 +223,9 @@ def _methods(names: list[str] | None, items: list[str] | None) -> tuple[list, ob
             procedure = method
         else:
             steps.append(method)
+    if procedure is not None and "out_dir" not in inspect.signature(procedure.run).parameters:
+        raise ConfigError(f"--method {procedure.name} acts on a trained model without training it; run it from "
+                          f"Python: zoo.method({procedure.name!r}, ...).run(model, data)")
     if procedure is not None and len(names) > 1:
         raise ConfigError(f"--method {procedure.name} is a procedure of several training runs; give it alone "
                           f"(with its --method-option values)")

@@ -75,6 +75,9 @@ class Method:
       objects: {argument: what it must be} of inputs that are not options (e.g. a teacher model);
           they are passed to the constructor beside the options and are not part of `config`.
       conflicts: {other method name: why} of methods it cannot run with.
+      standalone: the method is not a part of a zoo.train run: it is run on its own with
+          ``method.run(model, ...)`` (post-training compression, model fusion, a procedure of several
+          runs); zoo.train refuses it, saying so.
     """
 
     name: ClassVar[str] = ""
@@ -84,6 +87,7 @@ class Method:
     layer_types: ClassVar[tuple[type, ...]] = ()
     objects: ClassVar[dict[str, str]] = {}
     conflicts: ClassVar[dict[str, str]] = {}
+    standalone: ClassVar[bool] = False
 
     def __init__(self, **options: Any):
         label = f"method {self.name or type(self).__name__!r}"
@@ -249,6 +253,16 @@ def _model_label(model) -> str:
     return identity.architecture if identity is not None else type(model).__name__
 
 
+def is_standalone(method) -> bool:
+    """Whether a method (or method class) runs with ``.run(...)`` instead of inside zoo.train: it says
+    so (`standalone`), or it has a `run` and acts at no event of a training run."""
+    cls = method if isinstance(method, type) else type(method)
+    if cls.standalone:
+        return True
+    acts = any(getattr(cls, event) is not getattr(Method, event) for event in (*STEP_EVENTS, "prepare", "after_step"))
+    return hasattr(cls, "run") and not acts
+
+
 def check_methods(methods: list[Method], model, task, config) -> None:
     """Refuse, before training, a method that cannot act on this model, task or training config."""
     trains_itself = callable(getattr(model, "training_step", None))
@@ -264,10 +278,9 @@ def check_methods(methods: list[Method], model, task, config) -> None:
                                   f"methods {skipped} (acting on the batch, the loss or the gradients) would never "
                                   f"act; train with one or the other")
     for method in methods:
-        if hasattr(method, "run") and not method.acts_in_step and not overrides(method, "prepare") \
-                and not overrides(method, "after_step"):
-            raise ConfigError(f"method {_label(method)!r} is a procedure of several training runs: call "
-                              f"zoo.method({_label(method)!r}, ...).run(model, task, ...) instead of passing it "
+        if is_standalone(method):
+            raise ConfigError(f"method {_label(method)!r} runs on its own, not inside a training run: call "
+                              f"zoo.method({_label(method)!r}, ...).run(model, ...) instead of passing it "
                               f"to zoo.train")
         method.require(model, task)
         if trains_itself and method.acts_in_step:
