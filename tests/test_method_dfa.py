@@ -13,7 +13,7 @@ import zoo
 from zoo.errors import ConfigError
 from zoo.training.method import MethodConflictError, MethodMismatchError
 from zoo.training.blocks import Cuts, cut_modules
-from zoo_plugins.dfa.method import DirectFeedbackAlignment, dfa_objective, feedback_matrices
+from zoo_plugins.dfa.method import DirectFeedbackAlignment, dfa_objective, feedback_matrices, project_error
 
 SLUG = "dfa"
 
@@ -110,6 +110,32 @@ def test_named_blocks_of_a_zoo_model(digits):
               progress=False)
     assert not torch.equal(stem, model.stem.proj.weight)  # the first block (before the first cut) learns
     assert [tuple(b.shape) for b in method.feedback] == [(16 * 32, 10)] * 3
+
+
+def test_position_shared_feedback_gives_every_position_the_same_signal():
+    """Launay et al.'s transformers: token positions are batch dimensions, so each position of h_l
+    (N, positions, d) receives the same B_l e (B_l: d x E), here scaled by 1/sqrt(positions)."""
+    error = torch.randn(5, 10)
+    feedback = torch.randn(64, 10)
+    signal = project_error(error, feedback, torch.Size([5, 8, 64]))
+    for position in range(8):
+        assert torch.allclose(signal[:, position], error @ feedback.T / 8 ** 0.5)
+    per_unit = torch.randn(8 * 64, 10)  # one row per unit of h_l: a different signal per position
+    signal = project_error(error, per_unit, torch.Size([5, 8, 64]))
+    assert torch.allclose(signal.flatten(1), error @ per_unit.T)
+    assert not torch.allclose(signal[:, 0], signal[:, 1])
+
+
+def test_position_shared_feedback_on_a_token_model(digits):
+    """The zoo's MLP-Mixer has patch tokens: with shared_positions each B_l has one row per channel."""
+    model = zoo.create("mlp-mixer", variant="digits", task="digits", num_blocks=2, hidden_dim=32)
+    method = zoo.method(SLUG, blocks=["stem", "blocks.0", "blocks.1"], shared_positions=True)
+    token_mixing = model.blocks[0].mlp_tokens
+    before = [p.detach().clone() for p in token_mixing.parameters()]
+    zoo.train(model, digits, methods=[method], epochs=1, batch_size=128, eval_splits=[], final_splits=[],
+              progress=False)
+    assert [tuple(b.shape) for b in method.feedback] == [(32, 10)] * 3
+    assert all(not torch.equal(a, b) for a, b in zip(before, token_mixing.parameters()))
 
 
 def test_exact_resume(digits, tmp_path):

@@ -22,7 +22,7 @@ from torch import nn
 
 from zoo.config import Field
 from zoo.errors import ConfigError
-from zoo.training.blocks import Cuts, block_sizes, chain_problem, cut_modules
+from zoo.training.blocks import Cuts, block_sizes, chain_problem, cut_modules, probe_batch
 from zoo.training.method import Method, MethodConfig, task_terms
 
 __all__ = ["DFAConfig", "DirectFeedbackAlignment", "feedback_matrices", "project_error", "dfa_objective"]
@@ -36,8 +36,17 @@ def feedback_matrices(sizes: list[int], output_size: int, generator: torch.Gener
 
 
 def project_error(error: torch.Tensor, feedback: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """B_l e for a batch: the output error (N, ...) flattened per sample, projected, shaped as h_l."""
-    return (error.flatten(1) @ feedback.T).reshape(shape)
+    """B_l e for a batch: the output error (N, ...) flattened per sample, projected, shaped as h_l.
+
+    A B_l with one row per feature of the last axis (d_l, E), for h_l shaped (N, positions..., d_l),
+    is shared by every position: B_l e is given to each position, scaled by 1/sqrt(positions) so that
+    the block's whole signal keeps the norm of one projection (Launay et al.'s transformers treat
+    token positions as batch dimensions, and so receive the same feedback at every position)."""
+    projected = error.flatten(1) @ feedback.T
+    if projected.shape[1] == shape[1:].numel():
+        return projected.reshape(shape)
+    positions = shape[1:-1].numel()
+    return (projected / positions ** 0.5).reshape(shape[0], *[1] * (len(shape) - 2), shape[-1]).expand(shape)
 
 
 def dfa_objective(model: nn.Module, inputs: tuple, cuts: list[nn.Module], feedback: list[torch.Tensor],
@@ -57,10 +66,28 @@ def dfa_objective(model: nn.Module, inputs: tuple, cuts: list[nn.Module], feedba
     return loss, surrogate
 
 
+def feature_sizes(model: nn.Module, modules: list[nn.Module], task, device) -> tuple[list[int], int]:
+    """(size of the last axis of each hidden block's output, numel per sample of the model's output),
+    from a no-grad eval forward on two training samples: the rows of position-shared feedback."""
+    inputs = task.inputs(probe_batch(task, device))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), Cuts(modules) as cuts:
+            output = model(*inputs)
+    finally:
+        model.train(was_training)
+    return [h.shape[-1] for h in cuts.outputs], output[0].numel()
+
+
 class DFAConfig(MethodConfig):
     blocks: list[str] | None = Field(None, description="dotted names of the modules that end the hidden blocks, in "
                                                        "forward order (what follows the last is the output part); "
                                                        "None: an nn.Sequential split at each layer with parameters")
+    shared_positions: bool = Field(False, description="hidden outputs shaped (N, positions, d): one B_l of shape (d, E) "
+                                                      "shared by every position (token positions as batch dimensions, "
+                                                      "as Launay et al.'s transformers); False: one feedback row per "
+                                                      "unit of h_l")
     feedback_seed: int | None = Field(None, description="seed of the fixed random feedback matrices B_l; None: the "
                                                         "run's seed")
 
@@ -81,7 +108,10 @@ class DirectFeedbackAlignment(Method):
 
     def setup(self, run) -> None:
         self._cuts = cut_modules(run.model, self.config.blocks)
-        sizes, output_size = block_sizes(run.model, self._cuts, run.task, run.device)
+        if self.config.shared_positions:
+            sizes, output_size = feature_sizes(run.model, self._cuts, run.task, run.device)
+        else:
+            sizes, output_size = block_sizes(run.model, self._cuts, run.task, run.device)
         seed = self.config.feedback_seed if self.config.feedback_seed is not None else run.config.seed
         generator = torch.Generator().manual_seed(seed)
         self.feedback = [b.to(run.device) for b in feedback_matrices(sizes, output_size, generator)]
