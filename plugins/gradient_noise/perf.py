@@ -17,15 +17,16 @@ from .repro import BATCH, deep_net
 
 
 def reproduce(run: Run) -> None:
-    steps, rounds = run.pick((30, 5), (3, 1))
+    steps, rounds = run.pick((30, 3), (3, 1))
     task = zoo.get_task("digits")
     default_threads = torch.get_num_threads()
     measured = {}
     for threads in (default_threads, 1):
         torch.set_num_threads(threads)
         measured[threads] = method_overhead(lambda: deep_net("good", 0), task,
-                                            lambda: [zoo.method("gradient-noise", eta=0.3)], steps=steps,
-                                            rounds=rounds, optimizer="sgd", lr=0.05, batch_size=BATCH)
+                                            lambda: [zoo.method("gradient-noise", eta=0.01)], steps=steps,
+                                            rounds=rounds, optimizer="sgd", momentum=0.0, lr=0.05,
+                                            batch_size=BATCH, clip_grad_norm=10.0)
     torch.set_num_threads(default_threads)
     rows = [[str(t), f"{m['plain_step_s'] * 1e3:.2f}", f"{m['method_step_s'] * 1e3:.2f}", f"{m['ratio']:.2f}"]
             for t, m in measured.items()]
