@@ -119,7 +119,7 @@ def test_refusals():
         zoo.method("multistage-nn").run(torch.nn.Linear(1, 1).double(), (x, y))
     with pytest.raises(MethodMismatchError, match="regression"):
         zoo.method("multistage-nn").run(zoo.create("multistage-net"), (x, torch.zeros(40, dtype=torch.long)))
-    with pytest.raises(ConfigError, match="procedure"):
+    with pytest.raises(ConfigError, match="runs on its own"):
         zoo.train(zoo.create("multistage-net"), (x, y), methods=["multistage-nn"], epochs=1)
     with pytest.raises(ConfigError, match="sets"):
         zoo.method("multistage-nn").run(zoo.create("multistage-net"), (x, y), epochs=3)

@@ -215,11 +215,7 @@ class MultistageNN(Method):
             raise ConfigError(f"multistage-nn sets {owned} itself (Adam then L-BFGS, full batch); set its options "
                               f"adam_steps, later_adam_steps, adam_lr, lbfgs_iterations instead")
         task_obj = as_task(task)
-        missing = self.check(model, task_obj)
-        if missing:
-            label = getattr(getattr(model, "zoo_identity", None), "architecture", type(model).__name__)
-            raise MethodMismatchError(f"method 'multistage-nn' cannot act on model {label!r} with task "
-                                      f"{getattr(task_obj, 'name', task_obj)!r}: it needs {missing}")
+        self.require(model, task_obj)
         dtype = model.scales.dtype
         x, y = training_arrays(task_obj)
         x, y = x.to(dtype), y.to(dtype)
