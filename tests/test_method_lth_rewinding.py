@@ -14,6 +14,7 @@ import zoo
 from zoo.errors import ConfigError
 from zoo.training.method import MethodMismatchError
 from zoo_plugins.lottery_ticket.method import dense_state, masks_of
+from zoo_plugins.lottery_ticket.method import remaining as remaining_of
 
 SLUG = "lth-rewinding"
 FAST = {"batch_size": 60, "progress": False, "device": "cpu", "eval_splits": [], "final_splits": [], "epochs": 1}
@@ -67,11 +68,18 @@ def test_iteration_zero_is_the_lottery_ticket():
 
 
 class Starts:
+    """Counts the runs that train, and the optimizer step each run's first batch ends at."""
+
     def __init__(self):
         self.count = 0
+        self.first_steps = []
 
     def zoo_train_start(self, run):
         self.count += 1
+
+    def zoo_train_batch_end(self, run, logs):
+        if len(self.first_steps) < self.count:
+            self.first_steps.append(run.global_step)
 
 
 def test_interrupted_procedure_resumes_at_the_right_run(tmp_path):
@@ -91,6 +99,38 @@ def test_interrupted_procedure_resumes_at_the_right_run(tmp_path):
     assert starts.count == 1
     a, b = whole.state_dict(), resumed.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_run_interrupted_inside_a_training_stage_resumes_exactly(tmp_path):
+    options = {**FAST, "epochs": 2, "checkpoint_every": 4, "keep_checkpoints": 50, "seed": 2}
+    whole = small_net()
+    zoo.method(SLUG, rewind_iteration=5, rounds=2).run(whole, "digits", out_dir=tmp_path / "whole", **options)
+    # the same procedure killed inside round 1 (epoch 1, mid-epoch), before round 2 began
+    out = tmp_path / "cut"
+    shutil.copytree(tmp_path / "whole", out)
+    record = json.loads((out / "procedure.json").read_text())
+    for stage in ("round-1", "round-2"):
+        del record["done"][stage]
+    (out / "procedure.json").write_text(json.dumps(record))
+    shutil.rmtree(out / "round-2")
+    checkpoints = sorted((out / "round-1" / "checkpoints").iterdir())
+    middle = next(c for c in checkpoints if "epoch-00001" in c.name and not c.name.endswith("000000"))
+    for later in checkpoints[checkpoints.index(middle) + 1:]:
+        shutil.rmtree(later)
+    (out / "round-1" / "model.safetensors").unlink(missing_ok=True)
+    starts = Starts()
+    resumed = small_net(seed=4)
+    zoo.method(SLUG, rewind_iteration=5, rounds=2).run(resumed, "digits", out_dir=out, resume=True,
+                                                       callbacks=[starts], **options)
+    # round 1 continued from its mid-epoch checkpoint (not from step 0), round 2 trained; nothing else ran again
+    steps_per_epoch = 20  # 1150 training images in batches of 60
+    assert starts.count == 2
+    assert starts.first_steps == [steps_per_epoch + int(middle.name.split("-")[-1]) + 1, 1]
+    a, b = whole.state_dict(), resumed.state_dict()
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    assert masks_of(resumed).keys() == masks_of(whole).keys() and remaining_of(resumed)[0] < 1
 
 
 def test_acts_on_a_zoo_model():
@@ -116,5 +156,5 @@ def test_bad_input_is_refused():
         zoo.method(SLUG, rewind_iteration=-1)
     with pytest.raises(MethodMismatchError, match=r"lth-rewinding.*NoLayers.*Linear"):
         zoo.method(SLUG).run(NoLayers(), "digits", **FAST)
-    with pytest.raises(ConfigError, match="procedure"):
+    with pytest.raises(ConfigError, match="runs on its own"):
         zoo.train(small_net(), "digits", methods=[SLUG], **FAST)

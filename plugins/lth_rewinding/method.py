@@ -58,6 +58,7 @@ class LTHRewinding(Method):
     name = "lth-rewinding"
     Config = LTHRewindingConfig
     layer_types = PRUNABLE
+    standalone = True  # a procedure of several zoo.train runs: zoo.train refuses it, `run` drives it
 
     def _lottery(self) -> LotteryTicket:
         c = self.config
@@ -73,15 +74,11 @@ class LTHRewinding(Method):
         from theta_k; each later round prunes each layer's smallest surviving weights at its rate, rewinds
         the survivors to theta_k and trains again (stages round-<r>). `train_options` are zoo.train's
         (epochs, lr, optimizer, batch_size, seed, ...), the same for every round."""
-        from zoo.training.method import MethodMismatchError
         from zoo.training.procedure import Stages
 
         if not isinstance(model, nn.Module):
             raise ConfigTypeError(f"lth-rewinding runs on a torch nn.Module, got {type(model).__name__}")
-        missing = self.check(model, task)
-        if missing:  # as zoo.train words it (a procedure is not passed through zoo.train's own check)
-            raise MethodMismatchError(f"method {self.name!r} cannot act on model {type(model).__name__!r} with task "
-                                      f"{getattr(task, 'name', task)!r}: it needs {missing}")
+        self.require(model, task)  # a procedure does not pass through zoo.train's own check
         step = LotteryTicket(layers=self.config.layers)
         apply_structural(model, [step])
         rates = layer_rates(prunable_layers(model, self.config.layers), self._lottery().config)
