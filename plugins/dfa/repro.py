@@ -8,8 +8,10 @@ Protocol, fixed before running:
   * MLP: 64-256-256-256-10, ReLU (the fully connected networks of the DFA papers, three hidden layers);
   * transformer on digit rows: each of the 8 image rows is a token (8 pixels -> width 64, learned
     positions), two pre-LayerNorm transformer blocks (4 heads, MLP 128), LayerNorm, mean over tokens,
-    linear classifier. DFA as the paper's "macro" setting: the feedback arrives at the output of the
-    embedding and of each transformer block, backprop acts inside a block.
+    linear classifier. DFA as the paper's "macro" setting (its reference code): the feedback arrives at
+    the output of each transformer block, the row embedding is trained inside the first block (no
+    feedback of its own), backprop acts inside a block, and token positions count as batch
+    dimensions: one B_l (64 x 10) shared by the 8 rows (dfa option shared_positions=True).
 - Three ways to train each, same init, data order and optimizer: backprop (BP), DFA
   (methods=["dfa"]), and a control that trains only the last block by backprop with the others
   frozen at their random init ("last layer"): it tells learning in the hidden blocks from a
@@ -25,9 +27,18 @@ Verdict rule (written before running), per seed, test accuracy:
 If a check fails, a control trains the failing architecture with seed 0 for 3x the epochs (BP and DFA):
 if the check then holds, the protocol (training length) is to blame, else the claim fails at this scale.
 
+Protocol correction (second run): the first run gave the embedding a feedback of its own and every
+token position its own rows of B_l (512 x 10). Then DFA reached 22-28% on the transformer, below
+the frozen-random-blocks control (54%): the blocks got worse than random. repro_transformer.py
+diagnoses it (learning rate, feedback scale, attention removed: none of them helps; position-shared
+feedback does), and the paper's reference code shares B_l across positions and puts no feedback
+at the embedding. The transformer's DFA now follows that; the rule, the learning rate and
+everything else are unchanged. First run (seeds 0, 1, 2): transformer DFA 21.9 / 27.5 / 25.6%.
+
 Departures (budget and data): digits instead of the paper's tasks (NeRF, recommenders, graph
 networks, WikiText-103 language models); small widths; Adam at one learning rate for all (the paper
-tunes DFA's lr separately; tuning here would bend the verdict); one independent Gaussian B_l per
+tunes DFA's lr separately: Adam at 5e-5 for the transformer, against a warmup schedule for BP; tuning
+here would bend the verdict); one independent Gaussian B_l per
 block instead of TinyDFA's single shared matrix.
 
     zoo reproduce dfa
@@ -98,6 +109,15 @@ def output_layer_parameters(model: nn.Sequential) -> list[nn.Parameter]:
     return [p for layer in sequential_blocks(model)[-1] for p in layer.parameters()]
 
 
+def dfa_method(architecture: str):
+    """The MLP: a feedback per hidden layer. The transformer: the paper's macro DFA, feedback at the
+    output of each transformer block (children 1 and 2; the embedding, child 0, trains inside block
+    1), one B_l shared by the token positions."""
+    if architecture == "MLP":
+        return zoo.method("dfa")
+    return zoo.method("dfa", blocks=["1", "2"], shared_positions=True)
+
+
 def train_one(architecture: str, how: str, seed: int, epochs: int, task) -> float:
     """Test accuracy of one architecture trained one way ("BP", "DFA" or "last layer")."""
     torch.manual_seed(seed)
@@ -106,7 +126,7 @@ def train_one(architecture: str, how: str, seed: int, epochs: int, task) -> floa
         keep = {id(p) for p in output_layer_parameters(model)}
         for p in model.parameters():
             p.requires_grad_(id(p) in keep)
-    result = zoo.train(model, task, methods=["dfa"] if how == "DFA" else [], optimizer="adam", lr=LR,
+    result = zoo.train(model, task, methods=[dfa_method(architecture)] if how == "DFA" else [], optimizer="adam", lr=LR,
                        batch_size=BATCH, epochs=epochs, seed=seed, eval_splits=[], final_splits=["test"],
                        progress=False)
     return result.final["test_accuracy"]
@@ -170,14 +190,19 @@ def reproduce(run: Run) -> None:
         claim="DFA trains diverse architectures (here an MLP and a transformer) to performance close to backprop.",
         seeds=list(seeds), checks=checks, summary=summary,
         setup=f"Task digits (1150 train / 360 test). MLP 64-256-256-256-10 ReLU; transformer on the 8 image rows "
-              f"(width 64, 2 pre-LN blocks, 4 heads, MLP 128, mean pool), DFA at the block outputs ('macro'). Each "
+              f"(width 64, 2 pre-LN blocks, 4 heads, MLP 128, mean pool), DFA at the transformer blocks' outputs "
+              f"('macro'; the embedding trained inside block 1; one B_l shared by the 8 token positions, as in the "
+              f"paper's code). Each "
               f"trained three ways from the same init: backprop, dfa (Gaussian B_l, N(0, 1/10)), and backprop on the "
               f"last block only with the others frozen at init (control for random features). Adam lr {LR}, batch "
               f"{BATCH}, epochs {epochs}, seeds {list(seeds)}; test accuracy at the end. Rule, per seed: DFA >= BP - 3 "
               f"points (11 of 360 test digits, ~3x BP's seed spread; the paper's 'close' is unquantified) and DFA > "
               f"last-layer control, for both architectures. Departures: digits instead of the paper's tasks; small "
-              f"widths; one lr for all methods (no per-method tuning); independent B_l per block instead of TinyDFA's "
-              f"shared matrix.",
+              f"widths; one lr for all methods (no per-method tuning; the paper's transformer DFA used Adam at 5e-5 "
+              f"against a warmup schedule for BP); independent B_l per block instead of TinyDFA's shared matrix. "
+              f"Protocol corrected after a first run, which gave the embedding a feedback of its own and each token "
+              f"position its own B_l rows: transformer DFA 21.9 / 27.5 / 25.6%, below the control; diagnosis in the "
+              f"dfa-transformer record.",
         table={"columns": ["architecture", "training", *[f"seed {s} acc (%)" for s in seeds], "mean +- std"],
                "rows": rows},
         paper={"note": "Table/figures of Launay et al. 2020: DFA close to BP on NeRF (PSNR), recommender systems (AUC), "

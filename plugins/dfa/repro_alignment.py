@@ -6,7 +6,9 @@ trains the reproduction's MLP and transformer with DFA (seed 0, the same epochs 
 the end of each epoch, on a fixed batch of 256 training digits, records per hidden block the cosine
 between the DFA update (gradient of the DFA surrogate) and the true backprop gradient of the block's
 parameters. A cosine well above 0 means the hidden blocks move in a descent direction; near 0, the
-feedback tells them nothing useful. A measurement (no verdict): it explains repro.py's result.
+feedback tells them nothing useful. A measurement (no verdict) of repro.py's FIRST protocol for the
+transformer (feedback at the embedding too, a B_l row per unit of every token position; the recorded
+run now shares B_l across positions, see repro_transformer.py): it explains why that one failed.
 
     zoo reproduce dfa --part repro_alignment
 """
