@@ -248,9 +248,15 @@ def run_part(part: Part, out: str | Path, *, quick: bool = False) -> Run:
     run = Run(part, Path(out), quick)
     module = _load_part(part)
     run.out.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    threads = torch.get_num_threads()
     with exclusive(run.out, f"zoo reproduce {part.model}"):
         start = time.perf_counter()
-        module.reproduce(run)
+        try:
+            module.reproduce(run)
+        finally:  # a part that sets one thread for its timings must not leave the next part on one
+            torch.set_num_threads(threads)
         run.seconds = time.perf_counter() - start
     return run
 

@@ -65,3 +65,30 @@ def method_overhead(make_model: Callable[[], object], task, methods: Callable[[]
     return {"plain_step_s": times["plain"], "method_step_s": times["method"],
             "ratio": times["method"] / times["plain"], "steps": steps, "rounds": rounds,
             "threads": torch.get_num_threads()}
+
+
+def overhead_at_threads(make_model: Callable[[], object], task, methods: Callable[[], list],
+                        threads: tuple[int, ...] | None = None, **options) -> dict[int, dict]:
+    """`method_overhead` at each thread count (default: the machine's, then 1), the thread count
+    restored afterwards: {threads: result}."""
+    import torch
+
+    default = torch.get_num_threads()
+    measured = {}
+    try:
+        for count in threads or (default, 1):
+            torch.set_num_threads(count)
+            measured[count] = method_overhead(make_model, task, methods, **options)
+    finally:
+        torch.set_num_threads(default)
+    return measured
+
+
+def overhead_table(measured: dict[int, dict], baseline: str = "plain", method: str = "method") -> tuple[dict, str]:
+    """A record's table and summary sentence for `overhead_at_threads` results."""
+    rows = [[count, f"{m['plain_step_s'] * 1e3:.2f}", f"{m['method_step_s'] * 1e3:.2f}", f"{m['ratio']:.2f}"]
+            for count, m in measured.items()]
+    table = {"columns": ["threads", f"{baseline} ms/step", f"{method} ms/step", "ratio"], "rows": rows}
+    summary = "; ".join(f"{count} thread(s): {baseline} {m['plain_step_s'] * 1e3:.2f} ms/step, {method} "
+                        f"{m['method_step_s'] * 1e3:.2f} ms/step (x{m['ratio']:.2f})" for count, m in measured.items())
+    return table, summary

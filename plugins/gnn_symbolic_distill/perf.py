@@ -8,13 +8,11 @@ regression after training is timed by the reproduction (its records' cpu_seconds
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.timing import method_overhead
+from zoo.timing import overhead_at_threads, overhead_table
 
 HIDDEN = 64  # the reproduction's width
 
@@ -27,11 +25,9 @@ def reproduce(run: Run) -> None:
         torch.manual_seed(0)
         return zoo.create("nbody-gn", task=task, hidden=HIDDEN)
 
-    results = {}
-    for threads in (os.cpu_count() or 1, 1):
-        torch.set_num_threads(threads)
-        results[threads] = method_overhead(make_model, task, lambda: [zoo.method("gnn-symbolic-distill")],
-                                           steps=steps, rounds=rounds, batch_size=64, device="cpu")
+    results = overhead_at_threads(make_model, task, lambda: [zoo.method("gnn-symbolic-distill")],
+                                  steps=steps, rounds=rounds, batch_size=64, device="cpu")
+    table, _ = overhead_table(results, method="with L1 messages")
     one = results[1]
     summary = (f"1 thread: {one['method_step_s'] * 1e3:.1f} ms a step with the L1 message penalty against "
                f"{one['plain_step_s'] * 1e3:.1f} ms plain (ratio {one['ratio']:.2f}); at {list(results)[0]} threads "
@@ -42,8 +38,6 @@ def reproduce(run: Run) -> None:
         "perf", claim="per-step cost of the L1 message penalty against plain training", verdict="measured",
         summary=summary,
         setup=f"zoo.timing.method_overhead, nbody-gn width {HIDDEN}, batch 64, {steps} steps x {rounds} rounds.",
-        table={"columns": ["threads", "plain ms/step", "with method ms/step", "ratio"],
-               "rows": [[t, f"{r['plain_step_s'] * 1e3:.2f}", f"{r['method_step_s'] * 1e3:.2f}", f"{r['ratio']:.2f}"]
-                        for t, r in results.items()]},
+        table=table,
         data={str(t): r for t, r in results.items()},
     )

@@ -7,11 +7,9 @@ with digits batches of 64, at the default thread count and at 1.
 
 from __future__ import annotations
 
-import torch
-
 import zoo
 from zoo.reproduce import Run
-from zoo.timing import method_overhead
+from zoo.timing import overhead_at_threads, overhead_table
 
 from .repro import BATCH, small_cnn
 
@@ -19,23 +17,14 @@ from .repro import BATCH, small_cnn
 def reproduce(run: Run) -> None:
     steps, rounds = run.pick((30, 5), (3, 1))
     task = zoo.get_task("digits")
-    default_threads = torch.get_num_threads()
-    measured = {}
-    for threads in (default_threads, 1):
-        torch.set_num_threads(threads)
-        measured[threads] = method_overhead(lambda: small_cnn(0), task, lambda: [zoo.method("novograd")], steps=steps,
-                                            rounds=rounds, lr=1e-3, batch_size=BATCH)
-    torch.set_num_threads(default_threads)
-    rows = [[str(t), f"{m['plain_step_s'] * 1e3:.2f}", f"{m['method_step_s'] * 1e3:.2f}", f"{m['ratio']:.2f}"]
-            for t, m in measured.items()]
-    summary = ("Seconds per training step (batch 64, small CNN on digits), AdamW vs novograd: "
-               + "; ".join(f"{t} thread(s): {m['plain_step_s'] * 1e3:.2f} ms vs {m['method_step_s'] * 1e3:.2f} ms "
-                           f"(x{m['ratio']:.2f})" for t, m in measured.items())
-               + f". Medians of {rounds} interleaved rounds of {steps} steps.")
+    measured = overhead_at_threads(lambda: small_cnn(0), task, lambda: [zoo.method("novograd")], steps=steps,
+                                   rounds=rounds, lr=1e-3, batch_size=BATCH)
+    table, summary = overhead_table(measured, baseline="AdamW", method="novograd")
+    summary += f". Medians of {rounds} interleaved rounds of {steps} steps."
     print(summary)
     run.record("perf", claim="the cost of a novograd step against torch's AdamW step, whole training step timed",
                verdict="measured", summary=summary,
                setup=f"zoo.timing.method_overhead: fresh model per round, {steps} steps, {rounds} rounds, AdamW and "
                      f"methods=[novograd] in turn, evaluation off; threads {list(measured)}.",
-               table={"columns": ["threads", "AdamW ms/step", "novograd ms/step", "ratio"], "rows": rows},
+               table=table,
                data={"measured": {str(t): m for t, m in measured.items()}})

@@ -9,13 +9,11 @@ thread. The teacher is the reproduction's conv net (untrained: only its cost mat
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.timing import method_overhead
+from zoo.timing import overhead_at_threads, overhead_table
 
 from .repro import BATCH, STUDENT_LR, TASK, conv_student, conv_teacher
 
@@ -28,21 +26,14 @@ def reproduce(run: Run) -> None:
     def methods():
         return [zoo.method("quantized-distillation", bits=4, teacher=teacher)]
 
-    measured = {}
-    # torch's default is one thread per core; the repro part, run before in the same process, set 1
-    for threads in dict.fromkeys((os.cpu_count() or 1, 1)):
-        torch.set_num_threads(threads)
-        measured[threads] = method_overhead(conv_student, TASK, methods, steps=steps, rounds=rounds, batch_size=BATCH,
-                                            lr=STUDENT_LR)
-    rows = [[t, f"{m['plain_step_s'] * 1e3:.2f}", f"{m['method_step_s'] * 1e3:.2f}", f"{m['ratio']:.2f}"]
-            for t, m in measured.items()]
-    summary = "; ".join(f"{t} thread(s): plain fp student {m['plain_step_s'] * 1e3:.2f} ms/step, quantized distillation "
-                        f"{m['method_step_s'] * 1e3:.2f} ms/step (x{m['ratio']:.2f})" for t, m in measured.items())
+    measured = overhead_at_threads(conv_student, TASK, methods, steps=steps, rounds=rounds, batch_size=BATCH,
+                                   lr=STUDENT_LR)
+    table, summary = overhead_table(measured, baseline="plain fp student", method="quantized distillation")
     print(summary)
     run.record("perf", claim="the quantized-distillation step's cost (weight quantizer, teacher forward, distillation "
                              "loss) against plain full-precision training of the same student",
                verdict="measured", summary=summary,
                setup=f"conv student (6k parameters) on {TASK}, 4 bits, batch {BATCH}, AdamW; {steps} steps per run, "
                      f"median of {rounds} interleaved rounds of plain and method training from fresh students.",
-               table={"columns": ["threads", "plain ms/step", "method ms/step", "ratio"], "rows": rows},
+               table=table,
                data={"measured": {str(k): v for k, v in measured.items()}})

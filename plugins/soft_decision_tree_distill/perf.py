@@ -9,13 +9,11 @@ one thread. The teacher is the reproduction's conv net (untrained: only its cost
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.timing import method_overhead
+from zoo.timing import overhead_at_threads, overhead_table
 
 from .repro import BATCH, DEPTH, TASK, conv_teacher
 
@@ -31,21 +29,14 @@ def reproduce(run: Run) -> None:
     def methods():
         return [zoo.method("soft-decision-tree-distill", teacher=teacher)]
 
-    measured = {}
-    # torch's default is one thread per core; the repro part, run before in the same process, set 1
-    for threads in dict.fromkeys((os.cpu_count() or 1, 1)):
-        torch.set_num_threads(threads)
-        measured[threads] = method_overhead(make_tree, TASK, methods, steps=steps, rounds=rounds, batch_size=BATCH,
-                                            lr=1e-2)
-    rows = [[t, f"{m['plain_step_s'] * 1e3:.2f}", f"{m['method_step_s'] * 1e3:.2f}", f"{m['ratio']:.2f}"]
-            for t, m in measured.items()]
-    summary = "; ".join(f"{t} thread(s): plain tree {m['plain_step_s'] * 1e3:.2f} ms/step, distilled "
-                        f"{m['method_step_s'] * 1e3:.2f} ms/step (x{m['ratio']:.2f})" for t, m in measured.items())
+    measured = overhead_at_threads(make_tree, TASK, methods, steps=steps, rounds=rounds, batch_size=BATCH,
+                                   lr=1e-2)
+    table, summary = overhead_table(measured, baseline="plain tree", method="distilled")
     print(summary)
     run.record("perf", claim="the distillation step's cost (teacher forward, Eq. 1, balancing penalty) against "
                              "plain training of the same tree",
                verdict="measured", summary=summary,
                setup=f"soft-decision-tree depth {DEPTH} on {TASK}, batch {BATCH}, AdamW; {steps} steps per run, median "
                      f"of {rounds} interleaved rounds of plain and distilled training from fresh trees.",
-               table={"columns": ["threads", "plain ms/step", "distilled ms/step", "ratio"], "rows": rows},
+               table=table,
                data={"measured": {str(k): v for k, v in measured.items()}})
