@@ -53,12 +53,6 @@ def seeded(make, *args, **kwargs):
     return fresh
 
 
-def ff_mlp():
-    """Forward-Forward's shape: Linear + ReLU pairs and no output layer."""
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU())
-
-
 CASES = {
     "dorefa": (tiny_mixer, "digits", {}),
     "lottery-ticket": (tiny_mixer, "digits", {}),
@@ -72,7 +66,7 @@ CASES = {
     "gradient-noise": (tiny_mixer, "digits", {}),
     "dfa": (lambda: mlp(nn.Tanh), "digits", {}),
     "mono-forward": (mlp, "digits", {}),
-    "collaborative-ff": (ff_mlp, "digits", {}),
+    "collaborative-ff": (seeded(zoo.create, "ff-mlp", variant="digits", hidden=[16, 16]), "digits", {}),
     "noprop": (seeded(zoo.create, "noprop-dt", variant="digits", task="digits", num_blocks=2, hidden=8), "digits", {}),
     "directpred": (lambda: mlp(outputs=12), "UNLABELED_DIGITS", {}),
     "lth-rewinding": (tiny_mixer, "digits", {}),

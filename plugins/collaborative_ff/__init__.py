@@ -2,7 +2,8 @@
 Schwing & Hazan, AAAI 2024, arXiv:2305.12393): the training method `collaborative-ff`, which trains an
 MLP with Hinton's Forward-Forward algorithm (The Forward-Forward Algorithm: Some Preliminary
 Investigations, 2022, arXiv:2212.13345) in its collaborative form (default) or its original form
-(`collaboration=False`).
+(`collaboration=False`), and the model `ff-mlp`, the network FF trains (any nn.Sequential of that
+shape trains too).
 
 Every layer is trained on its own: it should give high goodness G (sum of squared ReLU activities)
 to positive data (the image with its true label written one-hot into its first pixels) and low
@@ -26,7 +27,33 @@ Where the code departs from the papers, and why:
 
 from __future__ import annotations
 
+from zoo import ModelSpec
 from zoo.hookspecs import MethodSpec, hookimpl
+
+
+def _build(config):
+    from .model import FFMLP
+
+    return FFMLP(config)
+
+
+def _example_inputs(config, batch_size: int) -> tuple:
+    import torch
+
+    return (torch.rand(batch_size, config.in_features),)
+
+
+def _from_task(values: dict, info) -> dict:
+    if info.kind != "classification":
+        raise ValueError(f"ff-mlp needs a classification task, got a {info.kind} task")
+    return {"in_features": info.input_dim}
+
+
+@hookimpl
+def zoo_models() -> list[ModelSpec]:
+    from .model import FFMLPConfig
+
+    return [ModelSpec("ff-mlp", FFMLPConfig, _build, example_inputs=_example_inputs, from_task=_from_task)]
 
 
 @hookimpl
