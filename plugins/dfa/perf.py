@@ -1,7 +1,8 @@
 """Cost of a DFA training step against a backprop step, timed in the same run.
 
 zoo.timing.method_overhead trains the reproduction's MLP (64-256-256-256-10) and its row transformer
-on digits for a few steps, plain (backprop) and with methods=["dfa"], in turn; the ratio is DFA's
+on digits for a few steps, plain (backprop) and with DFA as repro.py sets it (the transformer's
+feedback shared by the token positions), in turn; the ratio is DFA's
 seconds per step over backprop's, at the default thread count and at one thread. DFA does one forward
 with the blocks cut, one gradient of the loss at the output, and one backward of the surrogate whose
 pieces are block-local: it is not expected to be cheaper on one device (its gain is that the blocks'
@@ -20,7 +21,7 @@ import zoo
 from zoo.reproduce import Run
 from zoo.timing import method_overhead
 
-from .repro import make
+from .repro import dfa_method, make
 
 
 def reproduce(run: Run) -> None:
@@ -31,8 +32,8 @@ def reproduce(run: Run) -> None:
     for threads in (default_threads, 1):
         torch.set_num_threads(threads)
         for architecture in ("MLP", "transformer"):
-            timing = method_overhead(lambda: make(architecture), task, lambda: ["dfa"], steps=steps, rounds=rounds,
-                                     batch_size=64, optimizer="adam", lr=1e-3)
+            timing = method_overhead(lambda: make(architecture), task, lambda: [dfa_method(architecture)],
+                                     steps=steps, rounds=rounds, batch_size=64, optimizer="adam", lr=1e-3)
             data[f"{architecture}, {threads} thread(s)"] = timing
             rows.append([architecture, threads, f"{1e3 * timing['plain_step_s']:.2f}",
                          f"{1e3 * timing['method_step_s']:.2f}", f"{timing['ratio']:.2f}"])
