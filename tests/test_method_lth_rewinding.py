@@ -59,6 +59,20 @@ def test_rounds_restart_from_the_weights_after_k_steps(tmp_path):
     assert result.rewind_iteration == 7 and "rounds {0: 100.0% left" in repr(result)
 
 
+def test_rewinding_run_keeps_the_full_learning_rate_under_a_decaying_schedule(tmp_path):
+    # the first k steps of a cosine over a whole round are at full lr; a cosine over the k steps would not be
+    zoo.method(SLUG, rewind_iteration=6, rounds=0).run(small_net(), "digits", out_dir=tmp_path / "imp",
+                                                       schedule="cosine", lr=0.5, **FAST)
+    from safetensors.torch import load_file
+
+    theta_k = load_file(str(tmp_path / "imp" / "rewind.safetensors"))
+    constant, decayed = small_net(), small_net()
+    zoo.train(constant, "digits", max_steps=6, lr=0.5, **{**FAST, "epochs": 10**6})
+    zoo.train(decayed, "digits", max_steps=6, lr=0.5, schedule="cosine", **{**FAST, "epochs": 10**6})
+    assert all(torch.equal(theta_k[k], v) for k, v in dense_state(constant).items())
+    assert not torch.equal(theta_k["1.weight"], dense_state(decayed)["1.weight"])
+
+
 def test_iteration_zero_is_the_lottery_ticket():
     a, b = small_net(), small_net()
     zoo.method(SLUG, rewind_iteration=0, rounds=1, conv_prune_rate=0.1).run(a, "digits", **FAST)

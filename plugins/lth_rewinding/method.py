@@ -88,6 +88,9 @@ class LTHRewinding(Method):
             if k > 0:
                 warmup = {**train_options, "max_steps": k, "epochs": max(train_options.get("epochs", 1), 10**6)}
                 warmup["final_splits"] = []
+                # zoo.train's schedule spans max_steps, i.e. only these k steps; the first k steps of a
+                # decaying schedule over a whole round are at (nearly) the full learning rate, so keep it
+                warmup["schedule"] = "constant"
                 stages.train("rewind-point", model, task, methods=[step], **warmup)
             theta_k = stages.keep("rewind", dense_state(model))
             for r in range(self.config.rounds + 1):
