@@ -11,6 +11,9 @@ Where the code departs from the paper:
 - theta_k comes from a first run of k steps; every round (the dense one included) then trains its
   `train_options` epochs from theta_k with a fresh optimizer, so the dense network and the subnetworks
   train alike after the rewinding point (the paper continues the dense run's schedule from k).
+- The k-step rewinding run trains at the constant base learning rate even when a decaying `schedule` is
+  given: zoo.train's schedule would span only those k steps, while the first k steps of a decay over a
+  whole round are at (nearly) the full rate.
 - k = 0 is the lottery-ticket procedure (rewinding to theta_0).
 Importing this module is cheap; torch is imported when the method is first used.
 """
