@@ -303,14 +303,28 @@ def models_index(catalog, plugin_dirs: dict[str, Path]) -> str:
 
 # -- method pages -----------------------------------------------------------------------------------
 
-def use_method(entry) -> str:
+def _shows_its_use(doc_md: Path | None) -> bool:
+    """Whether a plugin's DOC.md shows how to use the method itself (a "Use..." section or code)."""
+    if doc_md is None or not doc_md.exists():
+        return False
+    text = doc_md.read_text(encoding="utf-8")
+    return "```python" in text or re.search(r"^#+ Us(e|ing) ", text, flags=re.M) is not None
+
+
+def use_method(entry, own_use: bool = False) -> str:
     """The "Use it" section of a method: its first block runs offline in seconds (tests/test_docs.py
-    runs it); the block that trains carries a skip marker."""
+    runs it); the block that trains carries a skip marker. A method whose DOC.md shows its own use
+    (the models it needs, how it runs) gets that instead of the generic training example."""
     name, task = entry.name, (entry.tasks[0] if entry.tasks else "digits")
     first = ["import zoo", "", f'method = zoo.method("{name}")  # the paper\'s defaults', "print(method.config)"]
     if entry.config:
         f = entry.config[0]
         first.append(f'method = zoo.method("{name}", {f.name}={f.default!r})  # any option: zoo info {name}')
+    if own_use:
+        needs = f"It needs {_literal(entry.needs)}. " if entry.needs else ""
+        return "\n".join(["## Use it\n", _fenced("\n".join(first)),
+                          needs + "How to train with it, and on which models: *The paper and this implementation* "
+                          "below. Composing it with other methods: [Training methods](../methods-guide.md).\n"])
     model = f'model = zoo.create("mlp-mixer", variant="digits", task="{task}")  # or any model that fits'
     if entry.kind == "procedure":
         train = [model, f'result = zoo.method("{name}").run(model, "{task}", epochs=10, out_dir="runs/{name}")',
@@ -338,7 +352,8 @@ def _method_reference(entry) -> str:
 
 
 def method_page(entry, folder: Path | None) -> str:
-    return _page(entry, folder, "*Training method.* ", use_method(entry), _method_reference(entry))
+    own_use = _shows_its_use(folder / "DOC.md" if folder else None)
+    return _page(entry, folder, "*Training method.* ", use_method(entry, own_use), _method_reference(entry))
 
 
 def methods_index(catalog, plugin_dirs: dict[str, Path]) -> str:
