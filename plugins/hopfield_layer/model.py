@@ -16,15 +16,17 @@ patterns R, stored patterns Y and projections W_Q, W_K, W_V (Eq. 10),
 which is transformer attention with beta = 1/sqrt(d_k). The paper's three layers:
 - `Hopfield`: R and Y are both inputs (associating two sets, or a set with itself).
 - `HopfieldPooling`: R is a learned static state pattern (the query), Y the input: pooling a set.
-- `HopfieldLayer`: R is the input, the stored patterns are learned weights (W_K Y^T and Y W_K W_V
-  collapse to two trained matrices): a memory/prototype lookup.
+- `HopfieldLayer`: R is the input, the stored patterns are learned weights: a memory/prototype
+  lookup. Keys (Y W_K) and values are trained as two independent matrices, a relaxation of Eq. 10,
+  where the values are tied to the keys through W_V (Y W_K W_V).
 `update_steps` > 1 repeats the update in the association space before reading out the values.
 
 `HopfieldClassifier` puts one layer on tabular data: the sample as one state pattern against
 learned stored patterns (hopfield-layer), or each feature as a token (x_f w_f + b_f) pooled by a
 learned query (hopfield-pooling) or associated with the others and averaged (hopfield).
 
-Departures from the paper: none in the update. The authors' `hopfield-layers` package is not on
+Departures from the paper: none in the update; in `HopfieldLayer` the values are not tied to the
+keys (see above). The authors' `hopfield-layers` package is not on
 PyPI, so agreement is shown against torch's nn.MultiheadAttention (same weights, same outputs),
 which the paper states Eq. 10 reduces to; its extra options (pattern normalisation, association
 masks, static patterns as keys/values separately) are not reproduced.
@@ -119,8 +121,9 @@ class HopfieldPooling(nn.Module):
 class HopfieldLayer(nn.Module):
     """Learned stored patterns looked up by the input: forward(state (B, S, input_size)) -> (B, S, output_size).
 
-    The stored patterns enter only through Y W_K (keys) and Y W_K W_V (values), so both are trained
-    directly as (quantity, heads * d) matrices."""
+    The stored patterns enter only through Y W_K (keys) and Y W_K W_V (values); both are trained
+    directly as independent (quantity, heads * d) matrices, which relaxes Eq. 10's tie of the values
+    to the keys through W_V."""
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int, quantity: int, num_heads: int = 1,
                  beta: float | None = None, update_steps: int = 1, dropout: float = 0.0):

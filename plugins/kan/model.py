@@ -11,7 +11,9 @@ Initialisation follows the paper (Sec. 2.2, "Initialization scales"): w_s = 1, s
 drawing c ~ N(0, sigma^2) with sigma = 0.1, and w_b by Xavier initialisation. Grids adapt to the
 activations that reach them (Sec. 2.2, "Update of spline grids"): `update_grid` places the knots at
 sample quantiles, blended with a uniform grid by `grid_eps` as in the authors' pykan, and refits the
-coefficients by least squares so the function is kept.
+coefficients by least squares so the function is kept. It departs from pykan in two small ways:
+the k knots added beyond each end continue that end interval's spacing (pykan uses the mean
+spacing of the grid), and a 1e-6 relative jitter keeps knots strictly increasing when samples tie.
 
 The paper's toolkit lives here too: grid extension (`KAN.refine`, Sec. 2.4), the sparsification
 regulariser (`KAN.regularization`, Sec. 2.5.1; `SparsityTraining` trains on it through `zoo.train`),
@@ -135,7 +137,8 @@ class KANLayer(nn.Module):
         self.coef.copy_(fit_coefficients(x_sorted, old, self.grid, self.k).to(self.coef.dtype))
 
     def _adaptive_grid(self, x_sorted: torch.Tensor, grid_size: int) -> torch.Tensor:
-        """Knots at sample quantiles blended with a uniform grid by grid_eps, extended by k per side."""
+        """Knots at sample quantiles blended with a uniform grid by grid_eps, extended by k per side with
+        the end intervals' spacing (pykan: the mean spacing)."""
         batch = x_sorted.shape[0]
         ids = [int(batch / grid_size * i) for i in range(grid_size)] + [-1]
         adaptive = x_sorted[ids, :].T  # (in, G+1)

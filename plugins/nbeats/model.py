@@ -18,7 +18,9 @@ one function across past and future). The interpretable configuration (N-BEATS-I
 followed by a seasonality stack, with weights shared within each stack; `decompose` returns each
 stack's forecast, i.e. the trend and seasonality components.
 
-Departures from the paper: none in the architecture. Sizes (30 stacks of width 512 for N-BEATS-G)
+Departures from the paper: generic blocks pass theta through a linear bottleneck of
+`generic_theta_dim` (32) before V^b, V^f; the paper leaves the size of theta open and the authors'
+code sizes it L + H (set generic_theta_dim to L + H for that). Sizes (30 stacks of width 512 for N-BEATS-G)
 are the paper's defaults; the reproduction scales them down through the config. The paper's
 ensemble of 180 models (3 losses x 6 lookbacks x 10 seeds) is a training protocol, not part of
 the network, and is not run here.

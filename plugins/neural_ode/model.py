@@ -11,8 +11,10 @@ what the reproduction measures, with `nfe` counted by the dynamics function.
 - `ODENet` (Sec. 3, the MNIST model): a convolutional stem (3x3 conv, then `downsample_steps`
   stride-2 4x4 convs, with GroupNorm and ReLU), one ODE block whose dynamics are
   norm-ReLU-conv(t)-norm-ReLU-conv(t)-norm with the time t appended as an input channel, then
-  norm-ReLU, global average pooling and a linear classifier. `block="resnet"` is the paper's
-  ResNet baseline: the same function as `resnet_blocks` discrete residual blocks.
+  norm-ReLU, global average pooling and a linear classifier. `block="resnet"` is a ResNet baseline:
+  `resnet_blocks` discrete residual blocks h + f(h, 0) of the ODE
+  block's own dynamics (with its time channel, trailing GroupNorm and conv biases). It departs from
+  the paper's baseline, whose ResBlock is norm-ReLU-conv without bias, twice.
 - `LatentODE` (Sec. 5, Fig. 6): an RNN reads the observations backwards in time and gives
   q(z_0 | x) = N(mu, sigma); z_0 is sampled (its mean in eval mode), the latent dynamics
   dz/dt = f(z) are solved at every requested time, and a decoder maps z(t) to observations.
