@@ -32,6 +32,7 @@ at this scale; the record says so (the original LTH works on small nets).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -53,24 +54,42 @@ def conv_net(width: int = 32) -> nn.Sequential:
                          nn.Linear(2 * w * 4, 256), nn.ReLU(), nn.Linear(256, 10))
 
 
-def imp(seed: int, k: int, rounds: int, epochs: int, width: int):
+def imp(seed: int, k: int, rounds: int, epochs: int, width: int, **train_options):
     torch.manual_seed(seed)
     model = conv_net(width)
     result = zoo.method("lth-rewinding", rewind_iteration=k, rounds=rounds).run(
         model, "digits", epochs=epochs, optimizer="sgd", lr=0.1, momentum=0.9, batch_size=60, seed=seed,
-        progress=False, device="cpu", eval_splits=[], final_splits=["test"])
+        progress=False, device="cpu", eval_splits=[], final_splits=["test"], **train_options)
     return [(r.remaining, r.final["test_accuracy"]) for r in result.rounds]
 
 
-def reproduce(run: Run) -> None:
-    torch.set_num_threads(1)
-    started = time.time()
+@dataclass
+class Comparison:
+    """Both rewinding points (k and 0) on every seed: the per-round curves and the rule's checks."""
+
+    seeds: list
+    rounds: int
+    epochs: int
+    width: int
+    k: int
+    curves: dict  # {rewind point: {seed: [(weights left, test accuracy) per round]}}
+    dense: list  # round 0 of the k run: the dense net trained from theta_k
+    late: list  # last round, k
+    early0: list  # last round, k=0
+    left: float  # fraction of weights left at the last round
+    checks: list
+    rows: list  # the record's table: round, weights left, per-seed accuracies of k=0 and k
+
+
+def compare(run: Run, **train_options) -> Comparison:
+    """Run IMP rewound to k=10 and to 0 on each seed (sized by `run`) and judge the rule:
+    A: the k subnetwork >= dense - 1 point; B: the k subnetwork > the 0 subnetwork."""
     seeds = run.pick([0, 1, 2], [0])
     rounds, epochs, width, k = run.pick(7, 1), run.pick(15, 1), run.pick(WIDTH, 8), 10
     curves = {0: {}, k: {}}
     for seed in seeds:
         for kk in curves:
-            curves[kk][seed] = imp(seed, kk, rounds, epochs, width)
+            curves[kk][seed] = imp(seed, kk, rounds, epochs, width, **train_options)
         print(seed, {kk: [round(a, 3) for _, a in c[seed]] for kk, c in curves.items()}, flush=True)
     dense = [curves[k][s][0][1] for s in seeds]
     late = [curves[k][s][-1][1] for s in seeds]
@@ -79,15 +98,24 @@ def reproduce(run: Run) -> None:
     checks = [Check(f"k={k} subnetwork ({100 * left:.0f}% left) >= dense - 1 point", ours=late, versus=dense,
                     better="higher", margin=-TOLERANCE),
               Check(f"k={k} subnetwork beats k=0", ours=late, versus=early0, better="higher")]
+    rows = [[r, f"{100 * curves[k][seeds[0]][r][0]:.1f}"]
+            + [" / ".join(f"{100 * curves[kk][s][r][1]:.1f}" for s in seeds) for kk in (0, k)]
+            for r in range(rounds + 1)]
+    return Comparison(seeds, rounds, epochs, width, k, curves, dense, late, early0, left, checks, rows)
+
+
+def reproduce(run: Run) -> None:
+    torch.set_num_threads(1)
+    started = time.time()
+    arms = compare(run)
+    seeds, rounds, epochs, width, k, curves = arms.seeds, arms.rounds, arms.epochs, arms.width, arms.k, arms.curves
+    dense, late, early0, left, checks = arms.dense, arms.late, arms.early0, arms.left, arms.checks
     reading = ("k=0 fails where k=10 holds: the paper's regime was reached" if all(
         a > b for a, b in zip(late, early0)) else "k=0 did not fail against k=10 on every seed: the iteration-0 failure "
         "regime was not (fully) reached at this scale, or both fail together")
     figure = "lth_rewinding_accuracy.png"
     _plot(run.figure(figure), curves, seeds, k)
     seconds = time.time() - started
-    rows = [[r, f"{100 * curves[k][seeds[0]][r][0]:.1f}"]
-            + [" / ".join(f"{100 * curves[kk][s][r][1]:.1f}" for s in seeds) for kk in (0, k)]
-            for r in range(rounds + 1)]
     summary = (f"At {100 * left:.1f}% of the weights: k={k} {100 * np.mean(late):.2f}%, k=0 {100 * np.mean(early0):.2f}%, "
                f"dense (trained from theta_k) {100 * np.mean(dense):.2f}% (means of seeds {seeds}). {seconds:.0f} s "
                f"wall on one thread. Reading: {reading}.")
@@ -100,7 +128,7 @@ def reproduce(run: Run) -> None:
                f"batch 60, {epochs} epochs per round; IMP 20%/round layer-wise (output 10%), {rounds} rounds; "
                f"k={k} vs k=0. Rule (fixed before running), per seed at the last round: A k-ticket >= dense - 1 "
                "point, B k-ticket > 0-ticket."),
-        table={"columns": ["round", "weights left %", "k=0 acc % per seed", f"k={k} acc % per seed"], "rows": rows},
+        table={"columns": ["round", "weights left %", "k=0 acc % per seed", f"k={k} acc % per seed"], "rows": arms.rows},
         figures=[figure],
         paper={"Frankle et al. 2019 (Figures 1, 3)": "VGG-19 / ResNet-18 on CIFAR-10 at lr 0.1: IMP rewound to "
                "iteration 0 falls below dense accuracy at moderate sparsity; rewound to k = 100-500 iterations "

@@ -25,38 +25,16 @@ import time
 import numpy as np
 import torch
 
-import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
-from zoo_plugins.lth_rewinding.repro import TOLERANCE, WIDTH, _plot, conv_net
-
-
-def imp(seed: int, k: int, rounds: int, epochs: int, width: int):
-    torch.manual_seed(seed)
-    model = conv_net(width)
-    result = zoo.method("lth-rewinding", rewind_iteration=k, rounds=rounds).run(
-        model, "digits", epochs=epochs, optimizer="sgd", lr=0.1, momentum=0.9, batch_size=60, schedule="cosine",
-        seed=seed, progress=False, device="cpu", eval_splits=[], final_splits=["test"])
-    return [(r.remaining, r.final["test_accuracy"]) for r in result.rounds]
+from zoo_plugins.lth_rewinding.repro import _plot, compare
 
 
 def reproduce(run: Run) -> None:
     torch.set_num_threads(1)
     started = time.time()
-    seeds = run.pick([0, 1, 2], [0])
-    rounds, epochs, width, k = run.pick(7, 1), run.pick(15, 1), run.pick(WIDTH, 8), 10
-    curves = {0: {}, k: {}}
-    for seed in seeds:
-        for kk in curves:
-            curves[kk][seed] = imp(seed, kk, rounds, epochs, width)
-        print(seed, {kk: [round(a, 3) for _, a in c[seed]] for kk, c in curves.items()}, flush=True)
-    dense = [curves[k][s][0][1] for s in seeds]
-    late = [curves[k][s][-1][1] for s in seeds]
-    early0 = [curves[0][s][-1][1] for s in seeds]
-    left = curves[k][seeds[0]][-1][0]
-    checks = [Check(f"k={k} subnetwork ({100 * left:.0f}% left) >= dense - 1 point", ours=late, versus=dense,
-                    better="higher", margin=-TOLERANCE),
-              Check(f"k={k} subnetwork beats k=0", ours=late, versus=early0, better="higher")]
+    arms = compare(run, schedule="cosine")
+    seeds, rounds, epochs, width, k, curves = arms.seeds, arms.rounds, arms.epochs, arms.width, arms.k, arms.curves
+    dense, late, early0, left, checks = arms.dense, arms.late, arms.early0, arms.left, arms.checks
     reading = ("with a decaying learning rate k=10 beats k=0 on every seed: the main run's result was the noise of "
                "its constant high learning rate" if all(a > b for a, b in zip(late, early0)) else
                "with a decaying learning rate too, k=0 does not fall behind k=10 on every seed: rewinding to "
@@ -64,9 +42,6 @@ def reproduce(run: Run) -> None:
     figure = "lth_rewinding_cosine_accuracy.png"
     _plot(run.figure(figure), curves, seeds, k)
     seconds = time.time() - started
-    rows = [[r, f"{100 * curves[k][seeds[0]][r][0]:.1f}"]
-            + [" / ".join(f"{100 * curves[kk][s][r][1]:.1f}" for s in seeds) for kk in (0, k)]
-            for r in range(rounds + 1)]
     summary = (f"Cosine-decayed lr 0.1 per round. At {100 * left:.1f}% of the weights: k={k} {100 * np.mean(late):.2f}%, "
                f"k=0 {100 * np.mean(early0):.2f}%, dense (trained from theta_k) {100 * np.mean(dense):.2f}% (means of "
                f"seeds {seeds}). {seconds:.0f} s wall on one thread. Reading: {reading}.")
@@ -79,7 +54,7 @@ def reproduce(run: Run) -> None:
                f"0.1 momentum 0.9, batch 60, {epochs} epochs per round; IMP 20%/round layer-wise, output 10%, "
                f"{rounds} rounds; k={k} vs k=0) with the lr decayed to 0 by a cosine over each round. Rule (fixed "
                "before running), per seed at the last round: A k-ticket >= dense - 1 point, B k-ticket > 0-ticket."),
-        table={"columns": ["round", "weights left %", "k=0 acc % per seed", f"k={k} acc % per seed"], "rows": rows},
+        table={"columns": ["round", "weights left %", "k=0 acc % per seed", f"k={k} acc % per seed"], "rows": arms.rows},
         figures=[figure],
         data={"reading": reading, "curves": {str(kk): {str(s): v for s, v in c.items()} for kk, c in curves.items()},
               "seconds": seconds})
