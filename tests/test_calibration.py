@@ -10,7 +10,7 @@ from torch import nn
 import zoo
 from zoo.errors import ConfigError, ResourceError, ZooError
 from zoo.training.calibration import (Grid, attach_grid, calibration_inputs, capture, compressible_layers, fit_grid,
-                                      grid_of, layer_input_matrix, weight_matrix)
+                                      grid_of, layer_input_matrix, round_to_nearest, weight_matrix)
 
 
 def small_cnn():
@@ -119,3 +119,13 @@ def test_a_grid_kept_in_buffers_is_saved_with_the_state_dict():
     assert isinstance(kept, Grid) and kept.maxq == 15
     assert torch.equal(kept.scale, grid.scale) and torch.equal(kept.zero, grid.zero)
     assert grid_of(nn.Linear(2, 2)) is None
+
+
+def test_round_to_nearest_puts_every_layer_on_its_own_grid():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 10))
+    grids = {name: fit_grid(weight_matrix(layer), 3) for name, layer in compressible_layers(model).items()}
+    assert round_to_nearest(model, 3) is model
+    for name, layer in compressible_layers(model).items():
+        assert grids[name].contains(weight_matrix(layer))
+        assert len(torch.unique(weight_matrix(layer)[0])) <= 2**3

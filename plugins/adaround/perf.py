@@ -14,15 +14,8 @@ import torch
 import zoo
 from zoo.reproduce import Run
 from zoo.timing import seconds
-from zoo.training.calibration import calibration_inputs, compressible_layers, fit_grid, weight_matrix
+from zoo.training.calibration import calibration_inputs, round_to_nearest
 from zoo_plugins.adaround.repro import mlp
-
-
-def round_to_nearest(net) -> None:
-    with torch.no_grad():
-        for layer in compressible_layers(net).values():
-            grid = fit_grid(weight_matrix(layer), 4)
-            layer.weight.copy_(grid.round(weight_matrix(layer)).reshape(layer.weight.shape))
 
 
 def reproduce(run: Run) -> None:
@@ -30,13 +23,13 @@ def reproduce(run: Run) -> None:
     torch.manual_seed(0)
     net = mlp()  # the weights' values do not change the cost
     x = calibration_inputs("digits", 1024, seed=0)
-    round_to_nearest(copy.deepcopy(net))  # warm-up, untimed: first calls pay for allocations and imports
+    round_to_nearest(copy.deepcopy(net), 4)  # warm-up, untimed: first calls pay for allocations and imports
     zoo.method("adaround", bits=4, iterations=2).run(copy.deepcopy(net), "digits", calibration=x)
     rows, data = [], {}
     threads = torch.get_num_threads()
     for count in (threads, 1):
         torch.set_num_threads(count)
-        nearest_s = seconds(lambda: round_to_nearest(copy.deepcopy(net)))
+        nearest_s = seconds(lambda: round_to_nearest(copy.deepcopy(net), 4))
         method = zoo.method("adaround", bits=4, iterations=iterations)
         ada_s = seconds(lambda: method.run(copy.deepcopy(net), "digits", calibration=x))
         per_iteration = ada_s / (3 * iterations)

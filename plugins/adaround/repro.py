@@ -33,7 +33,7 @@ from torch import nn
 
 import zoo
 from zoo.reproduce import Run
-from zoo.training.calibration import calibration_inputs, compressible_layers, fit_grid, weight_matrix
+from zoo.training.calibration import calibration_inputs, round_to_nearest
 from zoo.verdicts import Check
 
 BITS = (4, 3, 2)
@@ -57,16 +57,6 @@ def test_scores(net) -> tuple[float, float]:
     return float(scores["accuracy"]), float(scores["loss"])
 
 
-def nearest(net, bits: int) -> nn.Module:
-    """The baseline: every layer rounded to nearest on the same grid AdaRound uses."""
-    out = copy.deepcopy(net)
-    with torch.no_grad():
-        for layer in compressible_layers(out).values():
-            grid = fit_grid(weight_matrix(layer), bits)
-            layer.weight.copy_(grid.round(weight_matrix(layer)).reshape(layer.weight.shape))
-    return out
-
-
 def reproduce(run: Run) -> None:
     torch.set_num_threads(1)
     started, cpu_started = time.time(), time.process_time()
@@ -81,7 +71,7 @@ def reproduce(run: Run) -> None:
         x = calibration_inputs("digits", samples, seed=seed)
         row = {"float": test_scores(net)}
         for bits in BITS:
-            row[f"rtn{bits}"] = test_scores(nearest(net, bits))
+            row[f"rtn{bits}"] = test_scores(round_to_nearest(copy.deepcopy(net), bits))
             quantized = copy.deepcopy(net)
             result = zoo.method("adaround", bits=bits, iterations=iterations, seed=seed).run(quantized, "digits",
                                                                                             calibration=x)

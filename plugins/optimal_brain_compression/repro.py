@@ -32,8 +32,8 @@ from torch import nn
 
 import zoo
 from zoo.reproduce import Run
-from zoo.training.calibration import (calibration_inputs, capture, compressible_layers, fit_grid, layer_input_matrix,
-                                      weight_matrix)
+from zoo.training.calibration import (calibration_inputs, capture, compressible_layers, layer_input_matrix,
+                                      round_to_nearest, weight_matrix)
 from zoo.verdicts import Check
 from zoo_plugins.optimal_brain_compression.method import (global_counts, inverse_hessian, layer_error, layer_hessian,
                                                           magnitude_prune, prune_rows, prune_trace)
@@ -89,15 +89,6 @@ def pruned_models(net, x, sparsities) -> tuple[dict, dict, dict]:
     return obs, mag, errors
 
 
-def nearest(net, bits: int) -> nn.Module:
-    out = copy.deepcopy(net)
-    with torch.no_grad():
-        for layer in compressible_layers(out).values():
-            grid = fit_grid(weight_matrix(layer), bits)
-            layer.weight.copy_(grid.round(weight_matrix(layer)).reshape(layer.weight.shape))
-    return out
-
-
 def reproduce(run: Run) -> None:
     torch.set_num_threads(1)
     started, cpu_started = time.time(), time.process_time()
@@ -119,7 +110,7 @@ def reproduce(run: Run) -> None:
                 quantized = copy.deepcopy(net)
                 result = zoo.method("optimal-brain-compression", bits=b, seed=seed).run(quantized, "digits",
                                                                                        calibration=x)
-                row[f"obq{b}"], row[f"rtn{b}"] = accuracy(quantized), accuracy(nearest(net, b))
+                row[f"obq{b}"], row[f"rtn{b}"] = accuracy(quantized), accuracy(round_to_nearest(copy.deepcopy(net), b))
                 row[f"obq{b}_error"] = sum(e["obc"] for e in result.layers.values())
                 row[f"rtn{b}_error"] = sum(e["baseline"] for e in result.layers.values())
             if make is mlp:

@@ -29,7 +29,8 @@ from torch import nn
 from ..errors import ConfigError, ResourceError, ZooError, did_you_mean
 
 __all__ = ["MAX_CALIBRATION_SAMPLES", "MAX_CAPTURE_BYTES", "calibration_inputs", "compressible_layers", "Captured",
-           "capture", "layer_input_matrix", "weight_matrix", "Grid", "fit_grid", "attach_grid", "grid_of"]
+           "capture", "layer_input_matrix", "weight_matrix", "Grid", "fit_grid", "round_to_nearest", "attach_grid",
+           "grid_of"]
 
 # A calibration set is a few hundred to a few thousand samples (AdaRound: 1024 ImageNet images); a
 # larger request is a mistake, and the activations captured from it would fill memory.
@@ -286,6 +287,17 @@ def fit_grid(w: torch.Tensor, bits: int, *, per_channel: bool = True, symmetric:
         best.scale = torch.where(better, grid.scale, best.scale)
         best.zero = torch.where(better, grid.zero, best.zero)
     return best
+
+
+@torch.no_grad()
+def round_to_nearest(model: nn.Module, bits: int) -> nn.Module:
+    """The rounding methods' baseline, in place: every compressible layer's weight rounded to the
+    nearest value of its own `fit_grid` at `bits` bits (the grid the methods themselves start from).
+    Returns `model`."""
+    for layer in compressible_layers(model).values():
+        w = weight_matrix(layer)
+        layer.weight.copy_(fit_grid(w, bits).round(w).reshape(layer.weight.shape))
+    return model
 
 
 def attach_grid(layer: nn.Module, grid: Grid | None = None, bits: int | None = None) -> None:
