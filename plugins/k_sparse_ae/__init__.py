@@ -1,0 +1,1 @@
+"""PaperZoo plugin for k-Sparse Autoencoders (arXiv:1312.5663): being written; it registers nothing yet."""
