@@ -112,7 +112,16 @@ class KANLayer(nn.Module):
             raise ValueError(f"KANLayer expects input of shape (batch, {self.in_features}), got {tuple(x.shape)}")
         if x.dtype != self.coef.dtype:
             raise TypeError(f"KANLayer input dtype {x.dtype} differs from its parameters' {self.coef.dtype}")
+        if torch.compiler.is_compiling():
+            # torch.export / torch.compile trace tensor ops; the fused kernel works on raw pointers
+            return self.forward_tensor_ops(x)
         return kan_linear(x, self.coef, self.scale_base, self.scale_sp, self.mask, self.tables(x.dtype))
+
+    def forward_tensor_ops(self, x: torch.Tensor) -> torch.Tensor:
+        """forward in plain tensor ops (Cox-de Boor basis, two matmuls): what torch.export and ONNX
+        record. Equal to forward up to rounding."""
+        basis = b_spline_basis(x, self.grid, self.k).flatten(1)  # (batch, in * (G+k))
+        return F.silu(x) @ (self.scale_base * self.mask) + basis @ self.spline_weight()
 
     def spline(self, x: torch.Tensor) -> torch.Tensor:
         """Per-edge spline values sum_m c_ji,m B_m(x_i): (batch, in, out)."""
