@@ -126,7 +126,7 @@ class NativeGrid:
     """
 
     def __init__(self, tables):
-        from .spline import b_spline_basis, chebyshev_nodes
+        from .spline import interval_polynomials
 
         k, dtype = tables.k, tables.dtype
         self.n_in, self.k, self.n_int, self.n_bases = tables.n_in, k, tables.n_intervals, tables.n_bases
@@ -137,21 +137,8 @@ class NativeGrid:
             self.scale, self.shift = tables.scale.cpu().contiguous(), tables.shift.cpu().contiguous()
             self.knots = self.inv_width = None
         else:
-            knots, n_in = tables.knots.cpu(), tables.n_in
-            nodes = chebyshev_nodes(k + 1)
-            vandermonde = nodes[:, None] ** torch.arange(k + 1, dtype=torch.float64)
-            widths = knots[:, 1:] - knots[:, :-1]  # (in, n_int)
-            samples = knots[:, :-1, None] + widths[..., None] * nodes  # (in, n_int, node)
-            values = b_spline_basis(samples.permute(1, 2, 0).reshape(-1, n_in), knots, k)  # (n_int * node, in, m)
-            values = values.reshape(self.n_int, k + 1, n_in, self.n_bases).permute(2, 0, 1, 3)  # (in, j, node, m)
-            m = torch.arange(self.n_int)[:, None] - k + torch.arange(k + 1)  # (j, r): active basis index
-            valid = (m >= 0) & (m < self.n_bases)
-            index = m.clamp(0, self.n_bases - 1)[None, :, None, :].expand(n_in, -1, k + 1, -1)
-            active = values.gather(3, index) * valid[None, :, None, :]  # (in, j, node, r)
-            poly = torch.linalg.solve(vandermonde, active).transpose(2, 3)  # (in, j, r, p)
-            inv_width = torch.where(widths > 0, 1 / widths.clamp_min(1e-300), torch.zeros((), dtype=torch.float64))
-            dpoly = poly[..., 1:] * torch.arange(1, k + 1, dtype=torch.float64) * inv_width[..., None, None]  # d/dx
-            self.knots, self.inv_width = knots.to(dtype).contiguous(), inv_width.to(dtype).contiguous()
+            poly, dpoly, inv_width = interval_polynomials(tables.knots.cpu(), k)
+            self.knots, self.inv_width = tables.knots.cpu().to(dtype).contiguous(), inv_width.to(dtype).contiguous()
             self.scale = self.shift = None
         self.poly, self.dpoly = poly.to(dtype).contiguous(), dpoly.to(dtype).contiguous()
 

@@ -17,9 +17,10 @@ the correctness oracle and is used where speed does not matter (least-squares re
    parameters (pykan's layout, coef (in, out, G + k)) by element-wise products and, for the spline
    weight, a copy of whole G + k rows: no strided transposes, and no (batch, in, out) tensor.
 3. On CPU, float32/float64 inputs evaluate the basis and its input gradient in the fused kernels
-   of native.cpp (compiled on first use; see native.py): one vectorised pass per element. The
-   tensor-op path below (uniform grids: locate, Horner, scatter; adapted grids: the recursion)
-   runs on GPUs, for other dtypes and on machines without a C++ compiler.
+   of native.cpp (compiled on first use; see native.py): one vectorised pass per element. On
+   CUDA the same work runs in Triton kernels (gpu.py). The tensor-op path below (uniform grids:
+   locate, Horner, scatter; adapted grids: the recursion) runs for other dtypes (half precision),
+   without Triton and on machines without a C++ compiler.
 
 `_KANLinear` is a custom autograd Function that keeps only x and the parameters for the backward
 pass and recomputes the basis there (saved activations per layer: batch x in, as for an MLP). It
@@ -86,6 +87,34 @@ def chebyshev_nodes(n: int) -> torch.Tensor:
     return (torch.cos(math.pi * (2 * i + 1) / (2 * n)) + 1) / 2
 
 
+def interval_polynomials(knots: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The k + 1 active bases of every (input, interval) of a float64 grid (in, n_knots) as
+    polynomials of the local coordinate u = (x - t_j) / (t_j+1 - t_j), fitted to the Cox-de Boor
+    oracle at k + 1 Chebyshev points of each interval (exact: they are polynomials of degree k).
+
+    Returns poly (in, n_int, k + 1, k + 1) [input, interval, active basis r, power of u], its
+    derivative in x, dpoly (in, n_int, k + 1, k) (d/du times 1 / width), and 1 / width (in, n_int),
+    0 for empty intervals. The r-th active basis of interval j is B_{j-k+r}; absent ones are 0."""
+    n_in, n_knots = knots.shape
+    n_int, n_bases = n_knots - 1, n_knots - 1 - k
+    nodes = chebyshev_nodes(k + 1).to(knots.device)
+    vandermonde = nodes[:, None] ** torch.arange(k + 1, dtype=torch.float64, device=knots.device)
+    widths = knots[:, 1:] - knots[:, :-1]  # (in, n_int)
+    samples = knots[:, :-1, None] + widths[..., None] * nodes  # (in, n_int, node)
+    values = b_spline_basis(samples.permute(1, 2, 0).reshape(-1, n_in), knots, k)  # (n_int * node, in, m)
+    values = values.reshape(n_int, k + 1, n_in, n_bases).permute(2, 0, 1, 3)  # (in, j, node, m)
+    m = torch.arange(n_int, device=knots.device)[:, None] - k + torch.arange(k + 1, device=knots.device)  # (j, r)
+    valid = (m >= 0) & (m < n_bases)
+    index = m.clamp(0, n_bases - 1)[None, :, None, :].expand(n_in, -1, k + 1, -1)
+    active = values.gather(3, index) * valid[None, :, None, :]  # (in, j, node, r)
+    poly = torch.linalg.solve(vandermonde, active).transpose(2, 3)  # (in, j, r, p)
+    inv_width = torch.where(widths > 0, 1 / widths.clamp_min(1e-300), torch.zeros((), dtype=torch.float64,
+                                                                                   device=knots.device))
+    powers = torch.arange(1, k + 1, dtype=torch.float64, device=knots.device)
+    dpoly = poly[..., 1:] * powers * inv_width[..., None, None]  # d/dx
+    return poly, dpoly, inv_width
+
+
 class SplineTables:
     """What the fast path needs to know about a (in, G + 2k + 1) grid, in `dtype`.
 
@@ -102,7 +131,7 @@ class SplineTables:
         n_in, n_knots = knots.shape
         self.k, self.n_in, self.n_knots = k, n_in, n_knots
         self.n_intervals, self.n_bases = n_knots - 1, n_knots - 1 - k
-        self.knots, self.dtype, self._native = knots, dtype, None
+        self.knots, self.dtype, self._native, self._gpu = knots, dtype, None, None
         widths = knots[:, 1:] - knots[:, :-1]  # (in, n_int)
         mean = widths.mean(1, keepdim=True)
         tolerance = 1e-12 if dtype == torch.float64 else 1e-5  # knot spacing equal to the dtype's rounding
@@ -124,6 +153,17 @@ class SplineTables:
         if self._native is None:
             self._native = native.NativeGrid(self)
         return self._native
+
+    def gpu(self, x: torch.Tensor) -> "gpu.TritonGrid | None":
+        """The Triton kernels' tables for x, or None: not on CUDA, a dtype they do not cover, or no
+        Triton (see gpu.py)."""
+        from .gpu import TritonGrid
+
+        if not TritonGrid.available(x):
+            return None
+        if self._gpu is None or self._gpu.knots.device != x.device:
+            self._gpu = TritonGrid(self, x.device)
+        return self._gpu
 
     def _uniform_tables(self, knots: torch.Tensor, width: torch.Tensor, dtype: torch.dtype) -> None:
         k, device = self.k, knots.device
@@ -240,6 +280,8 @@ def _features(x: torch.Tensor, tables: SplineTables, ws: _Workspace, fused):
     located = None
     if fused is not None:
         native.features(fused, x, features)
+    elif (kernels := tables.gpu(x)) is not None:
+        kernels.features(x, features)
     elif tables.uniform:
         located = positions, exists, u = _locate_uniform(x, tables)
         values = _horner(tables.poly, u) * exists
@@ -253,6 +295,8 @@ def _add_input_grad(x, grad_features, tables, fused, located, grad_x) -> None:
     """grad_x += sum_m dL/dB_m(x) * B_m'(x) over the k + 1 active bases of every input."""
     if fused is not None:
         native.add_input_grad(fused, x, grad_features, grad_x)
+    elif (kernels := tables.gpu(x)) is not None:
+        kernels.add_input_grad(x, grad_features, grad_x)
     elif tables.uniform:
         positions, exists, u = located
         gathered = grad_features.gather(1, positions).view(exists.shape)
