@@ -9,15 +9,16 @@ k + 1 active bases by Horner's rule on the per-interval polynomials of `interval
 feature gradients of those k + 1 bases and weigh them by the polynomials' derivatives.
 
 Triton ships with CUDA builds of torch. `TritonGrid.available(x)` is False, and the layer runs the
-tensor-op path, for CPU tensors, dtypes other than float32/float64, or when Triton cannot be
-imported. With TRITON_INTERPRET=1 set before this module is imported, the same kernels run on CPU
-tensors in Triton's interpreter: that is how the test suite checks them without a GPU.
+tensor-op path, for CPU tensors, dtypes other than float32/float64, when Triton cannot be imported,
+or with PAPERZOO_KAN_TRITON=0. With TRITON_INTERPRET=1 set before the kernels are imported, they
+run on CPU tensors in Triton's interpreter: that is how the test suite checks them without a GPU.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import os
 
 import torch
 
@@ -52,8 +53,11 @@ class TritonGrid:
 
     @staticmethod
     def available(x: torch.Tensor) -> bool:
-        """Whether the kernels cover x: a CUDA tensor of a dtype they are written for."""
-        return x.is_cuda and x.dtype in TritonGrid.DTYPES and triton_available()
+        """Whether the kernels cover x: a CUDA tensor of a dtype they are written for, Triton
+        importable, and not switched off with PAPERZOO_KAN_TRITON=0 (read at every call, so a
+        benchmark can compare both paths in one process)."""
+        return (x.is_cuda and x.dtype in TritonGrid.DTYPES and os.environ.get("PAPERZOO_KAN_TRITON", "1") != "0"
+                and triton_available())
 
     def __init__(self, tables, device: torch.device):
         from .spline import interval_polynomials
