@@ -102,8 +102,10 @@ class LSSLLayer(nn.Module):
             self.log_dt = nn.Parameter(log_dt)
         else:
             self.register_buffer("log_dt", log_dt)
-        # C ~ N(0, 1/N) keeps y of unit scale when x is; D: the skip term of Eq. (1)
-        self.c = nn.Parameter(torch.randn(d_model, channels, d_state) / math.sqrt(d_state))
+        # C ~ N(0, 1): the HiPPO state holds the input's coefficients in an orthonormal basis, so its norm is
+        # the signal's and C x is of unit scale (a 1/sqrt(N) scale left the kernel ~10x below the D u skip,
+        # and training stalled); D: the skip term of Eq. (1)
+        self.c = nn.Parameter(torch.randn(d_model, channels, d_state))
         self.d = nn.Parameter(torch.randn(d_model, channels))
 
     def discrete(self) -> tuple[torch.Tensor, torch.Tensor]:

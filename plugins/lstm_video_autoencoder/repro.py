@@ -8,12 +8,12 @@ trained from random weights; the gap shrinks as labels grow).
 Protocol, fixed before running:
 - Unsupervised pretraining on `moving-digits/video`: 2000 sequences of one 8x8 digit bouncing in
   16x16 frames (digits of the training split only), 10 input frames, 10 future frames. Composite
-  model with unconditioned decoders (the paper's Moving MNIST composite model), 256 LSTM units,
+  model with unconditioned decoders (the paper's Moving MNIST composite model), 128 LSTM units,
   logistic outputs, pixel cross entropy. zoo.train: Adam(W) lr 1e-3, gradient norm clipped at 1,
   batch 32, 3 epochs (188 steps).
 - Downstream `moving-digits/classify`: which digit moves (10 classes) in 10-frame sequences; 10
   labelled training sequences per class (100 in all: the few-label setting), test: every test digit
-  on 2 trajectories (720 sequences). The paper's classifier: the encoder LSTM (256 units) with a
+  on 2 trajectories (720 sequences). The paper's classifier: the encoder LSTM (128 units) with a
   softmax read at every step and averaged, dropout 0.5 on the LSTM outputs.
 - Two arms per seed, identical but for the encoder's initial weights: from the pretrained composite
   model's encoder, or random (PyTorch's LSTM init). Both fine-tune every weight, AdamW lr 1e-3, batch
@@ -28,7 +28,7 @@ the claim fails at this scale.
 
 Departures: 8x8 digits in 16x16 frames instead of MNIST digits in 64x64 frames; the downstream task
 is digit identity instead of UCF-101 / HMDB-51 actions; one digit per sequence instead of two;
-256 LSTM units instead of 2048 and 188 pretraining steps (CPU budget); Adam instead of the paper's
+128 LSTM units instead of 2048 and 188 pretraining steps (CPU budget); Adam instead of the paper's
 RMSProp-style training (zoo.train's optimisers); 10-frame classifier inputs, as long as the encoder's
 pretraining inputs.
 
@@ -48,7 +48,7 @@ from zoo.verdicts import Check
 
 from .model import load_encoder
 
-HIDDEN, FRAME = 256, 16
+HIDDEN, FRAME = 128, 16
 PRETRAIN = {"n_train": 2000, "epochs": 3, "batch_size": 32, "lr": 1e-3}
 FINETUNE = {"per_class": 10, "epochs": 60, "batch_size": 20, "lr": 1e-3}
 CONTROL_FACTOR = 3
@@ -171,7 +171,7 @@ def reproduce(run: Run) -> None:
                f"sequences; test 720), LSTM classifier (encoder + per-step softmax averaged, dropout 0.5), every weight "
                f"trained, AdamW lr {FINETUNE['lr']}, batch {FINETUNE['batch_size']}, {fine_epochs} epochs; arms: "
                f"encoder from the pretrained model vs random init; seeds {seeds}. Departures: digits in 16x16 instead "
-               f"of MNIST in 64x64, digit identity instead of UCF-101 actions, 256 instead of 2048 units, short "
+               f"of MNIST in 64x64, digit identity instead of UCF-101 actions, 128 instead of 2048 units, short "
                f"pretraining, Adam instead of RMSProp (CPU budget, zoo.train's optimisers)."),
         table={"columns": ["seed", "pretrain test loss (nats/seq)", "test future MSE", "pretrained test %",
                            "random-init test %", "train % (pre / rand)"], "rows": rows},
