@@ -10,6 +10,10 @@ under bf16 autocast must give finite outputs and gradients; then a model sized f
 catalog task trains for a few steps through zoo.train with device= and precision= fp32 and bf16,
 and its loss must stay finite. A failure is recorded with its reason and the check moves on.
 
+FSDP (on CUDA, when every model is checked): zoo.train launched with Accelerate's FSDP2
+environment on one process per GPU (at most 2) must wrap the model, save what zoo.load reads, and end
+with the unsharded run's metrics.
+
 KAN: the Triton kernels' basis and input gradient on the device against the Cox-de Boor oracle
 (float64, on the CPU), on uniform and adapted grids; then one training step of KAN
 [64, 128, 128, 10] (grid 5, order 3) against the MLP of equal parameter count [64, 472, 472, 10] at
@@ -231,6 +235,70 @@ def kan_speed_table(device: str, rounds: int) -> list[dict]:
     return rows
 
 
+FSDP_WORKER = """
+import json, os, sys
+import accelerate, torch
+import zoo
+
+seen = []
+prepare_model = accelerate.Accelerator.prepare_model
+
+
+def spy(self, model, *args, **kwargs):
+    prepared = prepare_model(self, model, *args, **kwargs)
+    seen.append([type(prepared).__name__, self.distributed_type.value, self.num_processes])
+    return prepared
+
+
+accelerate.Accelerator.prepare_model = spy
+torch.manual_seed(0)
+model = zoo.create("mlp-mixer", variant="digits", task="digits")
+result = zoo.train(model, "digits", epochs=1, max_steps=6, batch_size=32, device=sys.argv[2], out_dir=sys.argv[1],
+                   overwrite=True, progress=False, eval_splits=[], final_splits=["test"])
+if int(os.environ.get("RANK", "0")) == 0:
+    with open(os.path.join(sys.argv[1], "fsdp.json"), "w") as f:
+        json.dump({"prepared": seen, "final": result.final, "steps": result.steps}, f)
+"""
+
+
+def check_fsdp(device: str) -> dict:
+    """zoo.train under `accelerate launch --use_fsdp` (FSDP2 through Accelerate's environment), one
+    process per GPU (at most 2), against the same run without FSDP: the model must be wrapped, train,
+    checkpoint and save, and end with the unsharded run's test metrics (float tolerance)."""
+    import socket
+    import subprocess
+    import tempfile
+
+    import zoo
+
+    processes = max(1, min(2, torch.cuda.device_count()))
+    with tempfile.TemporaryDirectory() as tmp, socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        script = Path(tmp) / "worker.py"
+        script.write_text(FSDP_WORKER)
+        env = {**os.environ, "ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "OMP_NUM_THREADS": "1"}
+        probe.close()
+        done = subprocess.run([sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}",
+                               "--nnodes=1", "--master_addr=127.0.0.1", f"--master_port={port}", str(script),
+                               str(Path(tmp) / "run"), device], capture_output=True, text=True, timeout=900, env=env)
+        if done.returncode != 0:
+            raise RuntimeError(f"the FSDP launch exited {done.returncode}: {(done.stdout + done.stderr)[-1500:]}")
+        sharded = json.loads((Path(tmp) / "run" / "fsdp.json").read_text())
+        reloaded = zoo.load(str(Path(tmp) / "run"))  # what the FSDP run saved loads as a plain model
+        reloaded_metrics = zoo.evaluate(reloaded, "digits", split="test", device=device)
+    torch.manual_seed(0)
+    model = zoo.create("mlp-mixer", variant="digits", task="digits")
+    plain = zoo.train(model, "digits", epochs=1, max_steps=6, batch_size=32, device=device, progress=False,
+                      eval_splits=[], final_splits=["test"])
+    wrapped = bool(sharded["prepared"]) and sharded["prepared"][0][1] == "FSDP"
+    agree = all(math.isclose(sharded["final"][k], plain.final[k], rel_tol=1e-3, abs_tol=1e-4) for k in plain.final)
+    if not wrapped or not agree:
+        raise RuntimeError(f"FSDP run {sharded} against the unsharded run {plain.final}")
+    return {"processes": processes, "prepared": sharded["prepared"], "final_fsdp": sharded["final"],
+            "final_plain": plain.final, "reloaded_test": reloaded_metrics}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", help="device to check (default: cuda)")
@@ -271,11 +339,21 @@ def main(argv: list[str] | None = None) -> int:
             record["kan_speed"] = kan_speed_table(args.device, args.rounds)
         except Exception:
             record["kan_speed"] = {"error": traceback.format_exc(limit=3)}
+    if args.device.startswith("cuda") and not args.models:
+        try:
+            record["fsdp"] = check_fsdp(args.device)
+        except Exception:
+            record["fsdp"] = {"error": traceback.format_exc(limit=3)}
+    else:
+        record["fsdp"] = {"skipped": "Accelerate shards only across accelerator processes (on CPU it trains "
+                                     "whole replicas, which zoo.train warns about); run on CUDA without --models"}
     record["seconds"] = round(time.perf_counter() - started, 1)
     record["failures"] = [f"{name}: {part}: {v['error']}" for name, parts in record["models"].items()
                           for part, v in parts.items() if not v["ok"]]
     if isinstance(record.get("kan_kernels"), dict) and "error" in record["kan_kernels"]:
         record["failures"].append("kan kernels: " + record["kan_kernels"]["error"].strip().splitlines()[-1])
+    if "error" in record["fsdp"]:
+        record["failures"].append("fsdp: " + record["fsdp"]["error"].strip().splitlines()[-1])
     if isinstance(record.get("kan_speed"), dict):
         record["failures"].append("kan speed table: " + record["kan_speed"]["error"].strip().splitlines()[-1])
     _write(args.out, record)

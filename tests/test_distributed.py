@@ -108,3 +108,11 @@ def test_two_process_gloo_training_matches_one_process(tmp_path):
             assert got["final"] == pytest.approx(single.final, rel=1e-5)
             assert got["evaluate"] == pytest.approx(evaluate(model, data(), split="test", batch_size=32,
                                                              device="cpu"), rel=1e-5)
+
+
+def test_fsdp_asked_where_accelerate_cannot_shard_is_said(monkeypatch):
+    """`accelerate launch --use_fsdp` on CPU (or one process) trains whole replicas: a warning says so."""
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    with pytest.warns(RuntimeWarning, match=r"FSDP was asked for .* runs one process on cpu"):
+        result = train(plain_model(), data(), **{**OPTIONS, "epochs": 1})
+    assert result.steps == 3

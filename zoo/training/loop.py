@@ -166,8 +166,23 @@ def _accelerator(config: TrainConfig, *, for_evaluation: bool = False):
     if accelerator.device.type != device_type and not launched:
         raise ConfigError(f"asked for device {config.device!r} ({device_type}) but Accelerate chose "
                           f"{accelerator.device}; check its config (accelerate env)")
+    _warn_unsharded(accelerator)
     _EVAL_ACCELERATOR[:] = [(settings, accelerator)] if for_evaluation and not launched else []
     return accelerator
+
+
+def _warn_unsharded(accelerator) -> None:
+    """`accelerate launch --use_fsdp` (ACCELERATE_USE_FSDP) on CPU processes or on one process: Accelerate
+    shards only across accelerators and otherwise trains whole replicas without a word; say so."""
+    from accelerate.utils import DistributedType
+
+    asked = os.environ.get("ACCELERATE_USE_FSDP", "false").lower() in ("true", "1", "yes")
+    if asked and accelerator.distributed_type != DistributedType.FSDP:
+        processes = accelerator.num_processes
+        mode = "one process" if processes == 1 else f"{processes} processes as {accelerator.distributed_type.value}"
+        warnings.warn(f"FSDP was asked for (ACCELERATE_USE_FSDP) but Accelerate runs {mode} on "
+                      f"{accelerator.device.type}: it shards only across several accelerator processes, so every "
+                      f"process holds the whole model", RuntimeWarning, stacklevel=4)
 
 
 # --- pieces of a run ---------------------------------------------------------------------------------
