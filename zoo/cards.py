@@ -1,6 +1,7 @@
 """Model cards: the README.md of a zoo repo, generated from the catalog entry, the saved config
 and (when given) a training run. Hub front matter comes from `huggingface_hub.ModelCardData`
-(library_name, license, tags with the paper's `arxiv:` id, which the Hub links to the paper)."""
+(library_name, license, tags with the paper's `arxiv:` id, which the Hub links to the paper,
+datasets, pipeline tag, and the run's final metrics as `model-index` eval results)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from typing import Any
 
 from .errors import ResourceError, WeightsError
 
-__all__ = ["TrainingSummary", "training_summary", "render_card", "citation", "pip_install_command",
+__all__ = ["TrainingSummary", "training_summary", "render_card", "card_data", "eval_results", "pipeline_tag",
+           "citation", "pip_install_command",
            "valid_distribution", "valid_version"]
 
 LIBRARY_NAME = "paperzoo"
@@ -154,15 +156,67 @@ def _table(header: tuple[str, str], rows) -> list[str]:
     return out + [f"| {cell(k)} | {cell(v)} |" for k, v in rows]
 
 
-def render_card(repo, entry, *, parameters: int, summary: TrainingSummary | None = None,
-                license: str | None = None, curves: str | None = None, repo_id: str | None = None) -> str:
-    """The README.md of a zoo repo. `repo` is its RepoConfig; `entry` the architecture's catalog entry."""
+# the Hub's pipeline tag of a model family (and, where the family does not settle it, the task kind)
+_PIPELINE_TAGS = {
+    ("image classification", None): "image-classification",
+    ("time-series forecasting", None): "time-series-forecasting",
+    ("function fitting/regression", None): "tabular-regression",
+    ("tabular", "classification"): "tabular-classification",
+    ("tabular", "regression"): "tabular-regression",
+}
+_SPLITS = ("train", "val", "test")
+
+
+def pipeline_tag(family: str | None, task_kind: str | None) -> str | None:
+    """The Hub pipeline tag of a model of `family` trained on a task of `task_kind`, where one fits."""
+    return _PIPELINE_TAGS.get((family, None)) or _PIPELINE_TAGS.get((family, task_kind))
+
+
+def eval_results(summary: TrainingSummary | None, task_type: str) -> list:
+    """The run's final metrics as huggingface_hub EvalResults (the card's `model-index`): one per
+    finite number, `<split>_<metric>` names split into the dataset split and the metric."""
+    from huggingface_hub import EvalResult
+
+    if summary is None or not summary.task:
+        return []
+    results = []
+    for name, value in summary.final.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            continue  # a metric that went NaN is recorded as null: not a result
+        split, _, metric = name.partition("_")
+        if split not in _SPLITS or not metric:
+            split, metric = None, name
+        results.append(EvalResult(task_type=task_type, dataset_type=summary.task, dataset_name=summary.task,
+                                  dataset_split=split, metric_type=metric, metric_name=name, metric_value=value))
+    return results
+
+
+def card_data(repo, entry, *, summary: TrainingSummary | None = None, license: str | None = None,
+              task_kind: str | None = None, repo_id: str | None = None):
+    """The card's Hub metadata as a huggingface_hub `ModelCardData`: library, license, tags (with the
+    paper's `arxiv:` id, which the Hub links), datasets, pipeline tag and `model-index` results."""
     from huggingface_hub import ModelCardData
 
     paper = entry.paper
     tags = [LIBRARY_NAME, repo.architecture] + ([f"arxiv:{paper.arxiv}"] if paper.arxiv else [])
-    # the Hub knows licenses by lowercase id (mit, apache-2.0, cc-by-4.0)
-    front = ModelCardData(library_name=LIBRARY_NAME, license=license.lower() if license else None, tags=tags).to_yaml()
+    catalog = entry.weights.get(repo.weights) if repo.weights else None
+    task = summary.task if summary is not None and summary.task else (catalog.task if catalog else None)
+    datasets = sorted({d for d in (task, catalog.dataset if catalog else None) if d})
+    pipeline = pipeline_tag(entry.family, task_kind)
+    results = eval_results(summary, pipeline or task_kind or "other")
+    return ModelCardData(
+        library_name=LIBRARY_NAME, license=license.lower() if license else None,  # the Hub's ids are lowercase
+        tags=tags, datasets=datasets or None, pipeline_tag=pipeline,
+        model_name=(repo_id or repo.architecture) if results else None, eval_results=results or None)
+
+
+def render_card(repo, entry, *, parameters: int, summary: TrainingSummary | None = None,
+                license: str | None = None, curves: str | None = None, repo_id: str | None = None,
+                task_kind: str | None = None) -> str:
+    """The README.md of a zoo repo. `repo` is its RepoConfig; `entry` the architecture's catalog
+    entry; `task_kind` the kind of the task it was trained on (for the Hub's pipeline tag)."""
+    paper = entry.paper
+    front = card_data(repo, entry, summary=summary, license=license, task_kind=task_kind, repo_id=repo_id).to_yaml()
     source = f"hf-hub:{repo_id}" if repo_id else "path/to/this/folder"
     paper_ref = f"**{paper.title}**" + (f" ({paper.year})" if paper.year else "")
     if paper.arxiv:

@@ -303,6 +303,16 @@ def _refuse_nonfinite(model) -> None:
                            f"to save them anyway")
 
 
+def _task_kind(registry, task) -> str | None:
+    """The catalog kind of the task a run trained on; None for plain data or an unknown name."""
+    if not isinstance(task, str):
+        return None
+    try:
+        return registry.task_info(task).kind
+    except ZooError:
+        return None
+
+
 def save(model, directory: str | Path, *, run=None, metrics: dict | None = None, license: str | None = None,
          repo_id: str | None = None, registry=None, overwrite: bool = False, allow_nonfinite: bool = False) -> Path:
     """Write `model` as a zoo repo in `directory` (created if needed) and return its path.
@@ -381,6 +391,7 @@ def save(model, directory: str | Path, *, run=None, metrics: dict | None = None,
                 repo, entry, parameters=sum(p.numel() for p in model.parameters()), summary=summary,
                 license=license or (catalog_weights.license if catalog_weights else None),
                 curves=CURVES_NAME if CURVES_NAME in written else None, repo_id=repo_id,
+                task_kind=_task_kind(registry, summary.task if summary is not None else None),
             )
             (staging / CARD_NAME).write_text(card, encoding="utf-8")
             (staging / CONFIG_NAME).write_text(repo.to_json(), encoding="utf-8")
