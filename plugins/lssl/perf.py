@@ -21,7 +21,7 @@ BATCH, LENGTH = 64, 256
 
 
 def reproduce(run: Run) -> None:
-    rounds = run.pick(5, 1)
+    rounds = run.pick(3, 1)
     length = run.pick(LENGTH, 64)
     default_threads = torch.get_num_threads()
     torch.manual_seed(0)

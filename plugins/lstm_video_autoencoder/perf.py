@@ -38,7 +38,7 @@ def encoder_step(model, frames) -> float:
 
 
 def reproduce(run: Run) -> None:
-    rounds = run.pick(10, 1)
+    rounds = run.pick(5, 1)
     default_threads = torch.get_num_threads()
     torch.manual_seed(0)
     size = {"frame_size": FRAME, "hidden_size": HIDDEN}

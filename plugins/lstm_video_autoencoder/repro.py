@@ -54,12 +54,12 @@ FINETUNE = {"per_class": 10, "epochs": 60, "batch_size": 20, "lr": 1e-3}
 CONTROL_FACTOR = 3
 
 
-def pretrain(seed: int, epochs: int, n_train: int, hidden: int) -> tuple:
+def pretrain(seed: int, epochs: int, n_train: int, hidden: int, lr: float = PRETRAIN["lr"]) -> tuple:
     task = zoo.get_task("moving-digits/video", n_train=n_train, frame_size=FRAME, seed=seed)
     torch.manual_seed(seed)
     model = zoo.create("lstm-video-autoencoder", task=task, hidden_size=hidden)
     start = time.time()
-    result = zoo.train(model, task, epochs=epochs, batch_size=PRETRAIN["batch_size"], lr=PRETRAIN["lr"],
+    result = zoo.train(model, task, epochs=epochs, batch_size=PRETRAIN["batch_size"], lr=lr,
                        clip_grad_norm=1.0, seed=seed, eval_splits=["val"], final_splits=["test"], progress=False)
     losses = {"val_loss": [h.get("val_loss") for h in result.history], "test_loss": result.final["test_loss"],
               "test_future_mse": result.final["test_future_mse"], "seconds": time.time() - start}
