@@ -29,7 +29,7 @@ def timed(models: dict, x: torch.Tensor, rounds: int) -> dict:
 
 
 def reproduce(run: Run) -> None:
-    rounds = run.pick(5, 1)
+    rounds = run.pick(3, 1)
     default_threads = torch.get_num_threads()
     torch.manual_seed(0)
     small = zoo.create("sequencer", variant="digits")
