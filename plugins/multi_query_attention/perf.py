@@ -39,13 +39,14 @@ def training_step(model, tokens) -> float:
     return seconds(lambda: F.cross_entropy(model(tokens).flatten(0, 1), tokens.flatten()).backward())
 
 
-def measure(models: dict, lengths, steps: int, rounds: int) -> dict:
+def measure(models: dict, lengths, steps: int, rounds: int, warmup: int) -> dict:
     decode = {}
     timers = {name: decoding_timer(model, BATCH, max(lengths), steps, prefill=False) for name, model in models.items()}
     for length in lengths:
-        decode[length] = medians(interleaved({n: (lambda t=t, u=length: t(u)) for n, t in timers.items()}, rounds))
+        decode[length] = medians(interleaved({n: (lambda t=t, u=length: t(u)) for n, t in timers.items()}, rounds,
+                                             warmup))
     tokens = torch.randint(VOCAB, (BATCH, TRAIN_LENGTH), generator=torch.Generator().manual_seed(0))
-    train = medians(interleaved({n: (lambda m=m: training_step(m, tokens)) for n, m in models.items()}, rounds))
+    train = medians(interleaved({n: (lambda m=m: training_step(m, tokens)) for n, m in models.items()}, rounds, warmup))
     return {"decode": decode, "train": train}
 
 
@@ -54,9 +55,9 @@ def reproduce(run: Run) -> None:
     default_threads = torch.get_num_threads()
     models = {name: build(name) for name in KV_HEADS}
     results = {}
-    for threads, steps, rounds in ((1, run.pick(16, 2), run.pick(3, 1)), (default_threads, run.pick(4, 1), 1)):
+    for threads, steps, rounds, warmup in ((1, run.pick(16, 2), run.pick(3, 1), 1), (default_threads, run.pick(4, 1), 1, 0)):
         torch.set_num_threads(threads)
-        results[threads] = measure(models, lengths, steps, rounds)
+        results[threads] = measure(models, lengths, steps, rounds, warmup)
         print(threads, results[threads], flush=True)
     torch.set_num_threads(default_threads)
 
@@ -85,7 +86,9 @@ def reproduce(run: Run) -> None:
         setup=(f"d_model {D_MODEL}, {HEADS} heads, {LAYERS} layers, d_ff {D_FF} (MHA) / "
                f"{parameter_matched_d_ff(D_FF, D_MODEL, HEADS, 1)} (MQA), random weights, batch {BATCH}. Decoding: the "
                f"cache filled with random keys and values, then greedy steps timed while it grows to the stated length (1 thread: "
-               f"16 steps, median of 3 interleaved rounds; {default_threads} threads: 4 steps, 1 round). Training "
+               f"16 steps, median of 3 interleaved rounds after a warm-up round; {default_threads} threads: 4 steps, 1 "
+               f"round, no warm-up: the shared machine's oversubscribed cores make multi-threaded steps crawl). "
+               f"Training "
                f"step: forward+backward of {BATCH} x {TRAIN_LENGTH} tokens. A heavily shared 2-core machine."),
         table={"columns": ["threads", "what", "MHA ms", "MQA ms", "MHA / MQA"], "rows": rows},
         paper={"note": "Shazeer 2019, Table 2 (TPUv2, per token): training 13.2 (MHA) vs 13.0 us (MQA); incremental "
