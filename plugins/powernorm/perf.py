@@ -29,7 +29,7 @@ def timed(models: dict, x: torch.Tensor, rounds: int) -> dict:
 
 
 def reproduce(run: Run) -> None:
-    rounds = run.pick(15, 2)
+    rounds = run.pick(7, 2)
     rows_n, width = run.pick((4096, 512), (256, 64))
     default_threads = torch.get_num_threads()
     torch.manual_seed(0)

@@ -31,12 +31,22 @@ smoothing or dropout; PowerNorm warmup of 80 steps (scaled to the run) and no pa
 has no padding).
 
     zoo reproduce powernorm --part repro
+
+Each training run is deterministic (one thread, seeded), and its scores are cached under
+<out>/.repro_cache/ by norm, seed and recipe; `python -m zoo_plugins.powernorm.repro OUT NORM SEED
+EPOCHS` computes one run into that cache, so that on a crowded machine the runs can be computed in
+separate processes before `zoo reproduce` assembles the record from them (a cached run is exactly the
+run the script would do itself).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -51,6 +61,24 @@ TASK = "seq/sort"
 RECIPE = {"epochs": 10, "batch_size": 128, "lr": 2e-3, "optimizer": "adamw", "weight_decay": 1e-4,
           "schedule": "cosine", "warmup_steps": 80}
 CONTROL_FACTOR = 2
+
+
+def cache_file(out: Path, norm: str, seed: int, recipe: dict) -> Path:
+    key = hashlib.sha256(json.dumps([norm, seed, recipe], sort_keys=True).encode()).hexdigest()[:16]
+    return Path(out) / ".repro_cache" / f"{norm}-{seed}-{key}.json"
+
+
+def cached_train_and_score(out: Path, task, norm: str, seed: int, recipe: dict) -> dict:
+    """`train_and_score`, or its cached result when this exact run was computed before."""
+    path = cache_file(out, norm, seed, recipe)
+    if path.is_file():
+        result = json.loads(path.read_text())
+        print(f"  {norm} seed {seed}: test accuracy {100 * result['test_accuracy']:.1f}% (cached)", flush=True)
+        return result
+    result = train_and_score(task, norm, seed, recipe)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result))
+    return result
 
 
 def train_and_score(task, norm: str, seed: int, recipe: dict) -> dict:
@@ -106,13 +134,13 @@ def reproduce(run: Run) -> None:
     seeds = list(run.pick(SEEDS, SEEDS[:1]))
     recipe = run.pick(RECIPE, {**RECIPE, "epochs": 1, "max_steps": 5, "warmup_steps": 0})
     task = zoo.get_task(TASK)
-    runs = [train_and_score(task, norm, seed, recipe) for seed in seeds for norm in NORMS]
+    runs = [cached_train_and_score(run.out, task, norm, seed, recipe) for seed in seeds for norm in NORMS]
     checks = checks_for(runs, seeds)
     control = None
     failing = [s for s in seeds for c in checks if not c.holds(*c.per_seed()[seeds.index(s)])]
     if failing and not run.quick:
         seed, longer = failing[0], {**recipe, "epochs": CONTROL_FACTOR * recipe["epochs"]}
-        longer_runs = [train_and_score(task, norm, seed, longer) for norm in NORMS]
+        longer_runs = [cached_train_and_score(run.out, task, norm, seed, longer) for norm in NORMS]
         held = {c.name: c.holds(*c.per_seed()[0]) for c in checks_for(longer_runs, [seed])}
         failed_names = [c.name for c in checks if not c.holds(*c.per_seed()[seeds.index(seed)])]
         fixed = all(held[n] for n in failed_names)
@@ -158,3 +186,9 @@ def reproduce(run: Run) -> None:
         data={"runs": runs, "control": control, "wall_seconds": time.time() - wall},
     )
     print(summary)
+
+
+if __name__ == "__main__":  # one run into the cache: OUT NORM SEED EPOCHS
+    torch.set_num_threads(1)
+    out_folder, norm_name, seed_value, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    cached_train_and_score(Path(out_folder), zoo.get_task(TASK), norm_name, seed_value, {**RECIPE, "epochs": epochs})
