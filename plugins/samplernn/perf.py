@@ -3,7 +3,7 @@ the 3-tier SampleRNN against the single-tier RNN over samples on the same sequen
 2-tier model beside them: the paper's point that the upper tiers run at a fraction of the sample
 rate, so the hierarchy costs less than an RNN that steps every sample. Two sizes: the
 reproduction's (64 units, 88 for the RNN; 64-sample subsequences, batch 32) and a larger one (256
-units, the paper's 512-sample subsequences, batch 8). Interleaved rounds, medians, at 1 thread and
+units, the paper's 512-sample subsequences, batch 4). Interleaved rounds, medians, at 1 thread and
 at the default thread count.
 
     zoo reproduce samplernn --part perf
@@ -21,7 +21,7 @@ from zoo.reproduce import Run
 from zoo.timing import interleaved, medians
 
 SIZES = {"repro size": {"dims": {"3-tier": 64, "2-tier": 64, "RNN": 88}, "seq_len": 64, "batch": 32, "emb": 16},
-         "larger": {"dims": {"3-tier": 256, "2-tier": 256, "RNN": 256}, "seq_len": 512, "batch": 8, "emb": 64}}
+         "larger": {"dims": {"3-tier": 256, "2-tier": 256, "RNN": 256}, "seq_len": 512, "batch": 4, "emb": 64}}
 FRAMES = {"3-tier": [8, 2], "2-tier": [16], "RNN": [1]}
 
 
@@ -33,7 +33,7 @@ def step(model, x) -> float:
 
 
 def reproduce(run: Run) -> None:
-    rounds = run.pick(5, 1)
+    rounds = run.pick(3, 1)
     sizes = run.pick(SIZES, {"repro size": SIZES["repro size"]})
     default_threads = torch.get_num_threads()
     torch.manual_seed(0)
