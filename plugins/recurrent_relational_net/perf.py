@@ -1,5 +1,5 @@
 """Speed of `recurrent-relational-net`: one message-passing step (messages f on the constraint
-graph's edges, their sum, the LSTM update, the readout), forward and backward, on a batch of 64
+graph's edges, their sum, the LSTM update, the readout), forward and backward, on a batch of 32
 puzzles, against the same step written densely in plain PyTorch (f on all n^2 x n^2 cell pairs,
 masked by the adjacency matrix, then summed), for 4x4 and 9x9 grids; and the forward time of a whole
 4x4 solve as the number of steps grows. Interleaved, medians, at 1 thread and the default count.
@@ -17,7 +17,7 @@ import zoo
 from zoo.reproduce import Run
 from zoo.timing import interleaved, medians
 
-BATCH = 64
+BATCH = 32
 
 
 def dense_step(model, x, hidden, state, adjacency):
@@ -51,7 +51,7 @@ def timed_forward(fn) -> float:
 
 
 def reproduce(run: Run) -> None:
-    rounds = run.pick(15, 2)
+    rounds = run.pick(5, 1)
     default_threads = torch.get_num_threads()
     torch.manual_seed(0)
     runs = {}
