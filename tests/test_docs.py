@@ -315,3 +315,19 @@ def test_a_failing_block_is_caught_and_named(tmp_path):
     assert failure and failure.startswith("example.md:7 failed") and "s16" in failure
     marked = "<!-- docs-test: skip: needs the network -->\n<!-- ci:x -->\n```bash\nfalse\n```\n"
     assert runnable("marked.md", marked) == []
+
+
+def test_readme_counts_the_papers_the_zoo_has():
+    """The README's paper count (architectures and training methods) is the plugin folders' count."""
+    import yaml
+
+    kinds = {"architectures": 0, "training methods": 0}
+    for folder in (ROOT / "plugins").iterdir():
+        catalog = folder / "catalog.yaml"
+        if folder.name != "tasks" and (folder / "__init__.py").exists() and catalog.is_file():
+            kinds["training methods" if yaml.safe_load(catalog.read_text()).get("methods") else "architectures"] += 1
+    readme = (ROOT / "README.md").read_text()
+    stated = re.search(r"(\d+) papers \((\d+) architectures, (\d+) training methods\)", readme)
+    assert stated, "README no longer states the zoo's paper count"
+    assert [int(n) for n in stated.groups()] == [sum(kinds.values()), kinds["architectures"],
+                                                 kinds["training methods"]]
