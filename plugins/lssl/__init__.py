@@ -4,7 +4,7 @@ State-Space Layers (Gu et al., 2021, arXiv:2110.13985), and the long-memory task
 
 Where the code departs from the paper (details in model.py and DOC.md): the Krylov kernel is built by
 dense repeated squaring (O(H N^2 L)) instead of the paper's fast structured algorithm; a trained A is a
-dense matrix initialised at HiPPO-LegS; the reproduction runs a smaller network (H = N = 64, 4 layers)
+dense matrix initialised at HiPPO-LegS; the reproduction runs a smaller network (H = N = 32, 2 blocks)
 on generated sequences instead of sequential MNIST, for the CPU budget.
 Importing this module is cheap; torch is imported when a model or task is first built.
 """

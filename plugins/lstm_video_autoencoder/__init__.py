@@ -8,7 +8,7 @@ unconditioned decoders) and the LSTM classifier initialised from its encoder; wi
 Where the code departs from the paper (details in model.py and DOC.md): reconstructions are returned
 in natural time order; the data are 8x8 digits bouncing in 16x16 frames instead of MNIST digits in
 64x64 frames, and the downstream task is digit identity instead of UCF-101 / HMDB-51 actions; the
-reproduction uses 256 LSTM units instead of 2048, for the CPU budget.
+reproduction uses 128 LSTM units instead of 2048, for the CPU budget.
 Importing this module is cheap; torch is imported when a model or task is first built.
 """
 
