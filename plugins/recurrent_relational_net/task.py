@@ -12,6 +12,7 @@ puzzle in Python, and training on 9x9 is out of the CPU budget anyway.
 from __future__ import annotations
 
 import itertools
+from functools import lru_cache
 
 import numpy as np
 
@@ -31,11 +32,31 @@ def is_valid_grid(grid: np.ndarray, box_size: int) -> bool:
     return all(set(line) == full for group in (grid, grid.T, boxes) for line in group.tolist())
 
 
-def all_grids() -> np.ndarray:
-    """(288, 16) every valid 4x4 grid, row-major."""
+@lru_cache(maxsize=1)
+def _grids() -> np.ndarray:
     rows = list(itertools.permutations(range(1, 5)))
-    grids = [np.array(g) for g in itertools.product(rows, repeat=4) if is_valid_grid(np.array(g), 2)]
-    return np.stack(grids).reshape(len(grids), 16)
+    found = []
+
+    def extend(grid: list) -> None:  # rows one by one, keeping columns and 2x2 boxes distinct
+        if len(grid) == 4:
+            found.append(np.array(grid))
+            return
+        for row in rows:
+            fits = all(row[c] != g[c] for g in grid for c in range(4))
+            if fits and len(grid) % 2 == 1:  # second row of a band: boxes hold 4 distinct digits
+                fits = all(len({grid[-1][c], grid[-1][c + 1], row[c], row[c + 1]}) == 4 for c in (0, 2))
+            if fits:
+                extend(grid + [row])
+
+    extend([])
+    grids = np.stack(found).reshape(len(found), 16)
+    grids.setflags(write=False)
+    return grids
+
+
+def all_grids() -> np.ndarray:
+    """(288, 16) every valid 4x4 grid, row-major (read-only)."""
+    return _grids()
 
 
 def generate_puzzles(count: int, seed: int, givens: tuple[int, int] = GIVENS) -> tuple[np.ndarray, np.ndarray]:
