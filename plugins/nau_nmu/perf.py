@@ -1,7 +1,7 @@
 """Speed of `nau-nmu`: forward+backward of the paper's arithmetic network (100 inputs, 2 hidden, 1 output,
 batch 128) as NAU -> NMU and NAU -> NAU against the same shapes written as plain nn.Linear layers (the obvious
 reference: an NAU is a linear layer without bias) and against the NALU -> NALU baseline, interleaved, at 1
-thread and at the default thread count; and a wide stack (256 -> 256 -> 256, batch 128) where the NMU's product
+thread and at the default thread count; and a wide stack (128 -> 128 -> 128, batch 128) where the NMU's product
 over inputs costs more than a matmul.
 
     zoo reproduce nau-nmu --part perf
@@ -39,7 +39,7 @@ def _time(models: dict, x: torch.Tensor, rounds: int) -> dict:
 def reproduce(run: Run) -> None:
     rounds = run.pick(50, 3)
     default_threads = torch.get_num_threads()
-    shapes = {"paper (100-2-1)": (100, 2, 1), "wide (256-256-256)": (256, 256, 256)}
+    shapes = {"paper (100-2-1)": (100, 2, 1), "wide (128-128-128)": (128, 128, 128)}
     measured = {}
     for threads in dict.fromkeys((1, default_threads)):
         torch.set_num_threads(threads)

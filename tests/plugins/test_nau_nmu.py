@@ -97,7 +97,7 @@ def test_task_subsets_overlap_by_half():
     task = zoo.get_task("nau-nmu/arithmetic-sub", seed=1)
     a, b = task.a_slice, task.b_slice
     assert a.stop - a.start == 25 and b.stop - b.start == 25
-    assert len(set(range(a.start, a.stop)) & set(range(b.start, b.stop))) == 13
+    assert len(set(range(a.start, a.stop)) & set(range(b.start, b.stop))) == round(0.5 * 25)  # 12
     x, y = task.splits()["train"][:5]
     torch.testing.assert_close(y[:, 0], x[:, a].sum(1) - x[:, b].sum(1))
 
