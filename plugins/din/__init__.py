@@ -9,7 +9,9 @@ Departures from the paper: the data are generated (the paper uses Amazon, MovieL
 items carry goods, shop and category ids but no user-profile or context features; the activation unit's
 "out product" is the element-wise product (with the difference), as in the authors' code, not an outer
 product; mini-batch aware regularisation is off by default (mba_lambda 0), as in the paper's public-data
-runs, and counts each id's training occurrences at the first step when on. Importing this module is cheap;
+runs, and counts each id's training occurrences at the first step when on; weights start Glorot-uniform
+(TensorFlow's default, as in the authors' code). The reproduction trains with Adam, because the paper's SGD
+at learning rate 1 trained neither model on the generated data (see repro.py). Importing this module is cheap;
 torch is imported when a model or task is first built.
 """
 
