@@ -12,7 +12,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-import zoo
 from zoo.reproduce import Run
 from zoo.timing import fwd_bwd_seconds, interleaved, medians
 
