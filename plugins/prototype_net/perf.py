@@ -35,7 +35,7 @@ def cnn_step(model, x, y) -> float:
 
 
 def reproduce(run: Run) -> None:
-    rounds = run.pick(10, 1)
+    rounds = run.pick(5, 1)
     torch.manual_seed(0)
     proto = zoo.create("prototype-net")
     cnn = StandardCNN(proto.config)

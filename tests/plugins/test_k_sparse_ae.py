@@ -70,6 +70,6 @@ def test_training_lowers_the_reconstruction_error():
     task = "digits/reconstruction"
     model = zoo.create("k-sparse-ae", task=task, hidden_dim=100, k=10, k_start=40)
     before = zoo.evaluate(model, task, split="val")["mse"]
-    zoo.train(model, task, epochs=2, batch_size=64, lr=3e-3, eval_splits=[], seed=0)
+    zoo.train(model, task, epochs=2, batch_size=128, lr=3e-3, eval_splits=[], seed=0)
     assert zoo.evaluate(model, task, split="val")["mse"] < 0.7 * before
     assert model.last_k == 10  # the schedule reached k after the first half of the two epochs
