@@ -30,7 +30,8 @@ init divided by 100 (weights and bias), as in the authors' code, so the initial 
 uniform. The autocorrelation is computed with one FFT pair instead of N + 1 shifted sums (equal up
 to rounding; `autocorrelation_direct` is the sum as written). The paper's c_k is the complex
 conjugate of the authors' code's (their convolution sums a_{l+k} conj(a_l)): the two densities are
-mirror images, p(z) and p(-z), so on the same weights the two heads give mirrored pmfs.
+mirror images, p(z) and p(-z), so on the same weights the two heads give mirrored pmfs. Under mixed precision only the coefficient layer
+runs at the lower precision; the series is evaluated in float32.
 """
 
 from __future__ import annotations
@@ -116,14 +117,22 @@ class FourierHead(nn.Module):
                             f"got {getattr(x, 'dtype', type(x).__name__)}")
         if x.dim() < 1 or x.shape[-1] != self.in_features:
             raise ValueError(f"FourierHead expects input of shape (..., {self.in_features}), got {tuple(x.shape)}")
-        c_real, c_imag = self.fourier_coefficients(x)
-        scale = c_real[..., :1]
-        # step 3: p at the bin centres, Re((c_k / c_0) e^{i pi k b}) = Re(c_k) cos - Im(c_k) sin
-        likelihood = 0.5 + (c_real[..., 1:] / scale) @ self.cos_table.T - (c_imag[..., 1:] / scale) @ self.sin_table.T
-        pmf = likelihood / likelihood.sum(-1, keepdim=True)
-        self.regularization_loss = self.regularization_gamma * (
-            (c_real ** 2 + c_imag ** 2) @ self.penalty).mean()
-        return torch.log(pmf + self.eps)
+        params = self.coefficients(x)  # step 1, at the caller's precision
+        if params.dtype in (torch.float16, torch.bfloat16):
+            params = params.float()
+        # the rest runs in (at least) float32 even under mixed precision: the FFT has no bf16 kernel on
+        # most devices, and the normalised coefficients c_k / c_0 need more than bf16's 3 digits
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            n = self.num_frequencies + 1
+            c_real, c_imag = autocorrelation(params[..., :n], params[..., n:])
+            scale = c_real[..., :1]
+            # step 3: p at the bin centres, Re((c_k / c_0) e^{i pi k b}) = Re(c_k) cos - Im(c_k) sin
+            cos_table, sin_table = self.cos_table.to(params.dtype), self.sin_table.to(params.dtype)
+            likelihood = 0.5 + (c_real[..., 1:] / scale) @ cos_table.T - (c_imag[..., 1:] / scale) @ sin_table.T
+            pmf = likelihood / likelihood.sum(-1, keepdim=True)
+            self.regularization_loss = self.regularization_gamma * (
+                (c_real ** 2 + c_imag ** 2) @ self.penalty.to(params.dtype)).mean()
+            return torch.log(pmf + self.eps)
 
 
 class FourierHeadMLP(nn.Module):

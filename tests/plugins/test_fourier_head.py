@@ -52,6 +52,16 @@ def test_density_is_nonnegative_and_integrates_to_one():
     torch.testing.assert_close(head(x), torch.log(pmf + head.eps), atol=1e-5, rtol=1e-5)  # float32 tables
 
 
+def test_mixed_precision_keeps_the_series_in_float32():
+    torch.manual_seed(0)
+    head = FourierHead(8, num_bins=20, num_frequencies=5, init_denominator=1.0)
+    x = torch.randn(4, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = head(x)
+    assert low.dtype == torch.float32 and torch.isfinite(low).all()
+    torch.testing.assert_close(low.exp(), head(x).exp(), atol=0.02, rtol=0)  # only the linear layer ran in bf16
+
+
 def test_regularizer_closed_form():
     torch.manual_seed(0)
     head = FourierHead(3, num_bins=10, num_frequencies=4, regularization_gamma=0.5).double()
