@@ -7,7 +7,7 @@ Training (Algorithm 1, "Training"):
     3) x_hat = W z + b',  E = ||x - x_hat||_2^2       (tied weights: the decoder is W)
     4) backpropagate E through the k kept units only (the zeros carry no gradient)
 
-with the k schedule of Sec. 3.2 / 5: k starts large (`k_start`, the paper's 100) and falls linearly to k
+with the paper's k schedule: k starts large (`k_start`, the paper's 100) and falls linearly to k
 over the first `schedule_fraction` of the epochs (the paper: the first half), so that every hidden unit is
 picked early on and none dies.
 

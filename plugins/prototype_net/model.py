@@ -6,7 +6,7 @@ decoder g) and a prototype classifier h = s o w o p on the latent space (Sec. "N
     p: z -> [||z - p_1||^2, ..., ||z - p_m||^2]      the prototype layer (squared L2 distances)
     w: distances -> logits                 a fully connected layer (m -> K), then softmax s
 
-Objective (Eq. 1 of the paper, "Cost function"):
+The paper's objective (its cost function):
 
     L = E(h o f) + lambda R(g o f) + lambda1 R1(p_1..p_m) + lambda2 R2(p_1..p_m)
 
