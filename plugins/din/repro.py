@@ -17,7 +17,7 @@ Protocol, fixed before running:
   train either model on this data in 3 epochs, so it could not test the claim (EARLIER_SGD_RUN).
 - Reported: test AUC per seed, RelaImpr = (AUC(DIN) - 0.5) / (AUC(Base) - 0.5) - 1 (the paper's Eq. 10), and the
   AUC of the generator's own click probabilities (the best any model can reach). DIN with Dice against PReLU is
-  not run: each DIN run takes minutes on the shared core, and the budget holds the claim's two arms only.
+  a separate script, repro_dice.py (record din-dice), which reads this record's PReLU numbers.
 
 Check (written before running): DIN (PReLU) test AUC > Base (PReLU) test AUC on each seed.
 
