@@ -17,7 +17,8 @@ PowerNorm over a batch of B rows x_i in R^d (every token of every sequence is a 
 
 psi^2 is kept with eps added (psi = sqrt(psi^2 + eps)). For the first `warmup_iters` training steps
 the layer normalises by the batch statistic psi_B instead, with the exact gradient of x / psi_B
-(dL/dx_i = (g^_i - Lambda_t x^_i) / psi_B: the paper's PN-V, Eq. 4 without the mean), while psi^2 and
+(dL/dx_i = (g^_i - Lambda_t x^_i) / psi_B: the paper's PN-V: BatchNorm without mean
+subtraction, on batch statistics), while psi^2 and
 nu are already updated; the authors' code warms up the same way.
 
 `PowerNormFunction` is the autograd function of one training step; `PowerNorm` holds gamma, beta

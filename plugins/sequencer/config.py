@@ -1,6 +1,6 @@
 """SequencerConfig: the typed config of `sequencer`, with the paper's defaults (arXiv:2205.01972).
 
-The defaults are Sequencer2D-S at 224x224 on ImageNet-1k (Table 1 and Appendix A of the paper: stage
+The defaults are Sequencer2D-S at 224x224 on ImageNet-1k (the paper's model table: stage
 depths 4, 3, 8, 3; patch sizes 7, 2, 1, 1; channels C 192, 384, 384, 384; BiLSTM hidden size D = C/4;
 MLP ratio 3). The named variants (m, l and a small one for 8x8 digits) are catalog presets.
 """
@@ -32,7 +32,7 @@ class SequencerConfig(Config):
     union: Literal["cat", "add", "vertical", "horizontal"] = Field(
         "cat", description="how the vertical and horizontal BiLSTM outputs combine: concatenate (Sequencer2D), "
                            "add, or one direction only (the paper's ablations)")
-    with_fc: bool = Field(True, description="the point-wise fully connected layer after the union (Eq. of the "
+    with_fc: bool = Field(True, description="the point-wise fully connected layer after the union (end of the "
                                             "BiLSTM2D layer); without it the union must already have C channels")
     bidirectional: bool = Field(True, description="bidirectional LSTMs (the paper's BiLSTM); False: forward only")
     num_rnn_layers: int = Field(1, ge=1, le=8, description="stacked LSTM layers inside each direction")

@@ -2,7 +2,7 @@
 
 An image is cut into patches by a strided convolution (the stem), giving a grid X of H x W tokens of
 C channels. Each Sequencer2D block replaces a ViT block's self-attention by the BiLSTM2D layer and
-keeps the channel MLP, both with pre-LayerNorm and a skip connection (paper Eq. 6 and 7):
+keeps the channel MLP, both with pre-LayerNorm and a skip connection (paper Sec. 3, Fig. 2):
 
     Y = BiLSTM2D(LN(X)) + X,        Z = MLP(LN(Y)) + Y
 

@@ -135,7 +135,7 @@ def reproduce(run: Run) -> None:
                f"stochastic depth; seeds {seeds}; test split scored after the last epoch; 1 thread. Rule written "
                f"before running: per seed, Sequencer2D >= max(ViT, Mixer) - {100 * MARGIN:.0f} point."),
         table=table(summary_by_model),
-        paper={"source": "Tatsunami & Taki 2022, Table 1 (ImageNet-1k top-1, 224x224, trained from scratch)",
+        paper={"source": "Tatsunami & Taki 2022, ImageNet-1k results table (top-1, 224x224, trained from scratch)",
                "Sequencer2D-S (28M)": 82.3, "DeiT-S (22M)": 79.8, "Mixer-B/16 (59M)": 76.4},
         figures=["repro_digits.png"],
         data={"summary": summary_by_model, "runs": runs, "control": control, "wall_seconds": time.time() - wall},
