@@ -15,10 +15,10 @@ environment on one process per GPU (at most 2) must wrap the model, save what zo
 with the unsharded run's metrics.
 
 KAN: the Triton kernels' basis and input gradient on the device against the Cox-de Boor oracle
-(float64, on the CPU), on uniform and adapted grids; then one training step of KAN
-[64, 128, 128, 10] (grid 5, order 3) against the MLP of equal parameter count [64, 472, 472, 10] at
-batch 256 and 4096, the KAN with its Triton kernels and with the tensor-op path
-(PAPERZOO_KAN_TRITON=0), medians of interleaved rounds.
+(float64, on the CPU), on uniform and adapted grids; then the KAN speed record's training step
+(KAN [64, 128, 128, 10], grid 5, order 3, against the MLP of equal parameter count) at batch 256
+and 4096, the KAN with its Triton kernels and with the tensor-op path (PAPERZOO_KAN_TRITON=0),
+medians of interleaved rounds.
 
 Without CUDA, `--device cuda` writes a record saying so and exits 0. `--device cpu` runs the same
 checks on the CPU (the test suite checks the script that way); the kernel check then needs the
@@ -41,7 +41,6 @@ import torch
 from benchmarks import RESULTS
 
 DEFAULT_OUT = RESULTS / "core" / "gpu-check.json"
-KAN_WIDTH, MLP_WIDTH = [64, 128, 128, 10], [64, 472, 472, 10]
 
 
 def _to(value, device):
@@ -185,43 +184,32 @@ def check_kan_kernels(device: str) -> dict:
 
 
 def kan_speed_table(device: str, rounds: int) -> list[dict]:
-    """One AdamW training step: KAN (Triton kernels, tensor ops) against the equal-parameter MLP."""
-    import zoo
+    """The KAN speed record's training step (its models and step, plugins/kan/perf.py): KAN with
+    its Triton kernels and with tensor ops, against the equal-parameter MLP."""
     from zoo.timing import interleaved, medians
+    from zoo_plugins.kan.perf import build_models, train_step
 
-    def step_timer(model, x, y, triton: bool):
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-
+    def timer(model, x, triton: bool):
         def run():
             os.environ["PAPERZOO_KAN_TRITON"] = "1" if triton else "0"
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             start = time.perf_counter()
-            optimizer.zero_grad(set_to_none=True)
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            optimizer.step()
+            train_step(model, x)
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             return time.perf_counter() - start
         return run
 
-    def mlp(widths):
-        layers = []
-        for a, b in zip(widths[:-1], widths[1:]):
-            layers += [torch.nn.Linear(a, b), torch.nn.SiLU()]
-        return torch.nn.Sequential(*layers[:-1])
-
+    models, _ = build_models(["ours", "mlp-same-params"])
+    kan, reference = models["ours"].to(device), models["mlp-same-params"].to(device)
     rows = []
     before = os.environ.get("PAPERZOO_KAN_TRITON")
     try:
         for batch in (256, 4096):
-            torch.manual_seed(0)
-            x, y = torch.randn(batch, 64, device=device), torch.randint(0, 10, (batch,), device=device)
-            kan = zoo.create("kan", width=KAN_WIDTH, grid=5, k=3).to(device)
-            reference = mlp(MLP_WIDTH).to(device)
-            times = medians(interleaved({
-                "kan triton": step_timer(kan, x, y, True), "kan tensor ops": step_timer(kan, x, y, False),
-                "mlp": step_timer(reference, x, y, True)}, rounds))
+            x = torch.randn(batch, 64, device=device)
+            times = medians(interleaved({"kan triton": timer(kan, x, True), "kan tensor ops": timer(kan, x, False),
+                                         "mlp": timer(reference, x, True)}, rounds))
             rows.append({"batch": batch, **{f"{k} ms": round(v * 1e3, 3) for k, v in times.items()},
                          "kan triton / mlp": round(times["kan triton"] / times["mlp"], 3),
                          "kan tensor ops / mlp": round(times["kan tensor ops"] / times["mlp"], 3),

@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo_plugins.gan.model import check_samples, discriminator_loss, generator_loss
+from zoo_plugins.gan.model import check_labels, check_samples, discriminator_loss, generator_loss
 
 from .config import ADCGANConfig
 
@@ -131,16 +131,7 @@ class ADCGAN(nn.Module):
         self._last_generator_loss = float("nan")
 
     def check_labels(self, labels) -> torch.Tensor:
-        k = self.config.num_classes
-        if not torch.is_tensor(labels) or labels.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
-            raise TypeError(f"ADCGAN expects integer class labels of shape (batch,) in [0, {k}), "
-                            f"got {getattr(labels, 'dtype', type(labels).__name__)}")
-        if labels.dim() != 1:
-            raise ValueError(f"ADCGAN expects labels of shape (batch,), got {tuple(labels.shape)}")
-        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= k):
-            raise ValueError(f"ADCGAN labels must lie in [0, {k}), got values from {int(labels.min())} "
-                             f"to {int(labels.max())}")
-        return labels.long()
+        return check_labels(labels, self.config.num_classes, "ADCGAN")
 
     def noise(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.config.latent_dim, device=self.discriminator_steps.device)

@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo_plugins.gan.model import Maxout, check_samples, discriminator_loss, generator_loss, uniform_noise
+from zoo_plugins.gan.model import (Maxout, check_labels, check_samples, discriminator_loss, generator_loss,
+                                   uniform_noise)
 
 from .config import CGANConfig
 
@@ -79,16 +80,7 @@ class CGAN(nn.Module):
         self._last_generator_loss = float("nan")
 
     def one_hot(self, labels) -> torch.Tensor:
-        k = self.config.num_classes
-        if not torch.is_tensor(labels) or labels.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
-            raise TypeError(f"CGAN expects integer class labels of shape (batch,) in [0, {k}), "
-                            f"got {getattr(labels, 'dtype', type(labels).__name__)}")
-        if labels.dim() != 1:
-            raise ValueError(f"CGAN expects labels of shape (batch,), got {tuple(labels.shape)}")
-        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= k):
-            raise ValueError(f"CGAN labels must lie in [0, {k}), got values from {int(labels.min())} "
-                             f"to {int(labels.max())}")
-        return F.one_hot(labels.long(), k).float()
+        return F.one_hot(check_labels(labels, self.config.num_classes, "CGAN"), self.config.num_classes).float()
 
     def noise(self, n: int) -> torch.Tensor:
         return uniform_noise(n, self.config.latent_dim, 0.0, 1.0, self.discriminator_steps.device)

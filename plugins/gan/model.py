@@ -98,6 +98,19 @@ def check_samples(x, data_shape: tuple[int, ...], who: str) -> torch.Tensor:
     return x.reshape(x.shape[0], flat)
 
 
+def check_labels(labels, num_classes: int, who: str) -> torch.Tensor:
+    """Integer class labels of shape (batch,) in [0, num_classes), as int64; anything else is refused."""
+    if not torch.is_tensor(labels) or labels.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
+        raise TypeError(f"{who} expects integer class labels of shape (batch,) in [0, {num_classes}), "
+                        f"got {getattr(labels, 'dtype', type(labels).__name__)}")
+    if labels.dim() != 1:
+        raise ValueError(f"{who} expects labels of shape (batch,), got {tuple(labels.shape)}")
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(f"{who} labels must lie in [0, {num_classes}), got values from {int(labels.min())} "
+                         f"to {int(labels.max())}")
+    return labels.long()
+
+
 class GAN(nn.Module):
     """Generator and discriminator of the paper; `forward(z)` is the generator."""
 

@@ -18,7 +18,8 @@ def _build(config):
     return MemN2N(config)
 
 
-def _example_inputs(config, batch_size: int) -> tuple:
+def babi_example_inputs(config, batch_size: int) -> tuple:
+    """A batch of bAbI-shaped (story, question) word ids for a model of this config."""
     import torch
 
     sentences = min(5, config.memory_size)
@@ -27,7 +28,8 @@ def _example_inputs(config, batch_size: int) -> tuple:
     return story, torch.randint(1, config.vocab_size, (batch_size, 4))
 
 
-def _from_task(values: dict, info) -> dict:
+def babi_sizes(values: dict, info) -> dict:
+    """Vocabulary and memory size from a bAbI task."""
     return {"vocab_size": info.extra["vocab_size"], "memory_size": info.extra["memory_size"]}
 
 
@@ -41,7 +43,7 @@ def _babi(qa: int, **options):
 def zoo_models() -> list[ModelSpec]:
     from .config import MemN2NConfig
 
-    return [ModelSpec("memn2n", MemN2NConfig, _build, example_inputs=_example_inputs, from_task=_from_task)]
+    return [ModelSpec("memn2n", MemN2NConfig, _build, example_inputs=babi_example_inputs, from_task=babi_sizes)]
 
 
 @hookimpl

@@ -19,25 +19,13 @@ from __future__ import annotations
 from functools import partial
 
 from zoo import ModelSpec, TaskSpec, hookimpl
+from zoo_plugins.memn2n import babi_example_inputs, babi_sizes  # the same stories and questions
 
 
 def _build(config):
     from .model import MemNN
 
     return MemNN(config)
-
-
-def _example_inputs(config, batch_size: int) -> tuple:
-    import torch
-
-    sentences = min(5, config.memory_size)
-    story = torch.randint(1, config.vocab_size, (batch_size, sentences, 6))
-    story[:, -1] = 0  # an empty slot, as a short story has
-    return story, torch.randint(1, config.vocab_size, (batch_size, 4))
-
-
-def _from_task(values: dict, info) -> dict:
-    return {"vocab_size": info.extra["vocab_size"], "memory_size": info.extra["memory_size"]}
 
 
 def _babi(qa: int, **options):
@@ -50,7 +38,7 @@ def _babi(qa: int, **options):
 def zoo_models() -> list[ModelSpec]:
     from .config import MemNNConfig
 
-    return [ModelSpec("memory-networks", MemNNConfig, _build, example_inputs=_example_inputs, from_task=_from_task)]
+    return [ModelSpec("memory-networks", MemNNConfig, _build, example_inputs=babi_example_inputs, from_task=babi_sizes)]
 
 
 @hookimpl

@@ -35,20 +35,11 @@ from timm.layers import trunc_normal_
 from timm.models.mlp_mixer import Affine, MlpMixer, ResBlock
 from torch import nn
 
+from zoo_plugins.mlp_mixer.model import check_images
+
 from .config import ResMLPConfig
 
 __all__ = ["ResMLP"]
-
-
-def check_images(x: torch.Tensor, channels: int, size: int, model: str) -> None:
-    """Refuse anything but a float batch (batch, channels, size, size), naming what was expected."""
-    expected = f"(batch, {channels}, {size}, {size})"
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{model} expects a tensor of shape {expected}, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{model} expects a floating-point image batch of shape {expected}, got dtype {x.dtype}")
-    if x.dim() != 4 or tuple(x.shape[1:]) != (channels, size, size):
-        raise ValueError(f"{model} expects images of shape {expected}, got {tuple(x.shape)}")
 
 
 class ResMLP(MlpMixer):
