@@ -3,10 +3,13 @@ path and the Cox-de Boor oracle, and a clean fall-back when they cannot be built
 
 from __future__ import annotations
 
+import ctypes
 import os
+import re
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -69,8 +72,9 @@ def test_fused_kernels_match_the_eager_path_and_the_oracle(dtype, adapted, k, mo
 
 
 @pytest.mark.skipif(not HAS_COMPILER, reason="no C++ compiler")
-def test_threads_split_the_batch_without_changing_results(monkeypatch):
-    layer = _layer(torch.float32)
+@pytest.mark.parametrize("adapted", [False, True], ids=["uniform", "adapted-grid"])
+def test_threads_split_the_batch_without_changing_results(adapted, monkeypatch):
+    layer = _layer(torch.float32, 3, adapted)
     x = torch.rand(20000, 5) * 2 - 1  # large enough for native.cpp to use several threads
     threads = torch.get_num_threads()
     try:
@@ -152,3 +156,56 @@ def test_a_failing_build_names_the_compiler_and_falls_back(fresh_native, monkeyp
 def test_the_switch_turns_the_kernels_off(monkeypatch):
     monkeypatch.setenv("PAPERZOO_KAN_NATIVE", "0")
     assert native.library() is None
+
+
+def _openmp_files_mapped() -> set[str]:
+    maps = [line.split(maxsplit=5) for line in Path("/proc/self/maps").read_text().splitlines()]
+    return {f[5] for f in maps if len(f) == 6 and re.match(r"lib(g|i)?omp", Path(f[5]).name)}
+
+
+def _file_defining(library: ctypes.CDLL, symbol: str) -> str:
+    info = native._DlInfo()
+    assert ctypes.CDLL(None).dladdr(ctypes.cast(getattr(library, symbol), ctypes.c_void_p), ctypes.byref(info))
+    return os.fsdecode(info.dli_fname)
+
+
+@pytest.mark.skipif(not HAS_COMPILER or not Path("/proc/self/maps").exists()
+                    or "parallel backend: OpenMP" not in torch.__config__.parallel_info(),
+                    reason="needs a compiler, /proc and torch on OpenMP")
+def test_the_kernels_run_on_torchs_own_openmp_runtime():
+    # a second OpenMP runtime would bring its own threads, contending with torch's spinning workers
+    # (other packages, scikit-learn for one, may have loaded theirs: the kernels must not use those)
+    before = _openmp_files_mapped()
+    library = native.library()
+    assert library is not None and native.kernel_threads() == "torch's OpenMP pool"
+    assert _openmp_files_mapped() == before
+    torch_cpu = next((Path(torch.__file__).parent / "lib").glob("libtorch_cpu.*"))
+    ours, torchs = _file_defining(library, "GOMP_parallel"), _file_defining(ctypes.CDLL(str(torch_cpu)), "GOMP_parallel")
+    assert Path(ours).resolve() == Path(torchs).resolve() == native.openmp_runtime().resolve()
+
+
+@pytest.mark.skipif(not HAS_COMPILER, reason="no C++ compiler")
+def test_a_runtime_that_does_not_link_leaves_the_kernels_on_one_thread(fresh_native, monkeypatch, tmp_path):
+    broken = tmp_path / "libgomp.so.1"
+    broken.write_text("not a library")
+    monkeypatch.setattr(native, "openmp_runtime", lambda: broken)
+    with pytest.warns(RuntimeWarning, match="run on one thread.*libgomp.so.1"):
+        assert native.library() is not None
+    assert native.kernel_threads() == "one thread"
+    layer = _layer(torch.float32, 3, True)
+    x = torch.rand(3000, 5) * 2 - 1
+    eager, fused = _run(layer, x, False, monkeypatch), _run(layer, x, True, monkeypatch)
+    for a, b in zip(eager, fused):
+        assert torch.allclose(a, b, rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.skipif(not HAS_COMPILER, reason="no C++ compiler")
+def test_tables_past_the_limit_run_the_tensor_op_path(monkeypatch):
+    layer = _layer(torch.float32, 3, True)
+    tables = layer.tables(torch.float32)
+    x = torch.rand(50, 5) * 2 - 1
+    assert native.table_bytes(tables) > 0
+    monkeypatch.setattr(native, "MAX_TABLE_BYTES", native.table_bytes(tables) - 1)
+    assert tables.native(x) is None
+    monkeypatch.setattr(native, "MAX_TABLE_BYTES", native.table_bytes(tables))
+    assert tables.native(x) is not None

@@ -8,8 +8,9 @@
 // Two ways to find the interval and its polynomials:
 //   uniform:  s = x * scale[i] + shift[i]; j = floor(s); u = s - j. On a uniform grid the k + 1 active
 //             bases are the same k + 1 polynomials of u on every interval: poly[r * (k + 1) + p].
-//   general:  j by binary search in the input's knots; u = (x - t_j) * inv_width[i, j]; the
-//             polynomials of every (input, interval) in poly[((i * n_int + j) * (k + 1) + r) * (k + 1) + p].
+//   general:  j = the number of interior knots at or below x (counted branch-free: a binary search
+//             mispredicts most of its steps); u = (x - t_j) * inv_width[i, j]; the polynomials of every
+//             (input, interval) in poly[((i * n_int + j) * (k + 1) + r) * (k + 1) + p].
 // Bases that do not exist (m < 0 or m >= n_bases, near the grid's ends) are skipped; outside the
 // extended grid every basis is 0, as in the paper's definition.
 
@@ -17,7 +18,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <thread>
 #include <vector>
 
 namespace {
@@ -26,20 +26,9 @@ struct Grid {
     int64_t n_in, k, n_int, n_bases;
     int uniform;
     const void *scale, *shift;         // uniform: (in,)
-    const void *knots, *inv_width;     // general: (in, n_knots), (in, n_int)
+    const void *knots, *inv_width;     // general: (n_knots, in), knot-major; (in, n_int)
     const void *poly, *dpoly;          // see above; dpoly: k per basis, d/du (uniform, times scale) or d/dx
 };
-
-// General grids: the interval by binary search in the input's knots, u in [0, 1) on it
-template <typename T>
-inline bool locate(const Grid &g, int64_t i, T x, int64_t &j, T &u) {
-    const int64_t n_knots = g.n_int + 1;
-    const T *t = static_cast<const T *>(g.knots) + i * n_knots;
-    if (!(x >= t[0]) || !(x < t[n_knots - 1])) return false;  // also NaN
-    j = (std::upper_bound(t, t + n_knots, x) - t) - 1;
-    u = (x - t[j]) * static_cast<const T *>(g.inv_width)[i * g.n_int + j];
-    return true;
-}
 
 // general grids: the coefficients of interval j's active bases, `degree + 1` per basis, highest last
 template <typename T>
@@ -54,15 +43,88 @@ inline T horner(const T *c, int64_t degree, T u) {
     return v;
 }
 
-// Uniform grids, one batch row at a time in two loops: the first, branch-free over the inputs,
-// vectorises (interval, u and the k + 1 values, zeroed outside the grid); the second writes each
-// value to its basis row.
+// Of the k + 1 bases active on interval j (basis j - k + r for r = 0..k), those that exist: all of
+// them except in the k intervals at each end of the extended grid.
+inline int64_t first_basis(int64_t j, int64_t k) { return std::max<int64_t>(0, k - j); }
+inline int64_t last_basis(int64_t j, int64_t k, int64_t n_bases) { return std::min<int64_t>(k, n_bases - 1 - j + k); }
+
+// The k + 1 active values of an input to or from its adjacent basis columns, unrolled for the usual
+// orders: a loop of run-time length costs more in bookkeeping than its few moves.
+template <typename T, int K>
+inline void copy_fixed(T *__restrict dst, const T *__restrict v) {
+    for (int r = 0; r <= K; ++r) dst[r] = v[r];
+}
+
 template <typename T>
-struct UniformRow {
-    std::vector<T> interval, u, values;  // interval index as T (-1 outside), u in [0, 1), values (k + 1, in)
-    explicit UniformRow(const Grid &g) : interval(g.n_in), u(g.n_in), values((g.k + 1) * g.n_in) {}
+inline void copy_active(T *__restrict dst, const T *__restrict v, int64_t k) {
+    switch (k) {
+        case 1: return copy_fixed<T, 1>(dst, v);
+        case 2: return copy_fixed<T, 2>(dst, v);
+        case 3: return copy_fixed<T, 3>(dst, v);
+        case 4: return copy_fixed<T, 4>(dst, v);
+        case 5: return copy_fixed<T, 5>(dst, v);
+    }
+    for (int64_t r = 0; r <= k; ++r) dst[r] = v[r];
+}
+
+template <typename T, int K>
+inline T dot_fixed(const T *a, const T *b) {
+    T sum = 0;
+    for (int r = 0; r <= K; ++r) sum += a[r] * b[r];
+    return sum;
+}
+
+template <typename T>
+inline T dot_active(const T *a, const T *b, int64_t k) {
+    switch (k) {
+        case 1: return dot_fixed<T, 1>(a, b);
+        case 2: return dot_fixed<T, 2>(a, b);
+        case 3: return dot_fixed<T, 3>(a, b);
+        case 4: return dot_fixed<T, 4>(a, b);
+        case 5: return dot_fixed<T, 5>(a, b);
+    }
+    T sum = 0;
+    for (int64_t r = 0; r <= k; ++r) sum += a[r] * b[r];
+    return sum;
+}
+
+// One batch row at a time in two loops: the first, branch-free over the inputs, finds every input's
+// interval and u and evaluates its k + 1 active values (zeroed outside the grid); the second writes
+// each value to its basis column or gathers from it.
+template <typename T>
+struct RowWork {
+    std::vector<T> interval, u, values;  // interval index as T (-1 outside), u in [0, 1), values (in, k + 1)
+    explicit RowWork(const Grid &g) : interval(g.n_in), u(g.n_in), values((g.k + 1) * g.n_in) {}
 
     void locate(const Grid &g, const T *__restrict x) {
+        if (g.uniform) {
+            locate_uniform(g, x);
+        } else {
+            locate_general(g, x);
+        }
+    }
+
+    void locate_general(const Grid &g, const T *__restrict x) {
+        const T *__restrict t = static_cast<const T *>(g.knots);
+        const T *__restrict inv_width = static_cast<const T *>(g.inv_width);
+        T *__restrict j = interval.data();
+        T *__restrict local = u.data();
+        const int64_t n_in = g.n_in, last = g.n_int;  // knots t_0 .. t_last
+        for (int64_t i = 0; i < n_in; ++i) j[i] = 0;
+        for (int64_t m = 1; m < last; ++m) {  // vectorises over the inputs
+            const T *__restrict tm = t + m * n_in;
+            for (int64_t i = 0; i < n_in; ++i) j[i] += x[i] >= tm[i] ? T(1) : T(0);
+        }
+        const T *__restrict lowest = t, *__restrict highest = t + last * n_in;
+        for (int64_t i = 0; i < n_in; ++i) {
+            const bool inside = (x[i] >= lowest[i]) & (x[i] < highest[i]);  // false for NaN
+            const int64_t ji = static_cast<int64_t>(j[i]);
+            j[i] = inside ? j[i] : T(-1);
+            local[i] = inside ? (x[i] - t[ji * n_in + i]) * inv_width[i * g.n_int + ji] : T(0);
+        }
+    }
+
+    void locate_uniform(const Grid &g, const T *__restrict x) {
         const T *__restrict scale = static_cast<const T *>(g.scale);
         const T *__restrict shift = static_cast<const T *>(g.shift);
         T *__restrict j = interval.data();
@@ -77,18 +139,66 @@ struct UniformRow {
         }
     }
 
-    // values[r, i] = sum_p c[r, p] u_i^p by Horner's rule, inputs innermost (vectorises)
+    // values[i, r] = the k + 1 active polynomials (of `degree`) at u_i, side by side as the second
+    // loop reads them; outside the grid (interval -1) left as they were, never read
     void evaluate(const Grid &g, const void *poly, int64_t degree) {
+        if (g.uniform) {
+            evaluate_uniform(g, poly, degree);
+            return;
+        }
+        const int64_t rows = g.k + 1;
+        for (int64_t i = 0; i < g.n_in; ++i) {
+            const int64_t j = static_cast<int64_t>(interval[i]);
+            if (j < 0) continue;
+            const T *c = table<T>(g, poly, i, j, degree);
+            for (int64_t r = 0; r < rows; ++r) values[i * rows + r] = horner(c + r * (degree + 1), degree, u[i]);
+        }
+    }
+
+    // Uniform grids: the same polynomials on every interval. For the usual orders the rows and
+    // degree are compile-time constants, so each u_i is loaded once and the k + 1 polynomials stay
+    // in registers (a pass per Horner step over memory costs 3x more).
+    void evaluate_uniform(const Grid &g, const void *poly, int64_t degree) {
         const T *c = static_cast<const T *>(poly);
+        switch (g.k * 8 + degree) {
+            case 1 * 8 + 1: return evaluate_fixed<2, 1>(g, c);
+            case 1 * 8 + 0: return evaluate_fixed<2, 0>(g, c);
+            case 2 * 8 + 2: return evaluate_fixed<3, 2>(g, c);
+            case 2 * 8 + 1: return evaluate_fixed<3, 1>(g, c);
+            case 3 * 8 + 3: return evaluate_fixed<4, 3>(g, c);
+            case 3 * 8 + 2: return evaluate_fixed<4, 2>(g, c);
+            case 4 * 8 + 4: return evaluate_fixed<5, 4>(g, c);
+            case 4 * 8 + 3: return evaluate_fixed<5, 3>(g, c);
+            case 5 * 8 + 5: return evaluate_fixed<6, 5>(g, c);
+            case 5 * 8 + 4: return evaluate_fixed<6, 4>(g, c);
+        }
         const T *__restrict local = u.data();
         for (int64_t r = 0; r <= g.k; ++r) {
             const T *cr = c + r * (degree + 1);
-            T *__restrict v = values.data() + r * g.n_in;
-            const T top = cr[degree];
-            for (int64_t i = 0; i < g.n_in; ++i) v[i] = top;
-            for (int64_t p = degree - 1; p >= 0; --p) {
-                const T coefficient = cr[p];
-                for (int64_t i = 0; i < g.n_in; ++i) v[i] = v[i] * local[i] + coefficient;
+            T *__restrict v = values.data() + r;
+            const int64_t stride = g.k + 1;
+            for (int64_t i = 0; i < g.n_in; ++i) {
+                T acc = cr[degree];
+                for (int64_t p = degree - 1; p >= 0; --p) acc = acc * local[i] + cr[p];
+                v[i * stride] = acc;
+            }
+        }
+    }
+
+    template <int Rows, int Degree>
+    void evaluate_fixed(const Grid &g, const T *c) {
+        T coefficients[Rows][Degree + 1];
+        for (int r = 0; r < Rows; ++r)
+            for (int p = 0; p <= Degree; ++p) coefficients[r][p] = c[r * (Degree + 1) + p];
+        const T *__restrict local = u.data();
+        T *__restrict v = values.data();
+        const int64_t n_in = g.n_in;
+        for (int64_t i = 0; i < n_in; ++i) {
+            const T x = local[i];
+            for (int r = 0; r < Rows; ++r) {
+                T acc = coefficients[r][Degree];
+                for (int p = Degree - 1; p >= 0; --p) acc = acc * x + coefficients[r][p];
+                v[i * Rows + r] = acc;
             }
         }
     }
@@ -97,35 +207,22 @@ struct UniformRow {
 template <typename T>
 void features_rows(const Grid &g, const T *x, T *f, int64_t ld, int64_t begin, int64_t end) {
     const int64_t n_in = g.n_in, k = g.k;
-    if (g.uniform) {
-        UniformRow<T> work(g);
-        for (int64_t b = begin; b < end; ++b) {
-            T *row = f + b * ld;
-            std::memset(row, 0, sizeof(T) * g.n_bases * n_in);
-            work.locate(g, x + b * n_in);
-            work.evaluate(g, g.poly, k);
-            for (int64_t i = 0; i < n_in; ++i) {
-                const int64_t j = static_cast<int64_t>(work.interval[i]);
-                if (j < 0) continue;
-                for (int64_t r = 0; r <= k; ++r) {
-                    const int64_t m = j - k + r;
-                    if (m >= 0 && m < g.n_bases) row[i * g.n_bases + m] = work.values[r * n_in + i];
-                }
-            }
-        }
-        return;
-    }
+    RowWork<T> work(g);
     for (int64_t b = begin; b < end; ++b) {
         T *row = f + b * ld;
         std::memset(row, 0, sizeof(T) * g.n_bases * n_in);
+        work.locate(g, x + b * n_in);
+        work.evaluate(g, g.poly, k);
         for (int64_t i = 0; i < n_in; ++i) {
-            int64_t j;
-            T u;
-            if (!locate(g, i, x[b * n_in + i], j, u)) continue;
-            const T *c = table<T>(g, g.poly, i, j, k);
-            for (int64_t r = 0; r <= k; ++r) {
-                const int64_t m = j - k + r;
-                if (m >= 0 && m < g.n_bases) row[i * g.n_bases + m] = horner(c + r * (k + 1), k, u);
+            const int64_t j = static_cast<int64_t>(work.interval[i]);
+            if (j < 0) continue;
+            T *dst = row + i * g.n_bases + j - k;  // the active bases are adjacent columns
+            const T *v = work.values.data() + i * (k + 1);
+            const int64_t lo = first_basis(j, k), hi = last_basis(j, k, g.n_bases);
+            if (lo == 0 && hi == k) {
+                copy_active(dst, v, k);
+            } else {
+                for (int64_t r = lo; r <= hi; ++r) dst[r] = v[r];
             }
         }
     }
@@ -134,61 +231,46 @@ void features_rows(const Grid &g, const T *x, T *f, int64_t ld, int64_t begin, i
 template <typename T>
 void input_grad_rows(const Grid &g, const T *x, const T *gf, int64_t ld, T *grad_x, int64_t begin, int64_t end) {
     const int64_t n_in = g.n_in, k = g.k;
-    if (g.uniform) {
-        UniformRow<T> work(g);
-        const T *scale = static_cast<const T *>(g.scale);
-        for (int64_t b = begin; b < end; ++b) {
-            const T *row = gf + b * ld;
-            work.locate(g, x + b * n_in);
-            work.evaluate(g, g.dpoly, k - 1);
-            T *out = grad_x + b * n_in;
-            for (int64_t i = 0; i < n_in; ++i) {
-                const int64_t j = static_cast<int64_t>(work.interval[i]);
-                if (j < 0) continue;
-                T sum = 0;
-                for (int64_t r = 0; r <= k; ++r) {
-                    const int64_t m = j - k + r;
-                    if (m >= 0 && m < g.n_bases) sum += work.values[r * n_in + i] * row[i * g.n_bases + m];
-                }
-                out[i] += sum * scale[i];
-            }
-        }
-        return;
-    }
+    RowWork<T> work(g);
+    const T *scale = static_cast<const T *>(g.scale);  // uniform: d/du to d/dx (general tables hold d/dx)
     for (int64_t b = begin; b < end; ++b) {
         const T *row = gf + b * ld;
+        work.locate(g, x + b * n_in);
+        work.evaluate(g, g.dpoly, k - 1);
+        T *out = grad_x + b * n_in;
         for (int64_t i = 0; i < n_in; ++i) {
-            int64_t j;
-            T u;
-            if (!locate(g, i, x[b * n_in + i], j, u)) continue;
-            const T *c = table<T>(g, g.dpoly, i, j, k - 1);
+            const int64_t j = static_cast<int64_t>(work.interval[i]);
+            if (j < 0) continue;
+            const int64_t lo = first_basis(j, k), hi = last_basis(j, k, g.n_bases);
+            const T *src = row + i * g.n_bases + j - k;
+            const T *v = work.values.data() + i * (k + 1);
             T sum = 0;
-            for (int64_t r = 0; r <= k; ++r) {
-                const int64_t m = j - k + r;
-                if (m >= 0 && m < g.n_bases) sum += horner(c + r * k, k - 1, u) * row[i * g.n_bases + m];
+            if (lo == 0 && hi == k) {
+                sum = dot_active(v, src, k);
+            } else {
+                for (int64_t r = lo; r <= hi; ++r) sum += v[r] * src[r];
             }
-            grad_x[b * n_in + i] += sum;
+            out[i] += g.uniform ? sum * scale[i] : sum;
         }
     }
 }
 
-// run body(begin, end) over [0, batch) on up to n_threads threads; small batches stay on this one
+// below this many elements per thread, waking one costs more than it saves
+inline int64_t threads_for(int64_t elements, int64_t n_threads) {
+    const int64_t min_elements = 1 << 12;
+    return std::max<int64_t>(1, std::min(n_threads, elements / min_elements));
+}
+
+// run body(begin, end) over [0, batch) in up to n_threads chunks, on torch's own OpenMP threads:
+// native.py links this library against the OpenMP runtime torch loaded, so the pool is torch's (no
+// second set of threads contending with its spinning workers) and torch.set_num_threads holds.
+// Built without OpenMP, the pragma is ignored and the chunks run one after another.
 template <typename Body>
 void parallel_rows(int64_t batch, int64_t n_in, int64_t n_threads, Body body) {
-    const int64_t min_elements = 1 << 14;  // below this a thread costs more than it saves
-    n_threads = std::max<int64_t>(1, std::min(n_threads, batch * n_in / min_elements));
-    if (n_threads == 1) {
-        body(0, batch);
-        return;
-    }
-    std::vector<std::thread> workers;
+    n_threads = threads_for(batch * n_in, n_threads);
     const int64_t step = (batch + n_threads - 1) / n_threads;
-    for (int64_t t = 1; t < n_threads; ++t) {
-        const int64_t begin = std::min(batch, t * step), end = std::min(batch, (t + 1) * step);
-        workers.emplace_back(body, begin, end);
-    }
-    body(0, std::min(batch, step));
-    for (auto &w : workers) w.join();
+#pragma omp parallel for num_threads(n_threads) schedule(static, 1) if (n_threads > 1)
+    for (int64_t t = 0; t < n_threads; ++t) body(std::min(batch, t * step), std::min(batch, (t + 1) * step));
 }
 
 Grid make_grid(int64_t n_in, int64_t k, int64_t n_int, int64_t n_bases, int uniform, const void *scale,
@@ -199,10 +281,13 @@ Grid make_grid(int64_t n_in, int64_t k, int64_t n_int, int64_t n_bases, int unif
 // The spline weight (out, in, nb) = coef (in, out, nb) with in and out swapped, times scale_sp * mask:
 // whole rows of nb values, which torch's element-wise ops handle slowly for nb ~ 8.
 template <typename T>
-void spline_weight(const T *coef, const T *scale_sp, const T *mask, int64_t n_in, int64_t n_out, int64_t nb,
-                   T *out) {
-    for (int64_t i = 0; i < n_in; ++i)
-        for (int64_t o = 0; o < n_out; ++o) {
+void spline_weight(const T *__restrict coef, const T *__restrict scale_sp, const T *__restrict mask, int64_t n_in,
+                   int64_t n_out, int64_t nb, T *__restrict out, int64_t n_threads) {
+    n_threads = threads_for(n_in * n_out * nb, n_threads);
+    // written in order, read strided: scattered writes cost more than scattered reads
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (n_threads > 1)
+    for (int64_t o = 0; o < n_out; ++o)
+        for (int64_t i = 0; i < n_in; ++i) {
             const T s = scale_sp[i * n_out + o] * mask[i * n_out + o];
             const T *c = coef + (i * n_out + o) * nb;
             T *w = out + (o * n_in + i) * nb;
@@ -213,8 +298,11 @@ void spline_weight(const T *coef, const T *scale_sp, const T *mask, int64_t n_in
 // Its gradient back in the parameters' layouts: with g = grad_t (out, in, nb) swapped to (in, out, nb),
 // grad_coef = g * scale_sp * mask and grad_sp = mask * sum_m g * coef (either may be null).
 template <typename T>
-void spline_grads(const T *grad_t, const T *coef, const T *scale_sp, const T *mask, int64_t n_in, int64_t n_out,
-                  int64_t nb, T *grad_coef, T *grad_sp) {
+void spline_grads(const T *__restrict grad_t, const T *__restrict coef, const T *__restrict scale_sp,
+                  const T *__restrict mask, int64_t n_in, int64_t n_out, int64_t nb, T *__restrict grad_coef,
+                  T *__restrict grad_sp, int64_t n_threads) {
+    n_threads = threads_for(n_in * n_out * nb, n_threads);
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (n_threads > 1)
     for (int64_t i = 0; i < n_in; ++i)
         for (int64_t o = 0; o < n_out; ++o) {
             const int64_t edge = i * n_out + o;
@@ -253,13 +341,13 @@ void spline_grads(const T *grad_t, const T *coef, const T *scale_sp, const T *ma
                       [&](int64_t b, int64_t e) { input_grad_rows<T>(g, x, gf, ld, grad_x, b, e); });           \
     }                                                                                                          \
     extern "C" void kan_spline_weight_##suffix(const T *coef, const T *scale_sp, const T *mask, int64_t n_in,   \
-                                               int64_t n_out, int64_t nb, T *out) {                            \
-        spline_weight<T>(coef, scale_sp, mask, n_in, n_out, nb, out);                                          \
+                                               int64_t n_out, int64_t nb, T *out, int64_t n_threads) {         \
+        spline_weight<T>(coef, scale_sp, mask, n_in, n_out, nb, out, n_threads);                               \
     }                                                                                                          \
     extern "C" void kan_spline_grads_##suffix(const T *grad_t, const T *coef, const T *scale_sp, const T *mask, \
                                               int64_t n_in, int64_t n_out, int64_t nb, T *grad_coef,           \
-                                              T *grad_sp) {                                                    \
-        spline_grads<T>(grad_t, coef, scale_sp, mask, n_in, n_out, nb, grad_coef, grad_sp);                    \
+                                              T *grad_sp, int64_t n_threads) {                                 \
+        spline_grads<T>(grad_t, coef, scale_sp, mask, n_in, n_out, nb, grad_coef, grad_sp, n_threads);         \
     }
 
 KAN_EXPORT(float, f32)

@@ -146,9 +146,12 @@ class SplineTables:
                               .contiguous().to(dtype) for s in spans]  # each (n_knots - p, in)
 
     def native(self, x: torch.Tensor) -> "native.NativeGrid | None":
-        """The fused CPU kernels' tables for x, or None: not on CPU, a dtype they do not cover, or no
-        compiled library (see native.py)."""
+        """The fused CPU kernels' tables for x, or None (the tensor-op path): not on CPU, a dtype they
+        do not cover (float16, bfloat16), tables past native.MAX_TABLE_BYTES, or no compiled library
+        (see native.py)."""
         if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or native.library() is None:
+            return None
+        if native.table_bytes(self) > native.MAX_TABLE_BYTES:
             return None
         if self._native is None:
             self._native = native.NativeGrid(self)
@@ -308,12 +311,13 @@ def _add_input_grad(x, grad_features, tables, fused, located, grad_x) -> None:
                     alpha=tables.k)
 
 
-def _weights(coef, scale_base, scale_sp, mask, fused) -> tuple[torch.Tensor, torch.Tensor]:
+def _weights(coef, scale_base, scale_sp, mask, fused, ws) -> tuple[torch.Tensor, torch.Tensor]:
     """The base weight (in, out) = scale_base * mask and the spline weight (out, in * (G + k)) =
-    scale_sp * mask * coef with in and out swapped (whole G + k rows move)."""
+    scale_sp * mask * coef with in and out swapped (whole G + k rows move; fused: into a workspace,
+    read only until the layer's forward or backward returns)."""
     n_in, n_out, n_bases = coef.shape
     if fused is not None:
-        spline = native.spline_weight(coef, scale_sp, mask)
+        spline = native.spline_weight(coef, scale_sp, mask, ws.get("spline_weight", (n_out, n_in, n_bases), coef))
     else:
         spline = coef.new_empty(n_out, n_in, n_bases)
         torch.mul(coef.transpose(0, 1), (scale_sp * mask).T.unsqueeze(-1), out=spline)
@@ -336,7 +340,7 @@ class _KANLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, coef, scale_base, scale_sp, mask, tables):
         ws, fused = _workspace(), tables.native(x)
-        base, spline = _weights(coef, scale_base, scale_sp, mask, fused)
+        base, spline = _weights(coef, scale_base, scale_sp, mask, fused, ws)
         n_out = coef.shape[1]
         narrow = n_out < _NARROW
         out = x.new_empty((n_out, x.shape[0]) if narrow else (x.shape[0], n_out))
@@ -360,7 +364,7 @@ class _KANLinear(torch.autograd.Function):
     def backward(ctx, grad_out):
         x, coef, scale_base, scale_sp, mask = ctx.saved_tensors
         tables, ws, fused = ctx.tables, _workspace(), ctx.tables.native(x)
-        base, spline = _weights(coef, scale_base, scale_sp, mask, fused)
+        base, spline = _weights(coef, scale_base, scale_sp, mask, fused, ws)
         n_in, n_out = coef.shape[:2]
         grad_x = grad_coef = grad_base = grad_sp = None
         want_x = ctx.needs_input_grad[0]
