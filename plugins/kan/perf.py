@@ -1,23 +1,32 @@
-"""KAN layer speed and memory against the B-spline KAN implementations on PyPI.
+"""KAN layer speed: across threads and batch sizes against an equal-parameter MLP, and against the
+B-spline KAN implementations on PyPI.
 
     zoo reproduce kan --part perf
 
-Peers are installed at run time into runs/envs/kan-peers (below the working directory), a venv
-that sees the main environment's torch and the zoo through a .pth file: pykan (the authors'
-code), flashkan and inkan (B-spline KANs on uniform grids, torch.compile'd basis) and torchkan (its
-wheel ships no module; recorded as such). Every model is the stack [64, 128, 128, 10], grid 5,
-order 3, on 2 torch threads. A quick run installs nothing: it times our layer (with and without
-its fused kernels) and the MLP only, on 1 thread, at batch 256, for 2 rounds.
+Every model is the stack [64, 128, 128, 10], grid 5, order 3; one training step is zero grads,
+forward, mean-square loss, backward, models interleaved step by step in one process (A, B, C, A,
+B, C, ...) so machine noise hits all alike; medians and ratios.
 
-1. Agreement: our weights are copied into each peer whose parametrisation allows it (same grid,
-   coefficients per edge, SiLU base) and the outputs compared.
-2. Time: one training step (zero grads, forward, mean-square loss, backward), models interleaved
-   step by step in one process (A, B, C, A, B, C, ...) so machine noise hits all alike; medians and
-   ratios to our KAN and to an MLP [64, 472, 472, 10] with about the same parameter count.
-   "ours-eager" is our layer with its fused C++ kernels switched off (PAPERZOO_KAN_NATIVE=0).
-3. Peak memory: one fresh process per model and batch; after warm-up (compilation included), the
-   peak of live tensor bytes during a step above those live before it, from the profiler's
-   allocation records (max of 3 steps), plus our reused workspace buffers.
+1. Threads x batch (record threads_speed): our layer and an MLP [64, 472, 472, 10] with about the
+   same parameter count, at 1, 2, 4, ... threads up to the machine's cores and its default count,
+   batch 256 and 4096, in three variants: a uniform grid in float32, an adapted (non-uniform)
+   grid after `update_grid` in float32, and a uniform grid in float64 (the MLP in the same dtype).
+   Three repeats, each a fresh process with its own inputs; the targets are checks over them
+   (zoo.verdicts): at most 1.25x the MLP at batch 4096 and 1.5x at batch 256, at one thread and
+   at the default count, and two threads at most 0.6x one thread's time at batch 4096.
+2. Peers (record peers_speed), at the default thread count. Peers are installed at run time into
+   runs/envs/kan-peers (below the working directory), a venv that sees the main environment's
+   torch and the zoo through a .pth file: pykan (the authors' code), flashkan and inkan (B-spline
+   KANs on uniform grids, torch.compile'd basis) and torchkan (its wheel ships no module;
+   recorded as such). Agreement: our weights are copied into each peer whose parametrisation
+   allows it (same grid, coefficients per edge, SiLU base) and the outputs compared. Time as
+   above, "ours-eager" being our layer with its fused C++ kernels switched off
+   (PAPERZOO_KAN_NATIVE=0). Peak memory: one fresh process per model and batch; after warm-up
+   (compilation included), the peak of live tensor bytes during a step above those live before
+   it, from the profiler's allocation records (max of 3 steps), plus our reused workspace buffers.
+
+A quick run installs nothing: one repeat of the threads table at batch 256 for a few rounds, and
+our layer and the MLP only for the peers table.
 """
 
 from __future__ import annotations
@@ -31,7 +40,10 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 from zoo.reproduce import Run
+from zoo.verdicts import Check, judge_check
 
 ENV = Path("runs") / "envs" / "kan-peers"
 PEERS = ["pykan==0.2.8", "flashkan==0.2.0", "inkan==0.5.2", "torchkan==0.1.1"]
@@ -40,6 +52,10 @@ WIDTH, GRID, K = [64, 128, 128, 10], 5, 3
 MLP_WIDTH = [64, 472, 472, 10]
 NAMES = ["ours", "ours-eager", "mlp-same-params", "pykan", "flashkan", "inkan", "inkan-eager", "torchkan"]
 OURS = NAMES[:3]  # what a quick run measures: no peer to install
+VARIANTS = {"uniform grid, float32": (torch.float32, False), "adapted grid, float32": (torch.float32, True),
+            "uniform grid, float64": (torch.float64, False)}
+TARGETS = {256: 1.5, 4096: 1.25}  # most KAN / MLP step time, per batch
+TWO_THREAD_TARGET = 0.6  # most two-thread / one-thread time at batch 4096
 
 
 # --- environment -------------------------------------------------------------------------------
@@ -186,6 +202,55 @@ def worker_time(batch: int, rounds: int, names: list[str], threads: int) -> dict
             "notes": notes}
 
 
+def thread_counts(cores: int, default: int) -> list[int]:
+    """1, 2, 4, ... up to the machine's cores, and its default thread count."""
+    if cores < 1 or default < 1:
+        raise ValueError(f"thread counts need at least one core and one default thread, got {cores} and {default}")
+    counts, n = {default}, 1
+    while n <= cores:
+        counts.add(n)
+        n *= 2
+    return sorted(counts)
+
+
+def scaling_models(seed: int):
+    """Per variant our KAN (its grid adapted to the timing inputs' distribution where asked) and the
+    equal-parameter MLP in the same dtype, with the timing inputs of each batch size."""
+    models, _ = build_models(["ours", "mlp-same-params"])
+    built = {}
+    for variant, (dtype, adapted) in VARIANTS.items():
+        ours = copy.deepcopy(models["ours"]).to(dtype)
+        if adapted:
+            generator = torch.Generator().manual_seed(10_000 + seed)
+            ours.update_grid(torch.rand(4096, WIDTH[0], generator=generator, dtype=dtype) * 2 - 1)
+        built[variant] = {"ours": ours, "mlp": copy.deepcopy(models["mlp-same-params"]).to(dtype)}
+    return built
+
+
+def worker_scaling(batch: int, rounds: int, threads: int, seed: int) -> dict:
+    torch.set_num_threads(threads)
+    built = scaling_models(seed)
+    x32 = torch.rand(batch, WIDTH[0], generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    steps = {}
+    for variant, pair in built.items():
+        x = x32.to(VARIANTS[variant][0])
+        for role, model in pair.items():
+            steps[(variant, role)] = (model, x)
+    for model, x in steps.values():  # warm-up: workspaces, kernel tables, allocator
+        train_step(model, x)
+        train_step(model, x)
+    times = {key: [] for key in steps}
+    for _ in range(rounds):
+        for key, (model, x) in steps.items():
+            start = time.perf_counter()
+            train_step(model, x)
+            times[key].append(time.perf_counter() - start)
+    from zoo_plugins.kan import native
+
+    return {"batch": batch, "threads": threads, "seed": seed, "kernel_threads": native.kernel_threads(),
+            "median_ms": {f"{v}|{r}": statistics.median(t) * 1e3 for (v, r), t in times.items()}}
+
+
 def step_peak_bytes(model, x, eager: bool) -> int:
     """Peak bytes of tensors alive during one training step above those alive before it, from the
     profiler's allocation and free records (every tensor of every CPU op, compiled kernels' buffers
@@ -233,6 +298,8 @@ def worker(args: list[str]) -> None:
     kind, batch, *rest = args
     if kind == "time":
         result = worker_time(int(batch), int(rest[0]), rest[1].split(","), int(rest[2]))
+    elif kind == "scaling":
+        result = worker_scaling(int(batch), int(rest[0]), int(rest[1]), int(rest[2]))
     else:
         result = worker_memory(int(batch), rest[0], int(rest[1]))
     sys.stdout.write(json.dumps(result) + "\n")
@@ -247,9 +314,11 @@ def run_worker(python: Path | str, *args: str) -> dict:
 
 
 def reproduce(run: Run) -> None:
+    default = torch.get_num_threads()
+    scaling(run, default)
     names = run.pick(NAMES, OURS)
     python = sys.executable if run.quick else ensure_env()
-    threads = run.pick(2, 1)
+    threads = default
     rounds_per_batch = run.pick({256: 60, 4096: 16}, {256: 2})
     rows, raw = [], {}
     for batch, rounds in rounds_per_batch.items():
@@ -309,4 +378,77 @@ def summarise(run: Run, rows: list, raw: dict, threads: int) -> None:
         table={"columns": ["model", "batch", "trainable params", "step ms (median)", "x ours", "x MLP",
                            "peak step MB", "max |output - ours|", "note"], "rows": rows},
         data={str(k): v for k, v in raw.items()},
+    )
+
+
+def scaling(run: Run, default: int) -> None:
+    """The threads x batch table and its targets (record threads_speed)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    counts = run.pick(thread_counts(cores, default), sorted({1, default}))
+    seeds = run.pick([0, 1, 2], [0])
+    rounds = run.pick({256: 60, 4096: 12}, {256: 3})
+    medians = {}  # (seed, threads, batch) -> {"variant|role": ms}
+    kernel_threads = set()
+    for seed in seeds:
+        for threads in counts:
+            for batch, n in rounds.items():
+                result = run_worker(sys.executable, "scaling", str(batch), str(n), str(threads), str(seed))
+                medians[seed, threads, batch] = result["median_ms"]
+                kernel_threads.add(result["kernel_threads"])
+        print(f"threads_speed: repeat {seed} done", flush=True)
+
+    def ms(seed, threads, batch, variant, role):
+        return medians[seed, threads, batch][f"{variant}|{role}"]
+
+    rows = []
+    for variant in VARIANTS:
+        for batch in rounds:
+            for threads in counts:
+                kan = [ms(s, threads, batch, variant, "ours") for s in seeds]
+                mlp = [ms(s, threads, batch, variant, "mlp") for s in seeds]
+                kan_one = [ms(s, 1, batch, variant, "ours") for s in seeds]
+                mlp_one = [ms(s, 1, batch, variant, "mlp") for s in seeds]
+
+                def ratios(a, b):
+                    return " / ".join(f"{x / y:.2f}" for x, y in zip(a, b))
+
+                rows.append([variant, threads, batch, round(statistics.median(kan), 2), round(statistics.median(mlp), 2),
+                             ratios(kan, mlp), ratios(kan, kan_one), ratios(mlp, mlp_one)])
+    checks = []
+    for variant in VARIANTS:
+        for threads in sorted({1, default}):
+            for batch in rounds:
+                checks.append(Check(f"{variant}: KAN step <= {TARGETS[batch]}x the MLP's, batch {batch}, "
+                                    f"{threads} thread{'s' if threads > 1 else ''}",
+                                    ours=[ms(s, threads, batch, variant, "ours") / ms(s, threads, batch, variant, "mlp")
+                                          for s in seeds], versus=TARGETS[batch], better="lower"))
+        if 2 in counts and 4096 in rounds:
+            checks.append(Check(f"{variant}: two threads <= {TWO_THREAD_TARGET}x one thread's time, batch 4096",
+                                ours=[ms(s, 2, 4096, variant, "ours") / ms(s, 1, 4096, variant, "ours") for s in seeds],
+                                versus=TWO_THREAD_TARGET, better="lower"))
+    outcomes = [judge_check(c)["outcome"] for c in checks]
+    held = [c for c, o in zip(checks, outcomes) if o == "reproduced"]
+    missed = [c.name for c, o in zip(checks, outcomes) if o != "reproduced"]
+    run.record(
+        "threads_speed",
+        claim=f"Targets: the KAN step at most {TARGETS[4096]}x the equal-parameter MLP's at batch 4096 and "
+              f"{TARGETS[256]}x at batch 256, at one thread and at the default count ({default}); two threads at "
+              f"most {TWO_THREAD_TARGET}x one thread's time at batch 4096; on uniform and adapted grids, float32 "
+              f"and float64.",
+        seeds=seeds, checks=checks,
+        summary=f"{len(held)} of {len(checks)} targets met on every repeat. "
+                + (f"Missed on at least one repeat: {'; '.join(missed)}. " if missed else "")
+                + f"The fused kernels ran on {', '.join(sorted(str(k) for k in kernel_threads))}. Per-repeat ratios "
+                  "in the table; a repeat is a fresh process with its own inputs. The MLP's own thread scaling "
+                  "(last column) is what the machine's BLAS gets from its cores: the reference for the KAN's.",
+        setup=f"train step = zero grads + forward + mean-square loss + backward; KAN [64,128,128,10], G=5, k=3 "
+              f"(paper initialisation, coefficients N(0, 0.1^2)); MLP [64,472,472,10] SiLU; thread counts "
+              f"{counts} on a machine with {cores} cores; the five models interleaved step by step in one "
+              f"process per (repeat, threads, batch); medians of {rounds} rounds; the adapted grid from "
+              f"update_grid on 4096 fresh samples of the timing inputs' distribution (uniform on [-1, 1]).",
+        table={"columns": ["variant", "threads", "batch", "KAN ms (median)", "MLP ms (median)",
+                           "KAN / MLP per repeat", "KAN / KAN at 1 thread per repeat",
+                           "MLP / MLP at 1 thread per repeat"], "rows": rows},
+        data={"medians_ms": {f"{s}|{t}|{b}": v for (s, t, b), v in medians.items()}, "cores": cores,
+              "default_threads": default},
     )

@@ -204,7 +204,7 @@ class _Workspace:
         if buffer is None or buffer.numel() < numel:
             buffer = torch.empty(numel, dtype=dtype)
             self.buffers[key] = buffer
-        return buffer[:numel].view(shape)
+        return (buffer if buffer.numel() == numel else buffer[:numel]).view(shape)
 
 
 _local = threading.local()
