@@ -228,14 +228,16 @@ def workspace_bytes() -> int:
     return sum(b.numel() * b.element_size() for b in ws.buffers.values()) if ws else 0
 
 
-# feature elements per CPU chunk of the batch: the chunk's basis stays in cache until its GEMM reads it
+# feature elements per CPU chunk of the batch and thread: each thread's share of the chunk's basis
+# stays in its core's cache until the GEMM reads it
 _CHUNK_ELEMENTS = 1 << 19
 
 
 def _chunks(x: torch.Tensor, tables: SplineTables) -> list[tuple[int, int]]:
     """Row ranges of the batch processed together (the whole batch on accelerators)."""
     batch = x.shape[0]
-    count = 1 if x.device.type != "cpu" else -(-batch * tables.n_in * (tables.n_bases + 1) // _CHUNK_ELEMENTS)
+    per_chunk = _CHUNK_ELEMENTS * torch.get_num_threads()
+    count = 1 if x.device.type != "cpu" else -(-batch * tables.n_in * (tables.n_bases + 1) // per_chunk)
     rows = -(-batch // count)  # equal chunks
     return [(start, min(start + rows, batch)) for start in range(0, batch, rows)]
 
