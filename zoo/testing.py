@@ -9,15 +9,26 @@ authors alike.
 Checks: the catalog documents the config class exactly; every variant's config round-trips
 through JSON; the size the zoo finds before building (`ModelSpec.count_params`, else a meta-device
 build) is the built model's; building is deterministic under a seed; forward gives finite outputs
-and is deterministic; backward reaches the parameters with finite gradients; the state dict
+and is deterministic, under a seed and in eval mode without one (two forwards in a row agree); backward
+reaches the parameters with finite gradients; every trainable parameter gets a gradient from the
+training loss (the model's own `training_step` on a batch of its task, else the sum of the forward's
+outputs), as DistributedDataParallel requires without find_unused_parameters; the state dict
 survives a safetensors round trip (strict load, same outputs); the model moves to the best device
 and back. Methods: `assert_method_conforms(name, make_model, task)` (see method_conformance_report).
+
+A model states the exceptions it needs, each with its reason, as class attributes:
+    zoo_stochastic_eval = "why"                      eval-mode forwards draw randomness by design
+    zoo_gradient_exempt = {"glob": "why", ...}       parameters (names matched by fnmatch) that may
+                                                     get no gradient on a batch, e.g. experts a router
+                                                     did not pick; the kit prints the reason
 """
 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,11 +78,13 @@ def _best_device() -> str:
     return "cpu"
 
 
-def _outputs(model, inputs: tuple, seed: int = 0) -> list:
+def _outputs(model, inputs: tuple, seed: int | None = 0) -> list:
+    """The output tensors of an eval-mode forward; seed None: the RNG goes on from where it is."""
     import torch
 
     model.eval()
-    torch.manual_seed(seed)
+    if seed is not None:
+        torch.manual_seed(seed)
     with torch.no_grad():
         return [t.detach().cpu() for t in tensors_in(model(*inputs))]
 
@@ -158,7 +171,7 @@ def conformance_report(name: str, registry: Registry | None = None, *, batch_siz
             return f"output tensor(s) {bad} contain NaN or inf"
         if not _same(outs, _outputs(model, inputs)):
             return "two forwards of the same input under the same seed differ"
-        return None
+        return _eval_randomness_problem(name, model, inputs, outs)
 
     def backward() -> str | None:
         model.train()
@@ -196,13 +209,150 @@ def conformance_report(name: str, registry: Registry | None = None, *, batch_siz
             return f"outputs change after moving to {device}"
         return None
 
+    def every_parameter_gets_a_gradient() -> str | None:
+        if callable(getattr(model, "training_step", None)):
+            return _unused_by_training_step(name, registry, entry, config, cfg.to_dict(), batch_size)
+        model.train()
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(0)
+        loss = sum(t.float().sum() for t in tensors_in(model(*inputs)) if t.requires_grad)
+        if not torch.is_tensor(loss):
+            return "no output depends on a trainable parameter"
+        loss.backward()
+        reached = {n for n, p in model.named_parameters() if p.grad is not None}
+        model.zero_grad(set_to_none=True)
+        return _unreached_problem(name, model, reached, "the backward of the sum of the forward's outputs")
+
     check("size known before building", size_known_before_building)
     check("deterministic build under a seed", deterministic_build)
     check("forward", forward)
     check("backward", backward)
+    check("every parameter gets a gradient", every_parameter_gets_a_gradient)
     check("safetensors state-dict round trip", safetensors_round_trip)
     check("device move", device_move)
     return report
+
+
+def _eval_randomness_problem(name: str, model, inputs: tuple, seeded: list) -> str | None:
+    """Whether a second eval-mode forward, the RNG not re-seeded, differs from the first: eval must
+    not draw noise (dropout with training=True, sampling) unless the model says it does by design."""
+    if _declared_reason(model, "zoo_stochastic_eval") is not None:
+        return None
+    again = _outputs(model, inputs, seed=None)  # the RNG has moved on since `seeded`'s forward
+    if _same(seeded, again):
+        return None
+    if len(seeded) != len(again) or any(a.shape != b.shape for a, b in zip(seeded, again)):
+        return f"{name!r} in eval mode gives outputs of different shapes on two forwards of the same input"
+    diff = max(float((a.double() - b.double()).abs().max()) if a.numel() else 0.0 for a, b in zip(seeded, again))
+    return (f"{name!r} in eval mode gives different outputs on two forwards of the same input without re-seeding "
+            f"(max difference {diff:.3g}): it draws randomness in eval (dropout with training=True, fresh noise); "
+            f"use self.training, or if it is stochastic by design say why in zoo_stochastic_eval")
+
+
+def _declared_reason(model, attribute: str):
+    """A model's declared exception (see the module docstring), checked to carry its reason."""
+    from .errors import ConfigTypeError
+
+    value = getattr(model, attribute, None)
+    if value is None:
+        return None
+    if attribute == "zoo_gradient_exempt":
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip()
+                                                  for k, v in value.items()):
+            raise ConfigTypeError(f"{type(model).__name__}.zoo_gradient_exempt = {value!r}: expected a dict of "
+                                  f"parameter-name patterns to the reason each may get no gradient")
+    elif not isinstance(value, str) or not value.strip():
+        raise ConfigTypeError(f"{type(model).__name__}.{attribute} = {value!r}: expected the reason, as a string")
+    return value
+
+
+def _unreached_problem(name: str, model, reached: set[str], how: str) -> str | None:
+    """Which trainable parameters `how` left without a gradient, less those the model exempts (their
+    reasons are printed as a warning); exemptions that name no parameter are a problem too."""
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    exempt = _declared_reason(model, "zoo_gradient_exempt") or {}
+    stale = [pattern for pattern in exempt if not any(fnmatch.fnmatchcase(n, pattern) for n in trainable)]
+    if stale:
+        return f"zoo_gradient_exempt names patterns {stale} that match no trainable parameter of {name!r}"
+    unreached = [n for n in trainable if n not in reached]
+    excused = {n: next((why for pattern, why in exempt.items() if fnmatch.fnmatchcase(n, pattern)), None)
+               for n in unreached}
+    dead = [n for n, why in excused.items() if why is None]
+    if dead:
+        shown_names = ", ".join(dead[:8]) + (f" and {len(dead) - 8} more" if len(dead) > 8 else "")
+        return (f"{len(dead)} trainable parameter(s) of {name!r} got no gradient from {how}: {shown_names}. "
+                f"DistributedDataParallel fails on them unless find_unused_parameters=True: remove a dead "
+                f"parameter, or name one that may miss a batch by design in zoo_gradient_exempt with why")
+    for why in dict.fromkeys(w for w in excused.values() if w is not None):
+        names = [n for n, w in excused.items() if w == why]
+        warnings.warn(f"{name!r}: {len(names)} parameter(s) got no gradient from {how} ({', '.join(names[:4])}"
+                      f"{' ...' if len(names) > 4 else ''}), allowed: {why}", stacklevel=2)
+    return None
+
+
+def _gradient_watch(**fields):
+    """A StepContext for a conformance run of `training_step`: real optimizers, no accelerator; it
+    notes every parameter a backward reaches, before a step clears the gradients. (Built here, not at
+    import, because zoo.testing imports torch only when a check runs.)"""
+    from .training.step import StepContext
+
+    class GradientWatch(StepContext):
+        @property
+        def device(self):
+            import torch
+
+            return torch.device("cpu")
+
+        def autocast(self):
+            return contextlib.nullcontext()
+
+        def backward(self, loss, **kwargs) -> None:
+            loss.backward(**kwargs)
+            self.reached |= {n for n, p in self.model.named_parameters() if p.grad is not None}
+
+        def step(self, name: str | None = None) -> None:
+            _, optimizer = self._optimizer(name)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+    watch = GradientWatch(**fields)
+    watch.reached = set()
+    return watch
+
+
+def _unused_by_training_step(name: str, registry: Registry, entry, config: dict, values: dict,
+                             batch_size: int) -> str | None:
+    """Run the model's own training_step once on the first training batch of its task (the `task`
+    in `config`, else the catalog's first) and report the parameters no backward reached. The model
+    is the one configured, sized for that task: what the model's `from_task` derives replaces the
+    explicit values of `config` (`values`: the configured model's full config)."""
+    import torch
+
+    from .training.config import TrainConfig
+    from .training.data import make_loader
+    from .training.loop import _optimizers
+
+    task = config.get("task", entry.tasks[0] if entry.tasks else None)
+    if task is None:
+        return (f"{name!r} trains itself (training_step) but names no task to draw a batch from: list one in its "
+                f"catalog entry's tasks, or pass task= to the conformance check")
+    task = registry.get_task(task) if isinstance(task, str) else task
+    torch.manual_seed(0)
+    from_task = registry.model_spec(name).from_task
+    if from_task is not None:
+        derived = from_task(dict(values), task.info)
+        config = {**{k: v for k, v in config.items() if k not in derived}, "task": task}
+    model = registry.create(name, **config)
+    settings = TrainConfig()
+    watch = _gradient_watch(task=task, model=model, optimizers=_optimizers(model, settings), schedulers={},
+                           accelerator=None, config=settings)
+    loader, _ = make_loader(task.splits()["train"], batch_size, shuffle=False, seed=0)
+    model.train()
+    try:
+        model.training_step(next(iter(loader)), watch)
+    except Exception as exc:  # noqa: BLE001 - reported with where it came from
+        return f"training_step on a batch of task {task.name!r} raised {type(exc).__name__}: {exc}"
+    return _unreached_problem(name, model, watch.reached, f"training_step on a batch of task {task.name!r}")
 
 
 class _KillAfterFirstCheckpoint:

@@ -120,6 +120,9 @@ class ClassifierDiscriminator(nn.Module):
 class ADCGAN(nn.Module):
     """Conditional generator and classifier-discriminator; `forward(z, labels)` is the generator."""
 
+    zoo_gradient_exempt = {"generator.*": "the generator takes a step only on every k_steps-th training_step; "
+                                          "the other calls update the discriminator and classifier alone"}
+
     def __init__(self, config: ADCGANConfig | None = None):
         super().__init__()
         self.config = config = config or ADCGANConfig()

@@ -69,6 +69,8 @@ class MemNN(nn.Module):
         v, n = config.vocab_size, config.embedding_dim
         # U_O = [question words | supporting-memory words | candidate words] (+ 3 time features)
         self.o_query, self.o_support, self.o_memory = nn.Embedding(v, n), nn.Embedding(v, n), nn.Embedding(v, n)
+        if config.hops == 1:  # o_support reads memories retrieved by earlier hops: one hop has none
+            self.zoo_gradient_exempt = {"o_support.*": "with one hop no retrieved memory is read back"}
         self.o_time = nn.Parameter(torch.zeros(3, n)) if config.time_features else None
         # U_R = [question words | supporting-memory words | answer words]
         self.r_query, self.r_support, self.r_answer = nn.Embedding(v, n), nn.Embedding(v, n), nn.Embedding(v, n)

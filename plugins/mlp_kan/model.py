@@ -78,6 +78,9 @@ class MoEFeedForward(nn.Module):
 class MLPKAN(nn.Module):
     """Images (batch, C, H, W) or vectors (batch, n) -> (batch, output_dim)."""
 
+    zoo_gradient_exempt = {"vit.blocks.*.mlp.experts.*": "the router sends each token to top_k experts only: an "
+                                                         "expert that no token of a batch picked gets no gradient"}
+
     def __init__(self, config: MLPKANConfig | None = None):
         super().__init__()
         from timm.models.vision_transformer import VisionTransformer
