@@ -116,3 +116,25 @@ def test_fsdp_asked_where_accelerate_cannot_shard_is_said(monkeypatch):
     with pytest.warns(RuntimeWarning, match=r"FSDP was asked for .* runs one process on cpu"):
         result = train(plain_model(), data(), **{**OPTIONS, "epochs": 1})
     assert result.steps == 3
+
+
+def test_a_model_that_declares_gradient_free_parameters_gets_ddp_looking_for_them(monkeypatch):
+    """DistributedDataParallel fails on a parameter without a gradient unless told to look for them:
+    a model whose zoo_gradient_exempt names such parameters is trained with find_unused_parameters."""
+    from zoo.training import loop
+
+    built = []
+    real = loop._accelerator
+
+    def watch(config, **kwargs):
+        accelerator = real(config, **kwargs)
+        built.append(accelerator.ddp_handler)
+        return accelerator
+
+    monkeypatch.setattr(loop, "_accelerator", watch)
+    train(plain_model(), data(), **{**OPTIONS, "epochs": 1})
+    model = plain_model()
+    model.zoo_gradient_exempt = {"*.bias": "a test's declaration"}
+    train(model, data(), **{**OPTIONS, "epochs": 1})
+    assert built[0] is None
+    assert built[1] is not None and built[1].find_unused_parameters is True

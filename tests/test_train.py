@@ -75,8 +75,7 @@ def test_dataset_and_dataloader_inputs():
     result = train(model, TensorDataset(x, y), epochs=2, batch_size=16)
     assert result.steps == 8 and "train_loss" in result.final
     loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=False)
-    with pytest.warns(UserWarning, match="DataLoader"):
-        result = train(model, loader, epochs=1)
+    result = train(model, loader, epochs=1)  # the resume-order warning: tests/test_train_dict_batches.py
     assert result.steps == 2
     labels = (x[:, 0] > 0).long()
     result = train(mlp(out=2), (x.numpy(), labels.numpy()), epochs=3, batch_size=16)

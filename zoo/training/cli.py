@@ -5,7 +5,8 @@
 
 `zoo train` creates the model sized for the task (config overrides with --set key=value), trains
 it, prints the final metrics and writes checkpoints, metrics.json, curves.png and the model (a zoo
-repo that `zoo eval` and `zoo.load` read) into --out (default ./runs/<name>-<task>).
+repo that `zoo eval` and `zoo.load` read) into --out (default ./runs/<name>-<task>); --log-with
+tensorboard,mlflow also sends the metrics to those trackers (their logs go into --out too).
 """
 
 from __future__ import annotations
@@ -181,8 +182,13 @@ def _train_options(args) -> dict:
         "compile": args.compile, "seed": args.seed, "patience": args.patience, "monitor": args.monitor,
         "checkpoint_every": args.checkpoint_every, "progress": parse_bool(args.progress, "--progress"),
         "eval_every": args.eval_every, "final_splits": _parse_splits(args.final_splits, "--final-splits"),
+        "log_with": args.log_with, "log_every": args.log_every,
     }.items() if v is not None}
     validate_config(TrainConfig, options, "zoo train")  # also bounds --seed before set_seed sees it
+    if args.log_with:  # an unknown or missing tracker is found before any model is built
+        from zoo.training.trackers import check_trackers, tracker_names
+
+        check_trackers(tracker_names(args.log_with), args.out or "runs")
     return options
 
 
@@ -330,6 +336,11 @@ def register(sub) -> None:
                    help="comma-separated splits evaluated after training (default: all; '' for none)")
     p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N optimizer steps")
     p.add_argument("--progress", metavar="BOOL", help="progress bars (default: on a terminal)")
+    p.add_argument("--log-with", action="append", metavar="TRACKER",
+                   help="experiment tracker that also receives the metrics: tensorboard or mlflow (repeatable or "
+                        "comma-separated; writes into --out; pip install 'paperzoo[trackers]')")
+    p.add_argument("--log-every", type=int, metavar="N",
+                   help="send the mean training loss to the trackers every N optimizer steps (default 50)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_train)
 

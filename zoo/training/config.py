@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from ..config import Config, Field
 
@@ -15,7 +15,7 @@ BUILTIN_OPTIMIZERS = ("adamw", "adam", "sgd", "lbfgs")
 
 # fields a resumed run may change without breaking exact continuation
 RESUME_MAY_CHANGE = frozenset({"epochs", "max_steps", "progress", "num_workers", "checkpoint_every",
-                               "keep_checkpoints", "patience"})
+                               "keep_checkpoints", "patience", "log_with", "log_every"})
 
 
 class TrainConfig(Config):
@@ -54,6 +54,17 @@ class TrainConfig(Config):
     checkpoint_every: int | None = Field(None, ge=1, description="also checkpoint every this many optimizer steps")
     keep_checkpoints: int = Field(1, ge=1, description="checkpoints kept in <out_dir>/checkpoints")
     progress: bool | None = Field(None, description="progress bars (default: when stderr is a terminal)")
+    log_with: list[str] = Field([], description="experiment trackers that also receive the metrics: tensorboard, "
+                                                "mlflow (a name, comma-separated names or a list; needs out_dir)")
+    log_every: int = Field(50, ge=1, description="send the mean training loss to the trackers every this many "
+                                                 "optimizer steps")
+
+    @field_validator("log_with", mode="before")
+    @classmethod
+    def _tracker_list(cls, value):
+        from .trackers import tracker_names
+
+        return tracker_names(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> "TrainConfig":

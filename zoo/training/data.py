@@ -1,12 +1,14 @@
 """What `zoo.train` accepts as data, turned into a `Task`, and the DataLoaders it iterates.
 
 Data may be a task name, a `Task`, arrays ``(inputs, targets)`` or ``{"train": (x, y), "test": ...}``,
-a torch ``Dataset`` of ``(input, target)`` samples, or a ``DataLoader``. The training order is a
+a torch ``Dataset`` of ``(input, target)`` samples or of dict samples (Hugging Face datasets' layout,
+read through an input key and a target key), or a ``DataLoader`` of such batches. The training order is a
 pure function of (seed, epoch), so a resumed run sees the same batches as an uninterrupted one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,11 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, Subset, TensorDa
 from ..errors import ConfigError, ConfigTypeError, ZooError
 from ..tasks import ArraySplit, ArrayTask, Task, TaskInfo, cross_entropy, mse
 
-__all__ = ["as_task", "EpochBatchSampler", "make_loader", "DataTask", "InMemoryBatches", "batches"]
+__all__ = ["as_task", "EpochBatchSampler", "make_loader", "DataTask", "InMemoryBatches", "batches", "DICT_KEYS"]
+
+# (input key, target key) pairs tried in order for dict samples when the caller names no keys
+DICT_KEYS = (("input", "target"), ("inputs", "targets"), ("x", "y"), ("pixel_values", "labels"),
+             ("input_ids", "labels"))
 
 
 def _is_arrays(data: Any) -> bool:
@@ -35,18 +41,57 @@ def _arrays_split(x, y) -> tuple:
     return x, y
 
 
-class DataTask(Task):
-    """A task around user datasets or loaders: a ``(input, target)`` per sample, a loss chosen from
-    the targets (class ids: cross entropy, floats: MSE) unless given, metrics only when given."""
+def _dict_keys(sample: Mapping, input_key: str | None, target_key: str | None) -> tuple[str, str]:
+    """The (input, target) keys of dict samples: the keys named, or the first pair of DICT_KEYS present
+    (a named key replaces its side of every pair)."""
+    candidates = [(input_key or i, target_key or t) for i, t in DICT_KEYS]
+    for pair in dict.fromkeys(candidates):
+        if all(key in sample for key in pair):
+            return pair
+    have = f"the training data's dict samples have keys {', '.join(repr(k) for k in sample) or '(none)'}"
+    for option, key in (("input_key", input_key), ("target_key", target_key)):
+        if key is not None and key not in sample:
+            raise ConfigError(f"{have}; {option}={key!r} is not one of them")
+    if input_key is not None or target_key is not None:
+        unnamed, defaults = ("target_key", [t for _, t in DICT_KEYS]) if target_key is None else \
+            ("input_key", [i for i, _ in DICT_KEYS])
+        raise ConfigError(f"{have}; none of the default keys {list(dict.fromkeys(defaults))} is there for "
+                          f"{unnamed}: name it")
+    raise ConfigError(f"{have}, none of the default (input, target) pairs {', '.join(map(str, DICT_KEYS))}; name "
+                      f"them with input_key= and target_key=")
 
-    def __init__(self, name: str, splits: dict[str, Any], *, loss=None, metrics=None, kind: str | None = None):
+
+def _check_key(value, name: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ConfigTypeError(f"{name} must be the name of a key of the data's dict samples (a str), got "
+                              f"{type(value).__name__} {value!r:.80}")
+
+
+class DataTask(Task):
+    """A task around user datasets or loaders: a ``(input, target)`` per sample (or a dict read through
+    an input key and a target key), a loss chosen from the targets (class ids: cross entropy, floats:
+    MSE) unless given, metrics only when given."""
+
+    def __init__(self, name: str, splits: dict[str, Any], *, loss=None, metrics=None, kind: str | None = None,
+                 input_key: str | None = None, target_key: str | None = None):
         self.name = name
         self._splits, self._loss, self._metrics = splits, loss, metrics
         sample = _first_sample(splits["train"])
+        self.keys = None
+        if isinstance(sample, Mapping):
+            self.keys = _dict_keys(sample, input_key, target_key)
+        elif input_key is not None or target_key is not None:
+            raise ConfigError(f"input_key / target_key name the keys of dict samples, but the training data gives "
+                              f"samples of type {type(sample).__name__}")
         try:
-            x, y = sample[0], sample[1]
+            x, y = self.inputs(sample)[0], self.targets(sample)
             x, y = torch.as_tensor(x), torch.as_tensor(y)
         except (TypeError, IndexError, KeyError, ValueError, RuntimeError):
+            if self.keys is not None:
+                raise ConfigTypeError(f"the training data's dict samples must hold arrays or tensors under "
+                                      f"{self.keys[0]!r} and {self.keys[1]!r}, got "
+                                      f"{type(sample[self.keys[0]]).__name__} and {type(sample[self.keys[1]]).__name__}"
+                                      f"; convert them in the Dataset (or pass a Task for other layouts)") from None
             raise ConfigTypeError(f"training data must give (input, target) pairs of arrays or tensors, got a sample "
                                   f"of type {type(sample).__name__}; pass a Task to describe other layouts") from None
         self.kind = kind or _infer_kind(y)
@@ -57,6 +102,12 @@ class DataTask(Task):
 
     def splits(self) -> dict[str, Any]:
         return dict(self._splits)
+
+    def inputs(self, batch) -> tuple:
+        return (batch[self.keys[0]],) if self.keys is not None else (batch[0],)
+
+    def targets(self, batch):
+        return batch[self.keys[1]] if self.keys is not None else batch[1]
 
     def loss(self, output, batch):
         target = self.targets(batch)
@@ -90,8 +141,15 @@ def _as_split(value, what: str):
 
 
 def as_task(data: Any, *, task_options: dict | None = None, loss=None, metrics=None, val=None,
-            registry=None) -> Task:
-    """The `Task` behind what the caller passed to train/evaluate (see the module docstring)."""
+            registry=None, input_key: str | None = None, target_key: str | None = None) -> Task:
+    """The `Task` behind what the caller passed to train/evaluate (see the module docstring).
+    input_key / target_key: the keys of dict samples (see `DICT_KEYS` for the defaults)."""
+    _check_key(input_key, "input_key")
+    _check_key(target_key, "target_key")
+    keys = {"input_key": input_key, "target_key": target_key}
+    if (input_key is not None or target_key is not None) and not _may_hold_dicts(data):
+        raise ConfigError(f"input_key / target_key name the keys of the dict samples of a Dataset or DataLoader; "
+                          f"they do not apply to {type(data).__name__} data (a task or arrays)")
     if task_options is not None and not isinstance(task_options, dict):
         raise ConfigTypeError(f"task_options must be a dict of a task's options, got {type(task_options).__name__}")
     for name, value in (("loss", loss), ("metrics", metrics)):
@@ -106,7 +164,7 @@ def as_task(data: Any, *, task_options: dict | None = None, loss=None, metrics=N
 
         return (registry or default_registry()).get_task(data, **(task_options or {}))
     try:
-        return _data_task(data, loss, metrics, val)
+        return _data_task(data, loss, metrics, val, keys)
     except (ValueError, TypeError, RuntimeError, IndexError) as exc:
         if isinstance(exc, ZooError):
             raise
@@ -115,7 +173,14 @@ def as_task(data: Any, *, task_options: dict | None = None, loss=None, metrics=N
         raise kind(f"cannot use this data for training: {type(exc).__name__}: {exc}") from exc
 
 
-def _data_task(data: Any, loss, metrics, val) -> Task:
+def _may_hold_dicts(data) -> bool:
+    """Whether data could give dict samples: a Dataset or DataLoader, or splits that include one."""
+    if isinstance(data, dict):
+        return any(isinstance(v, (Dataset, DataLoader)) for v in data.values())
+    return isinstance(data, (Dataset, DataLoader))
+
+
+def _data_task(data: Any, loss, metrics, val, keys: dict) -> Task:
     if isinstance(data, dict):
         unknown = set(data) - {"train", "val", "test"}
         if unknown or "train" not in data:
@@ -126,19 +191,19 @@ def _data_task(data: Any, loss, metrics, val) -> Task:
             return ArrayTask("arrays", _infer_kind(y), {k: _arrays_split(*v) for k, v in data.items()},
                              loss=loss, metrics=metrics)
         splits = {k: _as_split(v, f"split {k!r}") for k, v in data.items()}
-        return DataTask("data", splits, loss=loss, metrics=metrics)
+        return DataTask("data", splits, loss=loss, metrics=metrics, **keys)
     if _is_arrays(data):
         splits = {"train": _arrays_split(*data)}
         if val is not None:
             splits["val"] = _arrays_split(*val) if _is_arrays(val) else val
         if all(isinstance(v, tuple) for v in splits.values()):
             return ArrayTask("arrays", _infer_kind(data[1]), splits, loss=loss, metrics=metrics)
-        return DataTask("data", {k: _as_split(v, k) for k, v in splits.items()}, loss=loss, metrics=metrics)
+        return DataTask("data", {k: _as_split(v, k) for k, v in splits.items()}, loss=loss, metrics=metrics, **keys)
     if isinstance(data, (Dataset, DataLoader)):
         splits = {"train": data}
         if val is not None:
             splits["val"] = _as_split(val, "val")
-        return DataTask("data", splits, loss=loss, metrics=metrics)
+        return DataTask("data", splits, loss=loss, metrics=metrics, **keys)
     raise ZooError(f"cannot train on {type(data).__name__}: pass a task name (see `zoo tasks`), a zoo Task, "
                    f"arrays (inputs, targets), a dict of such splits, a torch Dataset or a DataLoader")
 

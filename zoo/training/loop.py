@@ -34,6 +34,7 @@ from .data import as_task, batches, make_loader
 from .method import apply_structural, check_methods, optimizer_method, overrides, resolve_methods, task_terms
 from .report import write_report
 from .step import StepContext
+from .trackers import LOGS, Trackers, check_trackers
 
 __all__ = ["train", "evaluate", "TrainResult", "NonFiniteLossError", "TaskMismatchError"]
 
@@ -133,17 +134,22 @@ def _check_compile(compile_option) -> None:
 _EVAL_ACCELERATOR: list = []  # (settings, accelerator) of the last evaluate() on one process
 
 
-def _accelerator(config: TrainConfig, *, for_evaluation: bool = False):
+def _accelerator(config: TrainConfig, *, for_evaluation: bool = False, out: Path | None = None,
+                 unused_parameters: bool = False):
     """A fresh Accelerator for this run (Accelerate keeps its state process-wide; it is reset so
     that runs with other devices or precisions can follow each other in one process).
 
     for_evaluation: reuse the previous evaluation's accelerator on one process when the settings and
     Accelerate's live state still match (building one costs milliseconds: evaluate() is often called
     on small splits). Nothing is prepared with it, so it holds no references to models or data.
+    out: the run directory, where the trackers of config.log_with write (under out/logs).
+    unused_parameters: the model declares parameters that may get no gradient on a batch
+    (zoo_gradient_exempt, see zoo.testing): DistributedDataParallel must then look for them.
     """
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState, GradientState
-    from accelerate.utils import DataLoaderConfiguration, TorchDynamoPlugin
+    from accelerate.utils import (DataLoaderConfiguration, DistributedDataParallelKwargs, ProjectConfiguration,
+                                  TorchDynamoPlugin)
 
     device_type = _device_type(config.device)
     mixed = _mixed_precision(config.precision, device_type)
@@ -156,13 +162,19 @@ def _accelerator(config: TrainConfig, *, for_evaluation: bool = False):
             return cached
     AcceleratorState._reset_state(reset_partial_state=not launched)
     GradientState._reset_state()
+    trackers = {}
+    if config.log_with and out is not None:
+        trackers = dict(log_with=list(config.log_with),
+                        project_config=ProjectConfiguration(project_dir=str(out), logging_dir=str(out / LOGS)))
     dynamo = None
     if config.compile:
         dynamo = TorchDynamoPlugin(backend="inductor" if config.compile is True else config.compile)
     accelerator = Accelerator(
         cpu=device_type == "cpu", mixed_precision=mixed, gradient_accumulation_steps=config.grad_accumulation,
         dataloader_config=DataLoaderConfiguration(split_batches=True), rng_types=[],
-        step_scheduler_with_optimizer=False, dynamo_plugin=dynamo)
+        step_scheduler_with_optimizer=False, dynamo_plugin=dynamo,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)] if unused_parameters else None,
+        **trackers)
     if accelerator.device.type != device_type and not launched:
         raise ConfigError(f"asked for device {config.device!r} ({device_type}) but Accelerate chose "
                           f"{accelerator.device}; check its config (accelerate env)")
@@ -552,11 +564,13 @@ def _eval_loaders(task: Task, splits: dict, names, config: TrainConfig, accelera
 
 
 def evaluate(model, task, *, split: str = "test", batch_size: int = 256, device: str = "auto",
-             precision: str = "fp32", task_options: dict | None = None, loss=None, metrics=None) -> dict[str, float]:
+             precision: str = "fp32", task_options: dict | None = None, loss=None, metrics=None,
+             input_key: str | None = None, target_key: str | None = None) -> dict[str, float]:
     """Loss and metrics of `model` on one split of `task` (name, Task, arrays, Dataset or DataLoader).
 
     Returns {"loss": ..., <metric>: ...}. A model's `evaluation_step(batch, task)`, when defined,
-    replaces ``model(*task.inputs(batch))`` (and the loss is then not computed).
+    replaces ``model(*task.inputs(batch))`` (and the loss is then not computed). input_key /
+    target_key: the keys of data whose samples are dicts, as in `train`.
     Under `accelerate launch` / `torchrun` the split is sharded and the results gathered.
     """
     config = validate_config(TrainConfig, {"batch_size": batch_size, "device": device, "precision": precision},
@@ -565,7 +579,8 @@ def evaluate(model, task, *, split: str = "test", batch_size: int = 256, device:
         raise ConfigTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(split, str):
         raise ConfigTypeError(f"split must be 'train', 'val' or 'test', got {type(split).__name__} {split!r:.80}")
-    task = as_task(task, task_options=task_options, loss=loss, metrics=metrics)
+    task = as_task(task, task_options=task_options, loss=loss, metrics=metrics, input_key=input_key,
+                   target_key=target_key)
     if split != "train" and split not in task.splits() and len(task.splits()) == 1:
         split = "train"  # plain data given for evaluation: its only split
     accelerator = _RUNNING[-1] if _RUNNING else _accelerator(config, for_evaluation=True)
@@ -674,13 +689,16 @@ def _progress(config: TrainConfig, accelerator) -> bool:
 
 
 def train(model, task, *, methods=None, out_dir=None, resume=False, overwrite: bool = False, callbacks=(),
-          task_options: dict | None = None, loss=None, metrics=None, val=None, **options) -> TrainResult:
+          task_options: dict | None = None, loss=None, metrics=None, val=None, input_key: str | None = None,
+          target_key: str | None = None, **options) -> TrainResult:
     """Train `model` on `task`, in place, and return a `TrainResult`.
 
     model: an nn.Module (a zoo model or any other), or a catalog name, created after seeding and
         sized for the task (``zoo.create(name, task=task)``).
     task: a task name (see ``zoo.list_tasks()``), a `zoo.tasks.Task`, arrays ``(inputs, targets)``,
-        a dict of such splits, a torch Dataset of (input, target) pairs, or a DataLoader.
+        a dict of such splits, a torch Dataset of (input, target) pairs or of dicts, or a DataLoader.
+    input_key / target_key: for data whose samples (or batches) are dicts, the keys of the model's
+        input and of the target; unnamed, the first pair present among `zoo.training.data.DICT_KEYS`.
     methods: training methods acting on this run, in order (see ``zoo.list_methods()``): names,
         ``(name, options)`` pairs or ``zoo.method(name, **options)`` objects. Each is checked against
         the model and task before training; methods that conflict are refused. Structural ones
@@ -703,7 +721,9 @@ def train(model, task, *, methods=None, out_dir=None, resume=False, overwrite: b
         the loss ``(output, target) -> scalar``, a ``() -> {name: torchmetrics.Metric}`` factory and
         a validation split.
     options: the hyperparameters of `TrainConfig` (epochs, batch_size, lr, optimizer, schedule,
-        device, precision, grad_accumulation, compile, seed, patience, ...).
+        device, precision, grad_accumulation, compile, seed, patience, ...). log_with: experiment
+        trackers (tensorboard, mlflow) that receive the training loss every `log_every` optimizer
+        steps and each epoch's metrics and the final ones, with the step; they write into out_dir.
 
     A model may define ``training_step(batch, step)`` (and ``configure_optimizers(lr)``) to do its
     own update, see zoo/tasks.py. A NaN or infinite loss stops training with NonFiniteLossError;
@@ -720,24 +740,26 @@ def train(model, task, *, methods=None, out_dir=None, resume=False, overwrite: b
         methods = resolve_methods([optimizer_method(config.optimizer), *methods])
     _mixed_precision(config.precision, _device_type(config.device))  # devices and precisions: found now
     _check_compile(config.compile)
+    check_trackers(config.log_with, out_dir)
     if not isinstance(overwrite, bool):
         raise ConfigTypeError(f"overwrite must be True or False, got {type(overwrite).__name__} {overwrite!r:.80}")
+    keys = {"input_key": input_key, "target_key": target_key}
     where = _run_directory(out_dir)
     if where is None:
         return _train_in(model, task, config, methods, None, resume, overwrite, callbacks, task_options, loss, metrics,
-                         val)
+                         val, keys)
     out, resolved = where
     if _launch_rank() != 0:  # the main process holds the lock for the whole launch
         return _train_in(model, task, config, methods, out, resume, overwrite, callbacks, task_options, loss, metrics,
-                         val)
+                         val, keys)
     _check_owned(resolved, overwrite)  # read-only: no lock file is made beside a folder that is not the zoo's
     with exclusive(resolved, "run directory"):
         return _train_in(model, task, config, methods, out, resume, overwrite, callbacks, task_options, loss, metrics,
-                         val)
+                         val, keys)
 
 
 def _train_in(model, task, config: TrainConfig, methods: list, out: Path | None, resume, overwrite: bool, callbacks,
-              task_options, loss, metrics, val) -> TrainResult:
+              task_options, loss, metrics, val, keys: dict) -> TrainResult:
     """`train` once its out_dir (if any) is held: set up the data, model and accelerator, then run."""
     from accelerate.utils import set_seed
 
@@ -749,7 +771,7 @@ def _train_in(model, task, config: TrainConfig, methods: list, out: Path | None,
                           f"another output directory")
     hooks = Callbacks(callbacks)
     set_seed(config.seed)
-    task = as_task(task, task_options=task_options, loss=loss, metrics=metrics, val=val)
+    task = as_task(task, task_options=task_options, loss=loss, metrics=metrics, val=val, **keys)
     if isinstance(model, str):
         from ..registry import default_registry
 
@@ -770,16 +792,20 @@ def _train_in(model, task, config: TrainConfig, methods: list, out: Path | None,
 
             shutil.rmtree(out / ckpt.CHECKPOINTS)
     apply_structural(model, methods)
-    accelerator = _accelerator(config)
+    accelerator = _accelerator(config, out=out, unused_parameters=bool(getattr(model, "zoo_gradient_exempt", None)))
     _RUNNING.append(accelerator)
+    trackers = None
     try:
-        return _Trainer(model, task, config, plan, accelerator, hooks, out, resume_from, methods).run()
+        trackers = Trackers(accelerator, config.log_with, out, config.to_dict()) if out is not None else None
+        return _Trainer(model, task, config, plan, accelerator, hooks, out, resume_from, methods, trackers).run()
     except (MemoryError, RuntimeError) as exc:
         if not _allocation_failure(exc):
             raise
         failure = str(exc)  # raised below, outside this block, so the failed step's tensors are freed
     finally:
         _RUNNING.remove(accelerator)
+        if trackers is not None:
+            trackers.close()
     raise _out_of_memory(model, config.batch_size, accelerator.device, failure, "training")
 
 
@@ -815,8 +841,10 @@ class _Trainer:
     """
 
     def __init__(self, model, task: Task, config: TrainConfig, plan: _Plan, accelerator, hooks: Callbacks,
-                 out: Path | None, resume_from: Path | None, methods: list):
+                 out: Path | None, resume_from: Path | None, methods: list, trackers: Trackers | None = None):
         self.task, self.config, self.plan, self.accelerator, self.hooks, self.out = task, config, plan, accelerator, hooks, out
+        self.trackers = trackers if trackers is not None and trackers.names else None
+        self.window_loss, self.window_batches = 0.0, 0  # the training loss since it was last sent to the trackers
         self.methods = methods
         if config.patience is not None and plan.monitor.startswith("test_"):
             warnings.warn(f"early stopping watches {plan.monitor!r}: the task has no validation split, so the test "
@@ -826,7 +854,7 @@ class _Trainer:
         self.train_loader, self.sampler = batches(
             plan.splits["train"], config.batch_size, accelerator, shuffle=config.shuffle, seed=config.seed,
             drop_last=config.drop_last, num_workers=config.num_workers, grad_accumulation=config.grad_accumulation)
-        if self.sampler is None:
+        if self.sampler is None and out is not None:  # without a run directory there is nothing to resume
             warnings.warn("training from a DataLoader: its own sampler sets the data order, so a resume inside an "
                           "epoch is exact only if that order is seeded", stacklevel=4)
         self.rule = next((m for m in methods if "update-rule" in m.slots), None)
@@ -918,6 +946,8 @@ class _Trainer:
         self.stopped = "max_steps" if config.max_steps is not None and run.global_step >= config.max_steps else "completed"
         if self.resumed is not None:
             ckpt.set_rng_state(*self.resumed.rng)  # last: nothing after this may draw random numbers before training
+        if self.trackers is not None:
+            self.trackers.start()  # only now: a run refused while it was set up leaves no tracker run behind
         self.hooks.call("zoo_train_start", run=context)
         self.started = time.perf_counter() - run.seconds
         self.model.train()
@@ -966,6 +996,8 @@ class _Trainer:
                 if synced:
                     run.global_step += 1
                     context.global_step = run.global_step
+                if self.trackers is not None:
+                    self._track_step_loss(loss_value, synced)
                 if bar is not None:
                     bar.update(1)
                     if run.batch % 10 == 0:
@@ -988,6 +1020,15 @@ class _Trainer:
         finally:
             if bar is not None:
                 bar.close()
+
+    def _track_step_loss(self, loss_value: float, synced: bool) -> None:
+        """Send the mean training loss of the last `log_every` optimizer steps to the trackers."""
+        self.window_loss += loss_value
+        self.window_batches += 1
+        if synced and self.run_state.global_step % self.config.log_every == 0:
+            self.trackers.log({"train_step_loss": self.window_loss / self.window_batches},
+                              step=self.run_state.global_step)
+            self.window_loss, self.window_batches = 0.0, 0
 
     # --- one batch -----------------------------------------------------------------------------------
 
@@ -1103,6 +1144,8 @@ class _Trainer:
             if config.patience is not None:
                 self._watch(entry)
         run.history.append(entry)
+        if self.trackers is not None:
+            self.trackers.log({k: v for k, v in entry.items() if k != "step"}, step=entry["step"])
         if self.show:
             from tqdm.auto import tqdm
 
@@ -1231,6 +1274,10 @@ class _Trainer:
                              stopped=self.stopped, best_epoch=run.best_epoch, out_dir=self.out,
                              checkpoint=self.last_checkpoint, callback_errors=self.hooks.errors, seconds=run.seconds,
                              samples_per_second=run.samples / run.seconds if run.seconds > 0 else 0.0)
+        if self.trackers is not None:
+            if final:
+                self.trackers.log({f"final_{k}": v for k, v in final.items()}, step=run.global_step)
+            self.trackers.close()  # flushed and closed before zoo.save swaps the run directory
         if self.out is not None and self.accelerator.is_main_process:
             write_report(self.out, self._report(self.stopped, final))
             _save_model(raw_model, self.out)
