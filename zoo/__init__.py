@@ -15,15 +15,6 @@ import importlib
 from .errors import CatalogError, ConfigError, PluginError, UnknownNameError, ZooError
 
 
-def _installed_version() -> str:
-    # read on first use: parsing the distribution's METADATA costs milliseconds at every `zoo` start
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("paperzoo")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "0+unknown"
-
 # public name -> module that defines it; imported on first attribute access
 _LAZY = {
     "Registry": "registry",
@@ -47,6 +38,7 @@ _LAZY = {
     "load": "weights",
     "load_weights": "repo_files",
     "push_to_hub": "weights",
+    "export": "exporting",
     "WeightsError": "errors",
     "UnsafeCheckpointError": "errors",
     "IntegrityError": "errors",
@@ -69,9 +61,14 @@ __all__ = sorted(
 
 def __getattr__(name: str):
     if name == "__version__":
-        value = _installed_version()
+        from .version import installed_version
+
+        value = installed_version()
     elif name in _LAZY:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif name == "create":
+        value = _create
+        value.__name__ = "create"
     elif name in _REGISTRY_METHODS:
         from .registry import default_registry
 
@@ -85,6 +82,21 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'zoo' has no attribute {name!r}")
     globals()[name] = value
     return value
+
+
+def _create(name, *args, **kwargs):
+    """Build a model: a catalog name ('arch', 'arch.tag') through the default registry (see
+    `Registry.create` for the options), or 'hf-hub:org/name[@revision]', a zoo repo on the Hub, as
+    `zoo.weights.create_from_hub` builds it (the installed plugin, never code from the repo; its
+    weights unless pretrained=False; config values as keyword arguments override the repo's)."""
+    from .hub import HUB_PREFIX
+    from .registry import default_registry
+
+    if isinstance(name, str) and name.startswith(HUB_PREFIX):  # built as zoo.load builds it
+        from .weights import create_from_hub
+
+        return create_from_hub(name, *args, registry=default_registry(), **kwargs)
+    return default_registry().create(name, *args, **kwargs)
 
 
 def __dir__() -> list[str]:

@@ -13,6 +13,12 @@ A zoo repo holds:
     zoo.save(model, "out/my-kan")
     model = zoo.load("out/my-kan")                    # or "hf-hub:org/name@<sha>"
     model = zoo.create("kan.<tag>", pretrained=True)  # catalog weights, pinned by sha256
+    model = zoo.create("hf-hub:org/name", num_classes=3)  # a Hub repo's body, a fresh 3-class head
+
+Before writing, a save checks that config.json describes the weights: a model built from it (on
+the meta device) must have exactly the state dict's names and shapes. Classifier surgery that one
+config value records (timm's reset_classifier) is written into the config; anything else is
+refused, naming the tensors.
 
 Saving builds the whole repo in a staging folder beside the target and swaps it in with one
 rename, under the target's write lock, so a reader sees the previous repo or the new one, never a
@@ -313,6 +319,108 @@ def _task_kind(registry, task) -> str | None:
         return None
 
 
+def _state_shapes(model) -> dict[str, tuple[int, ...]]:
+    return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+
+
+def _built_shapes(repo: RepoConfig, registry, max_params: int, overrides: dict | None = None, *,
+                  meta: bool = True) -> dict:
+    """Names and shapes of the state dict of the model zoo.load builds from `repo` (with `overrides`):
+    built on the meta device, so nothing is allocated, or on the CPU for a plugin whose build reads
+    values (Tensor.item cannot run on meta). The global RNG is left as it was."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        if meta:
+            try:
+                with torch.device("meta"):
+                    return _state_shapes(_build(repo, repo.architecture, registry, max_params, overrides))
+            except Exception:  # noqa: BLE001 - retried for real below, where a genuine error is raised
+                pass
+        return _state_shapes(_build(repo, repo.architecture, registry, max_params, overrides))
+
+
+def _shape_report(saved: dict, built: dict, limit: int = 8) -> str:
+    """What differs between the tensors being saved and those a model built from the config has."""
+    parts = []
+    for label, names in (
+            ("the config builds tensors the weights lack", [k for k in built if k not in saved]),
+            ("the weights hold tensors the config does not build", [k for k in saved if k not in built]),
+            ("shapes differ", [f"{k}: weights {saved[k]} vs config {built[k]}" for k in saved
+                               if k in built and saved[k] != built[k]])):
+        if names:
+            more = f", ... ({len(names) - limit} more)" if len(names) > limit else ""
+            parts.append(f"{label}: {', '.join(names[:limit])}{more}")
+    return "; ".join(parts)
+
+
+def _config_fixes(model, config: dict, saved: dict, built: dict) -> list[dict]:
+    """Single-field config changes that may explain how `saved` differs from `built`: a field the
+    model reports itself with another value (timm's reset_classifier sets model.num_classes), then
+    an integer field whose value is a size the config gives a tensor that the weights have another
+    size of (a replaced classifier). Each is only a guess: the caller rebuilds to confirm it."""
+    fixes: list[dict] = []
+    numbers = {k: v for k, v in config.items() if type(v) is int}
+    for field, value in numbers.items():
+        own = model.__dict__.get(field)  # plain attributes only, not submodules or parameters
+        if type(own) is int and own != value:
+            fixes.append({field: own})
+    for name in saved.keys() & built.keys():
+        if len(saved[name]) != len(built[name]):
+            continue
+        for have, want in zip(saved[name], built[name]):
+            if have != want:
+                fixes += [{field: have} for field, value in numbers.items() if value == want]
+    unique: list[dict] = []
+    for fix in fixes:
+        if fix not in unique:
+            unique.append(fix)
+    return unique[:_MAX_CONFIG_FIXES]
+
+
+_MAX_CONFIG_FIXES = 8  # rebuilds tried on a mismatch; each is a meta-device build (milliseconds)
+
+
+def _config_matching_weights(model, identity, registry) -> dict:
+    """The config to write to config.json: the model's own, or, after surgery the config does not
+    record (timm's reset_classifier, a replaced classifier), that config with the one field
+    changed that makes a model built from it have exactly the saved tensors' names and shapes.
+    Anything else is refused, naming the tensors: the repo would not load."""
+    from .limits import count_module, max_params_limit
+
+    config = identity.config.to_dict()
+    repo = RepoConfig(identity.architecture, config, identity.plugin, identity.distribution,
+                      identity.distribution_version, None, variant=identity.variant,
+                      methods=list(getattr(model, "zoo_methods", [])))
+    # the model exists at this size already: the default limit of zoo.create must not refuse it here
+    limit = max(2 * count_module(model).elements, max_params_limit(None))
+    saved = _state_shapes(model)
+    try:
+        built = _built_shapes(repo, registry, limit)
+        if built != saved and repo.methods:  # a method may act otherwise on meta tensors: ask a real build
+            built = _built_shapes(repo, registry, limit, meta=False)
+    except PluginError:  # a recorded method no plugin here provides: zoo.load names it; nothing to build against
+        return config
+    except ZooError as exc:
+        raise WeightsError(f"refusing to save {type(model).__name__}: its config cannot be built again, so the "
+                           f"repo would not load: {exc}") from None
+    if built == saved:
+        return config
+    for fix in _config_fixes(model, config, saved, built):
+        candidate = dataclasses.replace(repo, config={**config, **fix})
+        try:
+            if _built_shapes(candidate, registry, limit) == saved:
+                return candidate.config
+        except ZooError:  # e.g. a value out of the field's range: not this fix
+            continue
+    raise WeightsError(
+        f"refusing to save {type(model).__name__}: its weights do not fit its config (architecture "
+        f"{identity.architecture!r}, {_shown(config, 200)}), which zoo.load builds the model from: "
+        f"{_shape_report(saved, built)}. The model was changed after zoo.create built it in a way no config "
+        f"value records. Build the changed architecture through its config instead (zoo.create("
+        f"{identity.architecture!r}, <field>=<value>)), copy the weights into it, and save that model")
+
+
 def save(model, directory: str | Path, *, run=None, metrics: dict | None = None, license: str | None = None,
          repo_id: str | None = None, registry=None, overwrite: bool = False, allow_nonfinite: bool = False) -> Path:
     """Write `model` as a zoo repo in `directory` (created if needed) and return its path.
@@ -339,7 +447,7 @@ def save(model, directory: str | Path, *, run=None, metrics: dict | None = None,
     """
     from safetensors.torch import save_model
 
-    from . import __version__
+    from .version import installed_version
     from .cards import render_card, training_summary
     from .registry import default_registry
 
@@ -354,6 +462,7 @@ def save(model, directory: str | Path, *, run=None, metrics: dict | None = None,
     _refuse_special_target(target)
     if not allow_nonfinite:
         _refuse_nonfinite(model)
+    config = _config_matching_weights(model, identity, registry)
     summary = training_summary(run, metrics)
     catalog_weights = entry.weights.get(identity.weights) if identity.weights else None
     with contextlib.ExitStack() as locks:
@@ -370,11 +479,11 @@ def save(model, directory: str | Path, *, run=None, metrics: dict | None = None,
             save_model(model, str(staging / WEIGHTS_NAME), metadata={"format": "pt"})
             repo = RepoConfig(
                 architecture=identity.architecture,
-                config=identity.config.to_dict(),
+                config=config,
                 plugin=identity.plugin,
                 distribution=identity.distribution,
                 distribution_version=identity.distribution_version,
-                zoo_version=__version__,
+                zoo_version=installed_version(),
                 variant=identity.variant,
                 weights=identity.weights,
                 weights_sha256=sha256_file(staging / WEIGHTS_NAME),
@@ -456,8 +565,9 @@ def _install_hint(repo: RepoConfig) -> str:
     return command
 
 
-def _build(repo: RepoConfig, where: str, registry, max_params: int | None = None):
-    """Build the architecture named by config.json from the installed plugin that provides it."""
+def _build(repo: RepoConfig, where: str, registry, max_params: int | None = None, overrides: dict | None = None):
+    """Build the architecture named by config.json from the installed plugin that provides it;
+    `overrides` replace config values (checked against the architecture's typed config)."""
     from .registry import default_registry
 
     registry = registry or default_registry()
@@ -478,6 +588,11 @@ def _build(repo: RepoConfig, where: str, registry, max_params: int | None = None
             from None
     variant = repo.variant if repo.variant in entry.variants else None
     values = {name: getattr(config, name) for name in type(config).model_fields}
+    if overrides:
+        from .config import validate_config
+
+        values.update(overrides)
+        validate_config(spec.config, values, repo.architecture)
     try:
         model = registry.create(repo.architecture, variant=variant, max_params=max_params, **values)
     except ZooError as exc:  # e.g. a config over the plugin's size limits: say which repo asked for it
@@ -545,6 +660,50 @@ def load(source: str | os.PathLike, *, strict: bool = True, device=None, verify:
         _load_file(model, file, path, f"{where}/{repo.weights_file}", strict=strict, fresh=True,
                    sha256=repo.weights_sha256 if verify else None)
     return model.to(device) if device is not None else model
+
+
+def create_from_hub(uri: str, *, pretrained: bool | None = None, variant=None, task=None,
+                    max_params: int | None = None, registry=None, **overrides):
+    """`zoo.create("hf-hub:org/name[@revision]", **overrides)`: build the architecture its
+    config.json names from the installed plugin, with `overrides` replacing config values, and
+    (pretrained=True) load its weights as zoo.load does: safetensors only, checked against
+    config.json's sha256, strictly. Tensors that an override reshapes (num_classes=3 for a new
+    classifier) keep their fresh initialisation, with a warning naming them; any other tensor that
+    does not fit is an error. pretrained=False fetches only config.json."""
+    import warnings
+
+    from .limits import max_params_limit
+
+    if pretrained is not None and not isinstance(pretrained, bool):
+        raise ConfigError(f"pretrained={_shown(pretrained)}: expected True or False")
+    for option, value in (("variant", variant), ("task", task)):
+        if value is not None:
+            raise ConfigError(f"{option}={_shown(value)} does not apply to {_shown(uri)}: the repo's config.json "
+                              f"gives the config; pass config values to change it (e.g. num_classes=3)")
+    if pretrained is False:
+        repo_id, revision = parse_hub_uri(uri)
+        repo = read_repo_config(fetch_file(repo_id, CONFIG_NAME, revision))
+        model = _build(repo, f"{HUB_PREFIX}{repo_id}", registry, max_params, overrides)
+        model.zoo_identity = dataclasses.replace(model.zoo_identity, weights=None)
+        return model
+    repo, path, where = fetch_hub_repo(uri)
+    with _open_weights(path) as file:
+        model = _build(repo, where, registry, max_params, overrides)
+        report = _load_file(model, file, path, f"{where}/{repo.weights_file}", strict=not overrides, fresh=True,
+                            sha256=None)  # fetch_file checked the sha256
+    if report.ok:
+        return model
+    limit = max_params_limit(max_params)
+    as_saved, as_built = _built_shapes(repo, registry, limit), _built_shapes(repo, registry, limit, overrides)
+    reshaped = {k for k in as_saved.keys() | as_built.keys() if as_saved.get(k) != as_built.get(k)}
+    unexplained = [k for k in (*report.missing, *report.unexpected, *(m.split(":")[0] for m in report.mismatched))
+                   if k not in reshaped]
+    if unexplained:
+        raise WeightsError(f"{where}/{repo.weights_file} does not fit the model built with {_shown(overrides)} "
+                           f"({type(model).__name__}): {report.describe()}")
+    warnings.warn(f"{where}: {', '.join(sorted(reshaped))} keep their fresh initialisation: {_shown(overrides)} "
+                  f"changes their shapes, so the repo's weights for them do not apply", stacklevel=3)
+    return model
 
 
 def catalog_weights(name: str, registry=None):
