@@ -19,7 +19,7 @@ from zoo.cli import main
 FUZZ = settings(max_examples=25, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
-COMMANDS = ["list", "info", "tasks", "plugins", "doctor", "download", "push", "cache", "train", "eval", "kan"]
+COMMANDS = ["list", "info", "tasks", "plugins", "doctor", "export", "download", "push", "cache", "train", "eval", "kan"]
 TINY = ["train", "kan", "--task", "toy/exp-sin", "--set", "width=[2,2,1]", "--epochs", "1", "--task-option",
         "n_train=32", "--task-option", "n_test=32", "--progress", "false"]
 _counter = itertools.count()

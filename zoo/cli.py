@@ -1,5 +1,5 @@
 """The `zoo` command: argument parsing, error reporting and exit codes, plus the catalog commands
-(list, info, tasks, plugins, doctor). Other areas add subcommands through COMMAND_MODULES.
+(list, info, tasks, plugins, doctor) and export. Other areas add subcommands through COMMAND_MODULES.
 
 Exit codes: 0 success; 1 the command ran and found problems (doctor, a failed check, a stopped
 run) or hit an internal error (a bug); 2 bad input (unknown name or option, invalid value or
@@ -28,6 +28,7 @@ __all__ = ["main", "run", "build_parser", "ArgumentParser", "UsageError", "COMMA
 # module, so `zoo list` does not pay for the others (tests check this against what they register)
 COMMANDS = {
     "list": "zoo.cli", "info": "zoo.cli", "tasks": "zoo.cli", "plugins": "zoo.cli", "doctor": "zoo.cli",
+    "export": "zoo.cli",
     "download": "zoo.hub_cli", "push": "zoo.hub_cli", "cache": "zoo.hub_cli",
     "train": "zoo.training.cli", "eval": "zoo.training.cli",
     "reproduce": "zoo.reproduce_cli",
@@ -265,6 +266,25 @@ def cmd_doctor(args) -> int:
     return EXIT_PROBLEMS
 
 
+# --- export --------------------------------------------------------------------------------------------
+
+
+def cmd_export(args) -> int:
+    import contextlib
+
+    from .exporting import FORMATS, export, quiet_exporter_output
+
+    # without --format the file name says it: model.onnx is ONNX, anything else a torch.export program
+    format = args.format or next((f for f, suffix in FORMATS.items() if args.out.lower().endswith(suffix)),
+                                 "torch-export")
+    with contextlib.nullcontext() if debug_requested(args) else quiet_exporter_output():
+        result = export(args.source, args.out, format=format, batch_size=args.batch_size, force=args.force)
+    sys.stdout.write(f"exported {result.model} to {result.path} ({result.format}); its outputs match the model's "
+                     f"to {result.max_abs_difference:.3g} (relative {result.max_relative_difference:.3g}, "
+                     f"tolerance {result.tolerance:g})\n")
+    return EXIT_OK
+
+
 def register(sub) -> None:
     p = sub.add_parser("list", help="list models in the catalog (imports no plugin)")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. '*kan*'")
@@ -286,6 +306,17 @@ def register(sub) -> None:
     p.add_argument("--kind", help="classification, regression, forecasting, ...")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_tasks)
+
+    p = sub.add_parser("export", help="export a model to a torch.export program (.pt2) or ONNX, checked against it")
+    p.add_argument("source", metavar="RUN_OR_NAME",
+                   help="run or saved model directory, hf-hub:org/name, catalog name.tag (pretrained) or name (fresh)")
+    p.add_argument("--format", choices=["torch-export", "onnx"],
+                   help="default: onnx for an --out ending in .onnx, else torch-export")
+    p.add_argument("--out", required=True, help="the file to write (e.g. model.pt2 or model.onnx)")
+    p.add_argument("--batch-size", type=int, default=2,
+                   help="rows of the example inputs; the exported file takes this batch size (default: 2)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.set_defaults(func=cmd_export)
 
     for name, func, text in (("plugins", cmd_plugins, "every plugin: distribution, version, status, errors"),
                              ("doctor", cmd_doctor, "load every plugin and report every problem (exit 1 if any)")):
@@ -400,9 +431,9 @@ class _Version(argparse.Action):
     """--version, read from the installed metadata only when asked (reading it costs every start)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        from . import __version__
+        from .version import installed_version
 
-        sys.stdout.write(f"paperzoo {__version__}\n")
+        sys.stdout.write(f"paperzoo {installed_version()}\n")
         parser.exit()
 
 
