@@ -336,3 +336,172 @@ def test_method_options_must_name_a_given_method(capsys):
     assert "--method-option 'ewc.importance=1' is for method 'ewc', which no --method names" in line
     line = failed(capsys, ["train", "kan", "--task", "toy/exp-sin", "--method", "ewcc"])
     assert "unknown method 'ewcc'" in line and "'ewc'" in line
+
+
+# --- zoo eval takes the task the model records ---------------------------------------------------------
+
+
+def _copy_of_model(run_dir: Path, to: Path, **metrics_changes) -> Path:
+    """The run's model files (no checkpoints) in `to`, its metrics.json changed as given (None: removed)."""
+    to.mkdir()
+    for name in ("model.safetensors", "config.json"):
+        shutil.copyfile(run_dir / name, to / name)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics.update(metrics_changes)
+    (to / "metrics.json").write_text(json.dumps({k: v for k, v in metrics.items() if v is not None}))
+    return to
+
+
+@pytest.fixture
+def tasks_built(monkeypatch) -> list:
+    """(name, options) of every task `zoo eval` builds in this test."""
+    import zoo
+
+    built, real = [], zoo.get_task
+
+    def get_task(name, **options):
+        built.append((name, options))
+        return real(name, **options)
+
+    monkeypatch.setattr(zoo, "get_task", get_task)
+    return built
+
+
+def test_eval_uses_the_task_the_run_recorded(capsys, run_dir, tasks_built):
+    assert json.loads((run_dir / "metrics.json").read_text())["task"] == "toy/exp-sin"
+    capsys.readouterr()
+    report = json.loads((run_dir / "metrics.json").read_text())
+    assert main(["eval", str(run_dir), "--json"]) == 0  # the recorded task, built with the recorded options
+    assert json.loads(capsys.readouterr().out)["loss"] == pytest.approx(report["final"]["test_loss"], rel=1e-6)
+    assert main(["eval", str(run_dir), "--task", "toy/exp-sin", "--json"]) == 0
+    capsys.readouterr()
+    assert tasks_built == [("toy/exp-sin", report["task_options"]), ("toy/exp-sin", {})]
+    assert report["task_options"]  # TINY trains with task options: the run recorded them
+    assert main(["eval", str(run_dir)]) == 0
+    assert "on toy/exp-sin (test, the recorded task)" in capsys.readouterr().out
+    # an explicit --task wins over the recorded one
+    assert "'iris'" in failed(capsys, ["eval", str(run_dir), "--task", "iris"])
+
+
+def test_eval_uses_recorded_task_options_updated_by_the_given_ones(capsys, run_dir, tmp_path, tasks_built):
+    model = _copy_of_model(run_dir, tmp_path / "model", task_options={"n_test": 16, "seed": 3})
+    capsys.readouterr()
+    assert main(["eval", str(model), "--task-option", "seed=5", "--json"]) == 0
+    assert main(["eval", str(model), "--task", "toy/exp-sin", "--json"]) == 0  # --task: only the given options
+    assert tasks_built == [("toy/exp-sin", {"n_test": 16, "seed": 5}), ("toy/exp-sin", {})]
+
+
+def test_eval_of_catalog_weights_uses_their_task(capsys, tasks_built):
+    capsys.readouterr()
+    assert main(["eval", "kan.toy-exp-sin", "--json"]) == 0
+    assert tasks_built == [("toy/exp-sin", {})]
+    assert json.loads(capsys.readouterr().out)["rmse"] < 0.01
+
+
+def test_eval_without_a_recorded_task_asks_for_task(capsys, run_dir, tmp_path):
+    import zoo
+
+    saved = zoo.save(zoo.create("kan", width=[2, 2, 1]), tmp_path / "saved")  # no run: no metrics.json
+    line = failed(capsys, ["eval", str(saved)])
+    assert "records no task" in line and "pass --task" in line and str(saved) in line
+    no_task = _copy_of_model(run_dir, tmp_path / "no-task", task=None)
+    assert "pass --task" in failed(capsys, ["eval", str(no_task)])
+    arrays = _copy_of_model(run_dir, tmp_path / "arrays", task="arrays")  # trained on data from Python
+    line = failed(capsys, ["eval", str(arrays)])
+    assert "'arrays'" in line and "not a registered task" in line and "pass --task" in line
+    bad = _copy_of_model(run_dir, tmp_path / "bad", task=["toy/exp-sin"])
+    assert "'task' must be a task name" in failed(capsys, ["eval", str(bad)])
+    assert "pass --task" in failed(capsys, ["eval", "hf-hub:org/not-read-offline"])
+    # a source that is no model says so, rather than asking for a task
+    assert "unknown model 'no-such-model'" in failed(capsys, ["eval", "no-such-model"])
+    assert "no weights tagged 'nope'" in failed(capsys, ["eval", "kan.nope"])
+
+
+# --- --json on every command that prints data ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [["list"], ["list", "--methods"], ["info", "kan"], ["tasks"], ["plugins"],
+                                  ["doctor"]])
+def test_catalog_commands_print_json(capsys, argv):
+    capsys.readouterr()
+    assert main([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)
+
+
+def test_doctor_json_lists_the_same_problems_and_keeps_the_exit_code(capsys, monkeypatch):
+    import zoo
+    from zoo.discovery import Failure
+
+    problems = [("broken-plugin", Failure("import", "ModuleNotFoundError: no module named 'nope'", "Traceback ...")),
+                ("thief", Failure("collision", "model 'kan' is already provided by kan"))]
+    monkeypatch.setattr(zoo, "doctor", lambda: problems)
+    capsys.readouterr()
+    assert main(["doctor"]) == 1
+    plain = capsys.readouterr().out
+    assert main(["doctor", "--json"]) == 1
+    done = capsys.readouterr()
+    assert json.loads(done.out) == {"ok": False, "problems": [
+        {"owner": owner, "stage": f.stage, "message": f.message, "traceback": f.traceback} for owner, f in problems]}
+    assert "2 problem(s)" in plain and "2 problem(s)" in only_line(done.err)
+    for owner, failure in problems:
+        assert owner in plain and failure.message in plain
+
+
+def test_doctor_json_of_a_clean_install(capsys):
+    capsys.readouterr()
+    assert main(["doctor", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"ok": True, "problems": []}
+
+
+# --- output that is not a terminal is not wrapped ----------------------------------------------------
+
+
+def test_piped_tables_keep_each_row_on_one_line(capsys, monkeypatch):
+    import zoo
+
+    monkeypatch.setenv("COLUMNS", "80")  # a pipe has no width: not even COLUMNS makes it wrap
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("│")]
+    names = zoo.list_models()
+    assert len(rows) == len(names)
+    for name, row in zip(names, rows):
+        title = zoo.info(name).paper.title
+        assert row.split("│")[1].strip() == name and title in row, row
+    assert max(map(len, rows)) > 80
+
+
+def test_a_terminal_keeps_its_width(monkeypatch):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    monkeypatch.setenv("COLUMNS", "60")
+    for name in ("FORCE_TERMINAL", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+    console = cli._console()
+    assert console.is_terminal and console.width == 60
+
+
+# --- a model without config fields ---------------------------------------------------------------------
+
+
+def test_info_says_when_there_are_no_config_fields(capsys, monkeypatch):
+    import dataclasses
+
+    import zoo
+
+    real_info, real_method = zoo.info, zoo.method_info
+    monkeypatch.setattr(zoo, "info", lambda name: dataclasses.replace(real_info(name), config=[]))
+    monkeypatch.setattr(zoo, "method_info", lambda name: dataclasses.replace(real_method(name), config=[]))
+    capsys.readouterr()
+    assert main(["info", "kan"]) == 0
+    out = capsys.readouterr().out
+    assert "no config fields" in out and "┃ field" not in out and "variants: default" in out
+    method = zoo.list_methods()[0]
+    assert main(["info", method]) == 0
+    out = capsys.readouterr().out
+    assert "no options" in out and "options (--method-option" not in out

@@ -369,10 +369,10 @@ def test_cli_train_then_eval(tmp_path, capsys):
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["epochs"] == 2 and printed["out_dir"] == str(out)
-    code = main(["eval", str(out), "--task", "toy/xy", "--task-option", "n_train=64", "--task-option", "n_test=64",
-                 "--json"])
+    code = main(["eval", str(out), "--json"])  # the task and its options as the run recorded them
     assert code == 0
     assert json.loads(capsys.readouterr().out)["rmse"] == pytest.approx(printed["final"]["test_rmse"], rel=1e-6)
+    assert json.loads((out / "metrics.json").read_text())["task_options"] == {"n_train": 64, "n_test": 64}
     assert main(["eval", str(tmp_path / "nothing-here"), "--task", "toy/xy"]) == 2  # bad input, not a crash
     assert "not a directory either" in capsys.readouterr().err
 

@@ -41,10 +41,20 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEBUG_ENV = "PAPERZOO_DEBUG"
 
 
+# the line width of output that goes to a pipe or a file: wide enough that no table or line wraps
+PIPED_WIDTH = 100_000
+
+
 def _console(stderr: bool = False):
+    """A console that fits a terminal's width, and, piped or captured (`zoo list | grep ...`),
+    wraps nothing: each table row stays one line whatever COLUMNS says."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=not sys.stdout.isatty())
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        console.soft_wrap = True
+        console.width = PIPED_WIDTH
+    return console
 
 
 def _add_row(table, *cells: str) -> None:
@@ -127,6 +137,9 @@ def _method_info(args) -> int:
                  f"use: zoo train MODEL --task TASK --method {entry.name}   (a procedure of several runs)")
     for line in lines:
         console.print(Text(line))
+    if not entry.config:
+        console.print(Text("no options"))
+        return EXIT_OK
     options = Table(title="options (--method-option " + entry.name + ".NAME=VALUE)", title_justify="left")
     for column in ("option", "type", "default", "description"):
         options.add_column(column)
@@ -171,12 +184,15 @@ def cmd_info(args) -> int:
                                           for v in entry.variants))
     for line in lines:
         console.print(Text(line))
-    config = Table(title="config", title_justify="left")
-    for column in ("field", "type", "default", "description"):
-        config.add_column(column)
-    for f in entry.config:
-        _add_row(config, f.name, f.type, json.dumps(f.default), f.doc)
-    console.print(config)
+    if entry.config:
+        config = Table(title="config", title_justify="left")
+        for column in ("field", "type", "default", "description"):
+            config.add_column(column)
+        for f in entry.config:
+            _add_row(config, f.name, f.type, json.dumps(f.default), f.doc)
+        console.print(config)
+    else:
+        console.print(Text("no config fields"))
     if entry.weights:
         weights = Table(title="pretrained weights", title_justify="left")
         for column in ("tag", "dataset", "metrics", "license", "where"):
@@ -256,6 +272,11 @@ def cmd_doctor(args) -> int:
     import zoo
 
     failures = zoo.doctor()
+    if args.json:
+        _print_json({"ok": not failures, "problems": [{"owner": owner, **asdict(f)} for owner, f in failures]})
+        if failures:
+            say(f"zoo doctor: {len(failures)} problem(s) found, listed on stdout")
+        return EXIT_PROBLEMS if failures else EXIT_OK
     console = _console()
     if not failures:
         console.print("[green]no problems found[/green]: every catalog and plugin loaded")
@@ -322,8 +343,7 @@ def register(sub) -> None:
                              ("doctor", cmd_doctor, "load every plugin and report every problem (exit 1 if any)")):
         p = sub.add_parser(name, help=text)
         p.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
-        if name == "plugins":
-            p.add_argument("--json", action="store_true")
+        p.add_argument("--json", action="store_true", help="print the findings as JSON (tracebacks included)")
         p.set_defaults(func=func)
 
 

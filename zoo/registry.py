@@ -3,6 +3,8 @@ by loading only the one plugin that provides them. The module-level API is a def
 
 from __future__ import annotations
 
+import contextlib
+
 import fnmatch
 import inspect
 import re
@@ -320,7 +322,7 @@ class Registry:
         if valid is not None:
             _check_options(name, options, valid)
         try:
-            return spec.build(**options)
+            task = spec.build(**options)
         except ZooError:
             raise
         except TypeError as exc:
@@ -334,6 +336,9 @@ class Registry:
             raise ConfigTypeError(f"task {name!r} does not take the option {bad!r} ({exc})") from None
         except Exception as exc:  # noqa: BLE001 - every failure comes back as a zoo error naming the task
             raise _task_failure(name, options, exc) from exc
+        with contextlib.suppress(AttributeError):  # a task class that refuses attributes records none
+            task.options = dict(options)
+        return task
 
     def resolve_config(self, name: str, *, variant: str | None = None, task: Any = None, **overrides):
         """The validated config `create` would build: variant, then weights, then task sizing,

@@ -1,7 +1,7 @@
-"""`zoo train NAME --task TASK` and `zoo eval PATH_OR_NAME --task TASK`.
+"""`zoo train NAME --task TASK` and `zoo eval PATH_OR_NAME [--task TASK]`.
 
     zoo train kan --task toy/exp-sin --epochs 20 --out runs/kan
-    zoo eval runs/kan --task toy/exp-sin
+    zoo eval runs/kan            # on the task the run recorded; --task picks another
 
 `zoo train` creates the model sized for the task (config overrides with --set key=value), trains
 it, prints the final metrics and writes checkpoints, metrics.json, curves.png and the model (a zoo
@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..cli import say
+from ..cli import _console, say
 from ..errors import ConfigError, UnknownNameError
 
 __all__ = ["register", "key_values", "parse_bool", "check_output_path", "load_model_source"]
@@ -152,7 +152,6 @@ def _default_out(name: str, task: str) -> Path:
 
 
 def _print_metrics(title: str, metrics: dict, extra: list[str] = ()) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -161,7 +160,7 @@ def _print_metrics(title: str, metrics: dict, extra: list[str] = ()) -> None:
     table.add_column("value", justify="right")
     for key, value in metrics.items():
         table.add_row(Text(key), Text(f"{value:.6g}" if isinstance(value, float) else str(value)))
-    console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+    console = _console()
     console.print(table)
     for line in extra:
         console.print(Text(line))
@@ -277,6 +276,65 @@ def cmd_train(args) -> int:
     return EXIT_OK
 
 
+def _recorded_task(source: str) -> tuple[str, dict] | None:
+    """(task name, task options) that the model SOURCE records it was trained on: a run or saved
+    model directory's metrics.json ("task", and "task_options" where the run wrote them), or the
+    catalog weights' `task` for 'arch.tag' (or 'arch', meaning its first weights). None when the
+    source records no task (a model saved without its run, weights without a task) or is no model."""
+    import zoo
+    from zoo.cards import training_summary
+    from zoo.errors import WeightsError
+    from zoo.registry import split_name
+    from zoo.training.report import METRICS_FILE
+
+    if _exists(source):
+        file = Path(source) / METRICS_FILE
+        if not file.is_file():
+            return None
+        data = training_summary(file).metrics_json
+        task, options = data.get("task"), data.get("task_options")
+        if task is None:
+            return None
+        options = {} if options is None else options
+        if not isinstance(task, str) or not task or not isinstance(options, dict):
+            raise WeightsError(f"{file}: 'task' must be a task name and 'task_options' an object of its options, "
+                               f"got {repr(task)[:80]} and {repr(options)[:80]}")
+        return task, options
+    if _looks_like_path(source):
+        return None  # load_model_source says what is wrong with the path
+    try:
+        entry = zoo.info(source)
+        _, tag = split_name(source)
+    except UnknownNameError:
+        return None  # load_model_source says what is wrong with the name
+    weights = entry.weights.get(tag) if tag else next(iter(entry.weights.values()), None)
+    return (weights.task, {}) if weights is not None and weights.task else None
+
+
+def _eval_task(args) -> tuple[str, dict]:
+    """The task `zoo eval` scores on and its options: --task with --task-option, else the task the
+    model records, its recorded options updated by --task-option."""
+    import zoo
+
+    given = key_values(args.task_option, "--task-option")
+    if args.task is not None:
+        return args.task, given
+    if args.model.startswith("hf-hub:"):  # its metrics.json is not fetched: only config.json and the weights are
+        raise ConfigError(f"zoo eval reads no recorded task from a Hub model ({shown(args.model)}); pass --task TASK "
+                          f"(see 'zoo tasks')")
+    recorded = _recorded_task(args.model)
+    if recorded is None:
+        load_model_source(args.model)  # a source that is no model at all is the error to report
+        raise ConfigError(f"{shown(args.model)} records no task it was trained on (a run directory, or a model "
+                          f"saved with its run, records it in metrics.json; catalog weights in their 'task'); "
+                          f"pass --task TASK (see 'zoo tasks')")
+    name, options = recorded
+    if name not in zoo.list_tasks():
+        raise ConfigError(f"{shown(args.model)} was trained on {name!r}, which is not a registered task (data "
+                          f"passed from Python, or the task of a plugin that is not installed); pass --task TASK")
+    return name, {**options, **given}
+
+
 def cmd_eval(args) -> int:
     import zoo
     from zoo.config import validate_config
@@ -286,15 +344,16 @@ def cmd_eval(args) -> int:
     options = {k: v for k, v in {"batch_size": args.batch_size, "device": args.device,
                                  "precision": args.precision}.items() if v is not None}
     validate_config(TrainConfig, options, "zoo eval")
-    task_options = key_values(args.task_option, "--task-option")
-    task = zoo.get_task(args.task, **task_options)
+    task_name, task_options = _eval_task(args)
+    task = zoo.get_task(task_name, **task_options)
     _check_splits(task, [args.split], "--split")
     model = load_model_source(args.model)
     metrics = evaluate(model, task, split=args.split, **options)
     if args.json:
         sys.stdout.write(json.dumps(metrics, indent=2) + "\n")
     else:
-        _print_metrics(f"{args.model} on {args.task} ({args.split})", metrics)
+        recorded = "" if args.task is not None else ", the recorded task"
+        _print_metrics(f"{args.model} on {task_name} ({args.split}{recorded})", metrics)
     return EXIT_OK
 
 
@@ -347,9 +406,11 @@ def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a trained model (run directory, saved model or catalog weights)",
                        description="Evaluate a model on one split of a task and print its metrics.")
     p.add_argument("model", metavar="PATH_OR_NAME", help="a run/model directory, hf-hub:org/name, or name.tag")
-    p.add_argument("--task", required=True)
+    p.add_argument("--task", help="task name (default: the task the run, saved model or catalog weights record, "
+                                  "with its recorded options)")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--task-option", action="append", metavar="KEY=VALUE")
+    p.add_argument("--task-option", action="append", metavar="KEY=VALUE",
+                   help="task option; without --task it updates the recorded ones")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--device")
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16", "auto"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import math
 import os
 import sys
@@ -132,6 +133,17 @@ def _check_compile(compile_option) -> None:
 
 
 _EVAL_ACCELERATOR: list = []  # (settings, accelerator) of the last evaluate() on one process
+
+
+def _recorded_options(task) -> dict | None:
+    """The options a task was built with, as a run records them (None where they are not JSON:
+    options given from Python, such as arrays, are not replayed from a file)."""
+    options = getattr(task, "options", {})
+    try:
+        json.dumps(options)
+    except (TypeError, ValueError):
+        return None
+    return dict(options)
 
 
 def _accelerator(config: TrainConfig, *, for_evaluation: bool = False, out: Path | None = None,
@@ -1246,7 +1258,8 @@ class _Trainer:
     def _report(self, stopped: str, final: dict) -> dict:
         run, raw_model, accelerator = self.run_state, self.raw_model, self.accelerator
         report = {
-            "task": self.task.name, "task_kind": self.task.kind, **_identity_dict(raw_model),
+            "task": self.task.name, "task_options": _recorded_options(self.task), "task_kind": self.task.kind,
+            **_identity_dict(raw_model),
             "parameters": sum(p.numel() for p in raw_model.parameters()),
             "training": self.config.to_dict(), "epochs": len(run.history), "steps": run.global_step,
             "history": run.history, "final": final, "stopped": stopped, "best_epoch": run.best_epoch,
