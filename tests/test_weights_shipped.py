@@ -82,3 +82,11 @@ def test_pushed_then_loaded_back_through_pretrained_with_only_the_endpoint_chang
                  "config": weights.config, "task": weights.task}
         from_hub = kan_registry(tmp_path, {tag: entry}).create(name, pretrained=True)
     assert _same(from_hub, shipped)
+
+
+def test_pretrained_without_a_tag_builds_the_first_checkpoint_as_its_tag_would():
+    # mlp-mixer's default variant is ImageNet-sized; its first checkpoint is the digits variant
+    bare, tagged = zoo.create("mlp-mixer", pretrained=True), zoo.create("mlp-mixer.digits", pretrained=True)
+    assert bare.zoo_identity.variant == tagged.zoo_identity.variant == "digits"
+    assert bare.zoo_identity.config == tagged.zoo_identity.config
+    assert all(torch.equal(a, b) for a, b in zip(bare.state_dict().values(), tagged.state_dict().values()))

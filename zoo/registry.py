@@ -410,10 +410,12 @@ class Registry:
         if not isinstance(pretrained, bool):
             raise ConfigError(f"pretrained={shown(pretrained)}: expected True or False")
         limit = max_params_limit(max_params)
+        requested = variant
         entry, spec, variant, weights, cfg = self._resolve(name, variant, task, config)
-        if pretrained and weights is None:  # no tag given: the catalog's first checkpoint
+        if pretrained and weights is None:  # no tag given: the catalog's first checkpoint, as its tag would build it
             weights = self._weights(entry, None)
-            entry, spec, variant, weights, cfg = self._resolve(f"{entry.name}.{weights.tag}", variant, task, config)
+            entry, spec, variant, weights, cfg = self._resolve(f"{entry.name}.{weights.tag}", requested, task,
+                                                               config)
         size = model_size(spec, cfg)
         if size is not None:
             check_size(entry.name, size, limit, cfg)
