@@ -230,3 +230,33 @@ def test_the_all_models_script_writes_a_record_with_a_row_per_model(tmp_path, ca
     (row,) = record["table"]["rows"]
     assert row[:2] == ["kan", "default"] and row[2].startswith("ok (")
     assert record["data"]["kan"]["torch-export"]["ok"] and "torch-export exports 1" in record["summary"]
+
+
+# models whose input checks test values (labels, token ids in range): the checks run in eager mode and
+# stand aside while the exporter traces, which cannot branch on a tensor's value
+VALUE_CHECKED = {
+    "cgan": (dict(generator_noise_hidden=16, generator_label_hidden=16, generator_joint_hidden=32,
+                  discriminator_data_hidden=16, discriminator_label_hidden=8, discriminator_joint_hidden=16),
+             "num_classes"),
+    "deltanet": (dict(vocab_size=64, d_model=16, num_layers=1, chunk_size=4), "vocab_size"),
+    "memn2n": (dict(embedding_dim=8, hops=2, memory_size=10), "vocab_size"),
+}
+
+
+@pytest.mark.parametrize("name", list(VALUE_CHECKED))
+def test_models_with_value_checks_export_and_still_check_in_eager_mode(tmp_path, name):
+    kwargs, bound = VALUE_CHECKED[name]
+    torch.manual_seed(0)
+    model = zoo.create(name, **kwargs).eval()
+    cfg = model.zoo_identity.config
+    inputs = zoo.model_spec(name).example_inputs(cfg, 2)
+    result = zoo.export(model, tmp_path / f"{name}.pt2")
+    assert result.max_relative_difference <= result.tolerance
+    with torch.no_grad():
+        torch.testing.assert_close(torch.export.load(str(result.path)).module()(*inputs), model(*inputs))
+
+    ids_at = next(i for i, t in enumerate(inputs) if not t.is_floating_point())
+    out_of_range = [t.clone() for t in inputs]
+    out_of_range[ids_at].view(-1)[0] = getattr(cfg, bound)
+    with pytest.raises(ValueError, match=rf"must (lie|be) in \[0, {getattr(cfg, bound)}\)"):
+        model(*out_of_range)

@@ -236,7 +236,9 @@ class DeltaNet(nn.Module):
         if tokens.dim() != 2 or tokens.shape[1] == 0:
             raise ValueError(f"DeltaNet expects tokens of shape (batch, length) with length >= 1, got "
                              f"{tuple(tokens.shape)}")
-        if int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size:
+        # value checks run in eager mode only: tracing (torch.export, ONNX) cannot branch on tensor values
+        if (not torch.compiler.is_compiling()
+                and (int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size)):
             raise ValueError(f"token ids must lie in [0, {self.config.vocab_size}), got "
                              f"[{int(tokens.min())}, {int(tokens.max())}]")
         x = self.embedding(tokens)

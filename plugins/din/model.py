@@ -109,6 +109,9 @@ class DIN(nn.Module):
                 raise ValueError(f"{name} must have shape {shape} (goods, shop, category ids), got {tuple(t.shape)}")
         if history.shape[0] != candidate.shape[0]:
             raise ValueError(f"history has {history.shape[0]} rows and candidate {candidate.shape[0]}; expected the same")
+        # value checks run in eager mode only: tracing (torch.export, ONNX) cannot branch on tensor values
+        if torch.compiler.is_compiling():
+            return
         limits = torch.tensor([self.config.num_goods, self.config.num_shops, self.config.num_categories],
                               device=history.device)
         if bool((history < 0).any() or (candidate < 0).any() or (history > limits).any() or (candidate > limits).any()):

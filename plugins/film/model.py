@@ -139,6 +139,8 @@ class FiLMNet(nn.Module):
         if question.dim() != 2 or question.shape[0] != image.shape[0]:
             raise ValueError(f"film expects questions of shape ({image.shape[0]}, T) for {image.shape[0]} images, "
                              f"got {tuple(question.shape)}")
-        if question.numel() and (question.min() < 0 or question.max() >= self.config.vocab_size):
+        # value checks run in eager mode only: tracing (torch.export, ONNX) cannot branch on tensor values
+        if (not torch.compiler.is_compiling()
+                and question.numel() and (question.min() < 0 or question.max() >= self.config.vocab_size)):
             raise ValueError(f"film question token ids must lie in [0, {self.config.vocab_size}), "
                              f"got values in [{int(question.min())}, {int(question.max())}]")

@@ -105,7 +105,9 @@ def check_labels(labels, num_classes: int, who: str) -> torch.Tensor:
                         f"got {getattr(labels, 'dtype', type(labels).__name__)}")
     if labels.dim() != 1:
         raise ValueError(f"{who} expects labels of shape (batch,), got {tuple(labels.shape)}")
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+    # value checks run in eager mode only: tracing (torch.export, ONNX) cannot branch on tensor values
+    if (not torch.compiler.is_compiling()
+            and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes)):
         raise ValueError(f"{who} labels must lie in [0, {num_classes}), got values from {int(labels.min())} "
                          f"to {int(labels.max())}")
     return labels.long()

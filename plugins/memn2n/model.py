@@ -86,6 +86,9 @@ class MemN2N(nn.Module):
         if story.shape[1] > self.config.memory_size:
             raise ValueError(f"story has {story.shape[1]} sentences but memory_size is {self.config.memory_size}; "
                              "keep the most recent ones")
+        # value checks run in eager mode only: tracing (torch.export, ONNX) cannot branch on tensor values
+        if torch.compiler.is_compiling():
+            return
         top = max(int(story.max()), int(query.max())) if story.numel() else int(query.max())
         if min(int(story.min()), int(query.min())) < 0 or top >= self.config.vocab_size:
             raise ValueError(f"word ids must be in [0, {self.config.vocab_size}), got values up to {top}")

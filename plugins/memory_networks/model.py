@@ -93,8 +93,9 @@ class MemNN(nn.Module):
         if story.shape[1] > self.config.memory_size:
             raise ValueError(f"MemNN: story has {story.shape[1]} sentences, memory_size is {self.config.memory_size}")
         v = self.config.vocab_size
+        # value checks run in eager mode only: tracing (torch.export, ONNX) cannot branch on tensor values
         for name, t in (("story", story), ("query", query)):
-            if t.numel() and (int(t.min()) < 0 or int(t.max()) >= v):
+            if not torch.compiler.is_compiling() and t.numel() and (int(t.min()) < 0 or int(t.max()) >= v):
                 raise ValueError(f"MemNN: {name} word ids must lie in [0, {v}), got [{int(t.min())}, {int(t.max())}]")
 
     # --- O: scoring and retrieving memories ---------------------------------------------------

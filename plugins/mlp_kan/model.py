@@ -68,6 +68,12 @@ class MoEFeedForward(nn.Module):
         tokens = x.reshape(-1, x.shape[-1])
         weights, chosen = self.routing(tokens)
         out = torch.zeros_like(tokens)
+        if torch.compiler.is_compiling():
+            # tracing records fixed shapes, not how many tokens chose an expert: every expert runs on
+            # every token, and a token that did not choose it weighs its output by 0
+            for index, expert in enumerate(self.experts):
+                out = out + expert(tokens) * (weights * (chosen == index)).sum(-1, keepdim=True)
+            return out.reshape(x.shape)
         for index, expert in enumerate(self.experts):
             token_ids, slot = torch.where(chosen == index)
             if token_ids.numel():

@@ -142,7 +142,9 @@ class MQATransformer(nn.Module):
         if tokens.dim() != 2 or tokens.shape[1] == 0:
             raise ValueError(f"MQATransformer expects tokens of shape (batch, length) with length >= 1, "
                              f"got {tuple(tokens.shape)}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size):
+        # value checks run in eager mode only: tracing (torch.export, ONNX) cannot branch on tensor values
+        if (not torch.compiler.is_compiling()
+                and tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size)):
             raise ValueError(f"token ids must lie in [0, {self.config.vocab_size}), got "
                              f"[{int(tokens.min())}, {int(tokens.max())}]")
 

@@ -70,7 +70,8 @@ class MultistageNet(nn.Module):
         x = x.to(self.scales.dtype)
         total = torch.zeros(x.shape[0], self.config.out_features, dtype=x.dtype, device=x.device)
         for i in range(upto):
-            if self.scales[i] != 0:
+            # tracing cannot branch on a scale's value; a zero scale adds zero to a finite total
+            if torch.compiler.is_compiling() or self.scales[i] != 0:
                 total = total + self.scales[i] * self.stages[i](x)
         return total
 

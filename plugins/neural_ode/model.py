@@ -182,12 +182,14 @@ class LatentODE(nn.Module):
         if not observations.is_floating_point() or not times.is_floating_point():
             raise TypeError(f"LatentODE expects floating-point observations and times, got {observations.dtype}, {times.dtype}")
         if times.dim() == 2:
-            if not torch.equal(times, times[:1].expand_as(times)):
+            # value checks run in eager mode only: tracing (torch.export, ONNX) cannot branch on tensor values
+            if not torch.compiler.is_compiling() and not torch.equal(times, times[:1].expand_as(times)):
                 raise ValueError("every row of a (batch, steps) `times` must be the same time grid")
             times = times[0]
         if times.dim() != 1 or len(times) < observations.shape[1]:
             raise ValueError(f"times must have shape (T,) with T >= {observations.shape[1]} observed steps, got {tuple(times.shape)}")
-        if not bool((times.diff() > 0).all()):
+        # value checks run in eager mode only: tracing (torch.export, ONNX) cannot branch on tensor values
+        if not torch.compiler.is_compiling() and not bool((times.diff() > 0).all()):
             raise ValueError("times must be strictly increasing")
         return times
 

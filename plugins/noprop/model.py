@@ -122,6 +122,9 @@ class NoPropNet(nn.Module):
         a = ab[t].sqrt() * (1 - alpha_prev) / denominator
         b = alpha_prev.sqrt() * (1 - ab[t]) / denominator
         c = (1 - ab[t]) * (1 - alpha_prev) / denominator
+        if torch.compiler.is_compiling():
+            # tracing cannot turn a tensor into a Python number; 0-dim tensors scale the same way
+            return a, b, c
         return float(a), float(b), float(c)
 
     def noisy_embedding(self, u: torch.Tensor, t: int, noise: torch.Tensor | None = None) -> torch.Tensor:
@@ -141,8 +144,10 @@ class NoPropNet(nn.Module):
         for t, block in enumerate(self.blocks, start=1):
             a, b, c = self.chain_coefficients(t)
             z = a * block(x, z, self.embedding) + b * z
-            if config.inference_noise and c > 0:
-                z = z + math.sqrt(c) * torch.randn(shape, generator=generator, device=x.device, dtype=x.dtype)
+            # c > 0 for every block of the cosine schedule (abar_t < 1); tracing cannot test it
+            if config.inference_noise and (torch.compiler.is_compiling() or c > 0):
+                noise_scale = c.sqrt() if torch.is_tensor(c) else math.sqrt(c)
+                z = z + noise_scale * torch.randn(shape, generator=generator, device=x.device, dtype=x.dtype)
         return self.classifier(z)
 
 

@@ -65,7 +65,8 @@ class PFN(nn.Module):
         # True = may not attend: nobody attends to query positions
         blocked = torch.zeros(length, length, dtype=torch.bool, device=tokens.device)
         blocked[:, n:] = True
-        hidden = self.transformer(tokens, mask=blocked)
+        # is_causal=False: the mask is not causal, and saying so spares a value test that tracing cannot do
+        hidden = self.transformer(tokens, mask=blocked, is_causal=False)
         return self.decoder(hidden[:, n:])
 
     def query_nll(self, x: torch.Tensor, y: torch.Tensor, n_train: int) -> torch.Tensor:

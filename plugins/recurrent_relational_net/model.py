@@ -88,7 +88,9 @@ class RecurrentRelationalNetwork(nn.Module):
         if puzzle.dim() != 2 or puzzle.shape[1] != self.cells:
             raise ValueError(f"RRN: puzzle must be (batch, {self.cells}) for a {self.digits}x{self.digits} grid "
                              f"(box_size {self.config.box_size}), got shape {tuple(puzzle.shape)}")
-        if puzzle.numel() and (int(puzzle.min()) < 0 or int(puzzle.max()) > self.digits):
+        # value checks run in eager mode only: tracing (torch.export, ONNX) cannot branch on tensor values
+        if (not torch.compiler.is_compiling()
+                and puzzle.numel() and (int(puzzle.min()) < 0 or int(puzzle.max()) > self.digits)):
             raise ValueError(f"RRN: puzzle digits must lie in [0, {self.digits}], got "
                              f"[{int(puzzle.min())}, {int(puzzle.max())}]")
 

@@ -150,7 +150,9 @@ class SampleRNN(nn.Module):
         if n <= 0 or n % self.context:
             raise ValueError(f"SampleRNN expects {self.context} context samples plus a multiple of {self.context} "
                              f"samples to predict, got a sequence of {x.shape[1]}")
-        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.config.q_levels):
+        # value checks run in eager mode only: tracing (torch.export, ONNX) cannot branch on tensor values
+        if (not torch.compiler.is_compiling()
+                and x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.config.q_levels)):
             raise ValueError(f"sample levels must lie in 0..{self.config.q_levels - 1}, got {int(x.min())}..{int(x.max())}")
         hidden = hidden or [None] * len(self.tiers)
         conditioning, states = None, []
