@@ -173,7 +173,8 @@ def conformance_report(name: str, registry: Registry | None = None, *, batch_siz
             return "two forwards of the same input under the same seed differ"
         return _eval_randomness_problem(name, model, inputs, outs)
 
-    def backward() -> str | None:
+    def backward_of_output_sum() -> str | None:
+        """Backpropagate the sum of the training-mode forward's outputs into fresh gradients."""
         model.train()
         model.zero_grad(set_to_none=True)
         torch.manual_seed(0)
@@ -181,6 +182,12 @@ def conformance_report(name: str, registry: Registry | None = None, *, batch_siz
         if not torch.is_tensor(loss):
             return "no output depends on a trainable parameter"
         loss.backward()
+        return None
+
+    def backward() -> str | None:
+        problem = backward_of_output_sum()
+        if problem:
+            return problem
         grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
         if not any(g is not None for g in grads.values()):
             return "no parameter received a gradient"
@@ -212,13 +219,9 @@ def conformance_report(name: str, registry: Registry | None = None, *, batch_siz
     def every_parameter_gets_a_gradient() -> str | None:
         if callable(getattr(model, "training_step", None)):
             return _unused_by_training_step(name, registry, entry, config, cfg.to_dict(), batch_size)
-        model.train()
-        model.zero_grad(set_to_none=True)
-        torch.manual_seed(0)
-        loss = sum(t.float().sum() for t in tensors_in(model(*inputs)) if t.requires_grad)
-        if not torch.is_tensor(loss):
-            return "no output depends on a trainable parameter"
-        loss.backward()
+        problem = backward_of_output_sum()
+        if problem:
+            return problem
         reached = {n for n, p in model.named_parameters() if p.grad is not None}
         model.zero_grad(set_to_none=True)
         return _unreached_problem(name, model, reached, "the backward of the sum of the forward's outputs")
