@@ -5,8 +5,8 @@ direction (locate, Horner, scatter, gather, weight); native.cpp does each elemen
 pass, in registers. It needs only a C++ compiler (`$CXX`, else g++, else c++): no Python or torch
 headers, so it builds in about a second. Batch rows are split over torch's intra-op threads: the
 library is linked against the OpenMP runtime torch itself loaded (torch's pool, sized by
-`torch.set_num_threads`); where torch does not run on OpenMP, or that build fails, the kernels run
-on one thread (a RuntimeWarning says so). The library is cached under
+`torch.set_num_threads`); where torch does not run on OpenMP, or that build fails (a RuntimeWarning
+says so), the kernels run on one thread. The library is cached under
 `$XDG_CACHE_HOME/paperzoo/native` (default ~/.cache/paperzoo/native), keyed by the source, the
 flags and the compiler; it is written under a temporary name and renamed, so concurrent first uses
 do not see a half-written file.
