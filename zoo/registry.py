@@ -337,7 +337,7 @@ class Registry:
         except Exception as exc:  # noqa: BLE001 - every failure comes back as a zoo error naming the task
             raise _task_failure(name, options, exc) from exc
         with contextlib.suppress(AttributeError):  # a task class that refuses attributes records none
-            task.options = dict(options)
+            task.build_options = dict(options)
         return task
 
     def resolve_config(self, name: str, *, variant: str | None = None, task: Any = None, **overrides):

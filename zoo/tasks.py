@@ -67,7 +67,7 @@ class Task:
     name: str = ""
     kind: str = ""
     info: TaskInfo
-    options: dict = {}  # the builder options it was built with (set by Registry.get_task; runs record them)
+    build_options: dict = {}  # the builder's options it was made with (set by Registry.get_task; runs record them)
 
     def splits(self) -> dict[str, Any]:
         """{"train": Dataset, "val": Dataset (optional), "test": Dataset}; fixed and offline."""

@@ -138,7 +138,7 @@ _EVAL_ACCELERATOR: list = []  # (settings, accelerator) of the last evaluate() o
 def _recorded_options(task) -> dict | None:
     """The options a task was built with, as a run records them (None where they are not JSON:
     options given from Python, such as arrays, are not replayed from a file)."""
-    options = getattr(task, "options", {})
+    options = getattr(task, "build_options", {})
     try:
         json.dumps(options)
     except (TypeError, ValueError):
