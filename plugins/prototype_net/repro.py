@@ -123,21 +123,28 @@ def figure(run: Run, results: dict, seeds) -> str:
     return name
 
 
-def reproduce(run: Run) -> None:
+def digit_references():
+    """The digits task; its flattened images and labels per split; the logistic-regression classifier
+    on real pixels; the distance threshold (the PERCENTILE-th of real test digits' distances to their
+    nearest training digit). Shared with repro_control."""
     from sklearn.linear_model import LogisticRegression
 
-    seeds = list(run.pick((0, 1, 2), (0,)))
-    epochs = run.pick(EPOCHS, 3)
-    torch.set_num_threads(1)
-    start = time.time()
     task = zoo.get_task("digits")
     splits = task.splits()
     x = {k: v.tensors[0].reshape(len(v), -1) for k, v in splits.items()}
     y = {k: v.tensors[1] for k, v in splits.items()}
     pixel_classifier = LogisticRegression(max_iter=2000).fit(x["train"].numpy(), y["train"].numpy())
+    threshold = float(np.percentile(torch.cdist(x["test"], x["train"]).min(dim=1).values.numpy(), PERCENTILE))
+    return task, x, y, pixel_classifier, threshold
+
+
+def reproduce(run: Run) -> None:
+    seeds = list(run.pick((0, 1, 2), (0,)))
+    epochs = run.pick(EPOCHS, 3)
+    torch.set_num_threads(1)
+    start = time.time()
+    task, x, y, pixel_classifier, threshold = digit_references()
     pixel_accuracy = float(pixel_classifier.score(x["test"].numpy(), y["test"].numpy()))
-    test_nearest = torch.cdist(x["test"], x["train"]).min(dim=1).values
-    threshold = float(np.percentile(test_nearest.numpy(), PERCENTILE))
     results = {s: one_seed(task, x, pixel_classifier, threshold, s, epochs) for s in seeds}
 
     def values(key):

@@ -14,28 +14,20 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo_plugins.prototype_net.repro import BATCH, CONTROL_FACTOR, EPOCHS, LR, PERCENTILE, SHARE, prototype_checks
+from zoo_plugins.prototype_net.repro import BATCH, CONTROL_FACTOR, EPOCHS, LR, SHARE, digit_references, prototype_checks
 
 SEED = 1
 
 
 def reproduce(run: Run) -> None:
-    from sklearn.linear_model import LogisticRegression
-
     epochs = run.pick(CONTROL_FACTOR * EPOCHS, 3)
     torch.set_num_threads(1)
     start = time.time()
-    task = zoo.get_task("digits")
-    splits = task.splits()
-    x = {k: v.tensors[0].reshape(len(v), -1) for k, v in splits.items()}
-    y = {k: v.tensors[1] for k, v in splits.items()}
-    pixel_classifier = LogisticRegression(max_iter=2000).fit(x["train"].numpy(), y["train"].numpy())
-    threshold = float(np.percentile(torch.cdist(x["test"], x["train"]).min(dim=1).values.numpy(), PERCENTILE))
+    task, x, _, pixel_classifier, threshold = digit_references()
     torch.manual_seed(SEED)
     proto = zoo.create("prototype-net", task=task)
     result = zoo.train(proto, task, optimizer="adam", lr=LR, batch_size=BATCH, epochs=epochs, seed=SEED,
