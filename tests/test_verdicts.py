@@ -119,3 +119,47 @@ def test_every_judged_record_agrees_with_its_own_numbers():
         assert [c["held"] for c in data["checks"]] == [c["held"] for c in judged], where
         assert len(data["seeds"]) >= 3 or data.get("quick"), f"{where}: fewer than 3 seeds"
         assert not data.get("quick"), f"{where}: a --quick run's record in the source tree"
+
+
+def test_a_rejudged_record_is_judged_by_its_scripts_check_function(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from zoo.reproduce import rejudge_record
+
+    module = types.ModuleType("zoo_plugins.fake_paper_repro")
+    module.claim_checks = lambda data: (data["seeds"], [Check("ours beats base", ours=data["ours"],
+                                                              versus=data["base"])])
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    record(tmp_path, verdict="reproduced",
+           data={"seeds": [0, 1, 2], "ours": [0.9, 0.8, 0.7], "base": [0.5, 0.85, 0.5]})
+    path = tmp_path / "r.json"
+    before = path.read_text(encoding="utf-8")
+    out = rejudge_record(path, by=f"{module.__name__}:claim_checks", why="the run stored all three seeds")
+    assert out["verdict"] == "partially reproduced" and out["seeds"] == [0, 1, 2]
+    assert out["judged"]["verdict_before"] == "reproduced" and out["judged"]["by"].endswith(":claim_checks")
+    assert json.loads(path.read_text(encoding="utf-8")) == out
+    with pytest.raises(ZooError, match="already judged"):
+        rejudge_record(path, by=f"{module.__name__}:claim_checks", why="again")
+    path.write_text(before, encoding="utf-8")
+    with pytest.raises(ZooError, match="expected 'zoo_plugins"):
+        rejudge_record(path, by="os:system", why="hostile")
+    with pytest.raises(ZooError, match="has no function"):
+        rejudge_record(path, by=f"{module.__name__}:missing", why="typo")
+    assert path.read_text(encoding="utf-8") == before
+
+
+def test_every_rejudged_record_follows_from_its_stored_numbers():
+    """A record judged without a re-run must give the same checks when its script's check function
+    is applied to its stored data again: the stored numbers and the rule have not drifted apart."""
+    from zoo.reproduce import stored_checks
+
+    for path, data in recorded_with_checks():
+        if "judged" not in data:
+            continue
+        seeds, checks = stored_checks(data["judged"]["by"], data["data"])
+        _, judged = judge(checks)
+        where = path.relative_to(ROOT)
+        assert list(seeds) == data["seeds"], where
+        assert [(c["name"], c["ours"], c["versus"]) for c in judged] == \
+            [(c["name"], c["ours"], c["versus"]) for c in data["checks"]], where

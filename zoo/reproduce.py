@@ -29,7 +29,8 @@ from .errors import UnknownNameError, ZooError, did_you_mean
 from .locks import exclusive
 from .verdicts import MIN_SEEDS, judge
 
-__all__ = ["VERDICTS", "Part", "Run", "find_parts", "recorded", "run_part", "write_record", "machine"]
+__all__ = ["VERDICTS", "Part", "Run", "find_parts", "recorded", "rejudge_record", "run_part", "stored_checks",
+           "write_record", "machine"]
 
 VERDICTS = ("reproduced", "partially reproduced", "not reproduced", "measured")
 PART_MODULE = re.compile(r"^(repro|perf)(_[a-z0-9_]+)?$")
@@ -158,6 +159,46 @@ def write_record(folder: str | Path, model: str, name: str, *, claim: str, summa
     tmp.write_text(json.dumps(record, indent=2, default=float) + "\n", encoding="utf-8")
     tmp.replace(out)
     return out
+
+
+def rejudge_record(path: str | Path, *, by: str, why: str, summary: str | None = None) -> dict:
+    """Judge an older record, whose verdict its script typed from the same run, by the verdict rule,
+    without re-running it: `by` ("module:function") is the script's own check function, which takes
+    the record's stored ``data`` and returns ``(seeds, checks)``; a re-run of the script judges its
+    fresh numbers through the same function. The record keeps its run's date and machine and says
+    when, by what and why it was judged, and what it said before. Only for a record without checks
+    whose run covered at least MIN_SEEDS seeds."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ZooError(f"record {path}: cannot be read as JSON ({err})") from None
+    if record.get("checks"):
+        raise ZooError(f"record {path} is already judged by the verdict rule; re-run its script instead")
+    if not isinstance(why, str) or not why.strip():
+        raise ZooError(f"record {path}: why={why!r}, expected a sentence on why the stored run is judged")
+    seeds, checks = stored_checks(by, record.get("data"))
+    verdict, judged = judge_seeds(record.get("name", path.stem), seeds, checks, quick=False)
+    record.update(seeds=list(seeds), checks=judged, verdict=verdict,
+                  judged={"date": datetime.date.today().isoformat(), "run_date": record.get("date"),
+                          "by": by, "why": why, "verdict_before": record.get("verdict")})
+    if summary is not None:
+        record["summary"] = summary
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(record, indent=2, default=float) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return record
+
+
+def stored_checks(by: str, data) -> tuple[list[int], list]:
+    """Call the check function `by` ("zoo_plugins.<paper>.<script>:<function>") on stored data."""
+    module_name, _, function_name = by.partition(":") if isinstance(by, str) else ("", "", "")
+    if not module_name.startswith("zoo_plugins.") or not function_name.isidentifier():
+        raise ZooError(f"check function {by!r}: expected 'zoo_plugins.<paper>.<script>:<function>'")
+    function = getattr(importlib.import_module(module_name), function_name, None)
+    if not callable(function):
+        raise ZooError(f"check function {by!r}: {module_name} has no function {function_name!r}")
+    return function(data)
 
 
 def judge_seeds(name: str, seeds, checks, quick: bool) -> tuple[str, list[dict]]:
