@@ -275,6 +275,19 @@ def test_recorded_formula_renders_verbatim():
         assert cell in shown
 
 
+def test_a_record_judged_without_a_rerun_says_so_on_its_page():
+    checks = [{"name": "ours beats base", "ours": [2.0, 0.0, 2.0], "versus": [1.0, 1.0, 1.0], "better": "higher",
+               "margin": 0.0, "factor": 1.0, "held": [True, False, True], "outcome": "partially reproduced",
+               "ours_spread": {"mean": 1.33, "std": 1.15}, "versus_spread": {"mean": 1.0, "std": 0.0}}]
+    record = {"name": "claim", "claim": "c", "verdict": "partially reproduced", "summary": "s", "setup": "x",
+              "command": "zoo reproduce m --part repro", "seeds": [0, 1, 2], "checks": checks, "date": "2026-01-02",
+              "judged": {"date": "2026-02-03", "run_date": "2026-01-02", "by": "zoo_plugins.m.repro:claim_checks",
+                         "why": "The run stored all three seeds.", "verdict_before": "reproduced"}}
+    shown = " ".join(_shown(_html(hook().render_record(record, ""))).split())
+    assert "on 2026-02-03 from the per-seed numbers this run stored (run of 2026-01-02, not re-run)" in shown
+    assert 'typed "reproduced"' in shown
+
+
 def test_record_text_survives_markdown():
     text = r"a*b*c __init__ x_1 `x | y` [link](u) <b>bold</b> 1 | 2 \ ~ # $ &amp;"
     assert _shown(_html(hook().data_text(text))).strip() == text.replace("`", "")

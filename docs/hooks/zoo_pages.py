@@ -152,6 +152,12 @@ def render_record(record: dict, figure_prefix: str) -> str:
            data_text(record["summary"]) + "\n"]
     if record.get("checks"):
         out.append(_checks_table(record))
+    if record.get("judged"):
+        judged = record["judged"]
+        out.append(f"*Judged by the verdict rule on {data_text(judged['date'])} from the per-seed numbers "
+                   f"this run stored (run of {data_text(judged['run_date'])}, not re-run): "
+                   f"{data_text(judged['why'])} Its script had typed "
+                   f"\"{data_text(judged['verdict_before'])}\".*\n")
     if record.get("table"):
         out.append(_data_table(record["table"]["columns"], record["table"]["rows"]))
     if record.get("paper"):
