@@ -67,7 +67,8 @@ class Task:
     name: str = ""
     kind: str = ""
     info: TaskInfo
-    build_options: dict = {}  # the builder's options it was made with (set by Registry.get_task; runs record them)
+    build_options: dict | None = None  # the builder's options, set by Registry.get_task (runs record them);
+    # None: not built from a registered task's builder (arrays, a Dataset), so no run file can rebuild it
 
     def splits(self) -> dict[str, Any]:
         """{"train": Dataset, "val": Dataset (optional), "test": Dataset}; fixed and offline."""

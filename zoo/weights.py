@@ -70,6 +70,7 @@ from .hub import (
     snapshot_commit,
 )
 from .locks import exclusive
+from .training.run_file import HEADER as RUN_FILE_HEADER, RUN_FILE
 from .repo_files import (
     _PICKLE_WHY,
     CARD_NAME,
@@ -145,7 +146,17 @@ def is_zoo_folder(folder: Path, ignore: Callable[[str], bool] = lambda name: Fal
     `ignore` names aside), a zoo repo (config.json of format "paperzoo") or a zoo.train run
     directory (a checkpoints/ folder, or a run's metrics.json). Used by zoo.save and zoo.train."""
     return (not any(not ignore(name) for name in os.listdir(folder)) or (folder / CHECKPOINTS_NAME).is_dir()
-            or _is_zoo_json(folder / CONFIG_NAME) or _is_zoo_json(folder / METRICS_NAME, "history", "final"))
+            or _is_zoo_json(folder / CONFIG_NAME) or _is_zoo_json(folder / METRICS_NAME, "history", "final")
+            or _is_run_file(folder / RUN_FILE))
+
+
+def _is_run_file(path: Path) -> bool:
+    """A run file zoo.train wrote (its header line), left alone by a run stopped before its first checkpoint."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(RUN_FILE_HEADER.encode())) == RUN_FILE_HEADER.encode()
+    except OSError:
+        return False
 
 
 def _check_owned(target: Path, overwrite: bool) -> None:

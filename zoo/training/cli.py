@@ -18,8 +18,9 @@ import os
 import sys
 from pathlib import Path
 
-from ..cli import _console, say
+from ..cli import UsageError, _console, say
 from ..errors import ConfigError, UnknownNameError
+from .run_file import read_run_file
 
 __all__ = ["register", "key_values", "parse_bool", "check_output_path", "load_model_source"]
 
@@ -166,14 +167,15 @@ def _print_metrics(title: str, metrics: dict, extra: list[str] = ()) -> None:
         console.print(Text(line))
 
 
-def _train_options(args) -> dict:
-    """The zoo.train options the command line gives, validated (ConfigError) before any work."""
+def _train_options(args, base: dict) -> dict:
+    """The zoo.train options: a run file's `base`, then what the command line gives over it, validated
+    (ConfigError) before any work."""
     from zoo.config import validate_config
     from zoo.training.config import TrainConfig
 
     if args.resume and args.overwrite:
         raise ConfigError("--resume continues the run in --out and --overwrite deletes its checkpoints; give one")
-    options = {k: v for k, v in {
+    options = {**base, **{k: v for k, v in {
         "epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size, "lr": args.lr,
         "optimizer": args.optimizer, "weight_decay": args.weight_decay, "schedule": args.schedule,
         "warmup_steps": args.warmup_steps, "grad_accumulation": args.grad_accumulation,
@@ -182,17 +184,18 @@ def _train_options(args) -> dict:
         "checkpoint_every": args.checkpoint_every, "progress": parse_bool(args.progress, "--progress"),
         "eval_every": args.eval_every, "final_splits": _parse_splits(args.final_splits, "--final-splits"),
         "log_with": args.log_with, "log_every": args.log_every,
-    }.items() if v is not None}
+    }.items() if v is not None}}
     validate_config(TrainConfig, options, "zoo train")  # also bounds --seed before set_seed sees it
-    if args.log_with:  # an unknown or missing tracker is found before any model is built
+    if options.get("log_with"):  # an unknown or missing tracker is found before any model is built
         from zoo.training.trackers import check_trackers, tracker_names
 
-        check_trackers(tracker_names(args.log_with), args.out or "runs")
+        check_trackers(tracker_names(options["log_with"]), args.out or "runs")
     return options
 
 
 def _method_options(names: list[str] | None, items: list[str] | None) -> dict[str, dict]:
-    """{method: {option: value}} from --method-option METHOD.KEY=VALUE items, each naming a --method."""
+    """{method: {option: value}} from --method-option METHOD.KEY=VALUE items, each naming a --method
+    (or a method of the run file)."""
     names = names or []
     grouped: dict[str, list[str]] = {name: [] for name in names}
     for item in items or []:
@@ -207,16 +210,21 @@ def _method_options(names: list[str] | None, items: list[str] | None) -> dict[st
     return {name: key_values(values, f"--method-option {name}.") for name, values in grouped.items()}
 
 
-def _methods(names: list[str] | None, items: list[str] | None) -> tuple[list, object | None]:
-    """(the step methods, the procedure or None) that --method and --method-option give; a method's
-    object options (a teacher model) are read as model sources (run directory, hf-hub:..., name.tag)."""
+def _methods(names: list[str] | None, items: list[str] | None,
+             recorded: dict | None = None) -> tuple[list, object | None]:
+    """(the step methods, the procedure or None) that a run file's `recorded` methods, --method and
+    --method-option give; a method's object options (a teacher model) are read as model sources (run
+    directory, hf-hub:..., name.tag)."""
     import zoo
 
-    options = _method_options(names, items)
     if len(set(names or [])) != len(names or []):
         raise ConfigError(f"--method names {sorted(n for n in set(names) if names.count(n) > 1)[0]!r} twice; give it once")
+    recorded = recorded or {}
+    names = [*recorded, *(n for n in names or [] if n not in recorded)]
+    given_options = _method_options(names, items)
+    options = {name: {**(recorded.get(name) or {}), **given_options[name]} for name in names}
     steps, procedure = [], None
-    for name in names or []:
+    for name in names:
         entry = zoo.method_info(name)
         given = options[name]
         objects = getattr(zoo.default_registry().method_spec(name).build, "objects", {})
@@ -237,22 +245,44 @@ def _methods(names: list[str] | None, items: list[str] | None) -> tuple[list, ob
     return steps, procedure
 
 
+def _model_and_task(args, run_file: dict) -> tuple[str, str]:
+    """The model and task names from the command line, else from the run file."""
+    recorded = run_file.get("model")
+    if args.name and recorded and args.name != recorded:
+        raise ConfigError(f"zoo train {shown(args.name)}: the run file {shown(args.config)} is a run of {recorded!r}, "
+                          f"whose config does not fit another model; leave out the name or the file")
+    name, task = args.name or recorded, args.task or run_file.get("task")
+    if not name:
+        raise UsageError("zoo train: the following arguments are required: name (or a run file with model:, "
+                         "--config run.yaml); run 'zoo train --help' for usage")
+    if not task:
+        raise UsageError(f"zoo train: the following arguments are required: --task (or a run file with task:); "
+                         f"run 'zoo train --help' for usage")
+    return name, task
+
+
 def cmd_train(args) -> int:
     import zoo
     from zoo.training import NonFiniteLossError, train
 
-    config = key_values(args.set, "--set")
-    task_options = key_values(args.task_option, "--task-option")
-    options = _train_options(args)
-    methods, procedure = _methods(args.method, args.method_option)
+    run_file = read_run_file(args.config) if args.config else {}
+    name, task_name = _model_and_task(args, run_file)
+    same_task = task_name == run_file.get("task")
+    config = {**(run_file.get("config") or {}), **key_values(args.set, "--set")}
+    task_options = {**((run_file.get("task_options") or {}) if same_task else {}),
+                    **key_values(args.task_option, "--task-option")}
+    options = _train_options(args, run_file.get("train") or {})
+    methods, procedure = _methods(args.method, args.method_option, run_file.get("methods"))
     check_output_path(args.out, "--out", directory=True)
-    task = zoo.get_task(args.task, **task_options)
-    _check_splits(task, options.get("final_splits", ()), "--final-splits")
+    task = zoo.get_task(task_name, **task_options)
+    _check_splits(task, options.get("final_splits") or (), "--final-splits")
     from accelerate.utils import set_seed
 
-    set_seed(args.seed or 0)  # the model's initialisation follows --seed, like the data order
-    model = zoo.create(args.name, pretrained=args.pretrained, variant=args.variant, task=task, **config)
-    out = Path(args.out) if args.out else _default_out(args.name, args.task)
+    set_seed(options.get("seed", 0))  # the model's initialisation follows the seed, like the data order
+    weights = run_file.get("weights")
+    model = zoo.create(f"{name}.{weights}" if weights else name, pretrained=args.pretrained or bool(weights),
+                       variant=args.variant or run_file.get("variant"), task=task, **config)
+    out = Path(args.out) if args.out else _default_out(name, task_name)
     try:
         if procedure is not None:
             procedure.run(model, task, out_dir=out, resume=args.resume, **options)
@@ -269,9 +299,10 @@ def cmd_train(args) -> int:
                                      "seconds": result.seconds}, indent=2) + "\n")
         return EXIT_OK
     _print_metrics(
-        f"{args.name} on {args.task}: {result.epochs} epoch(s), {result.steps} step(s), {result.stopped}, "
+        f"{name} on {task_name}: {result.epochs} epoch(s), {result.steps} step(s), {result.stopped}, "
         f"{result.seconds:.1f} s", result.final,
-        [f"run directory: {out}  (model.safetensors, config.json, README.md, metrics.json, curves.png, checkpoints/)",
+        [f"run directory: {out}  (model.safetensors, config.json, README.md, metrics.json, curves.png, run.yaml, "
+         f"checkpoints/)",
          *(f"warning: {e}" for e in result.callback_errors)])
     return EXIT_OK
 
@@ -360,8 +391,11 @@ def cmd_eval(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a model on a task (checkpoints, metrics.json, curves.png)",
                        description="Train a catalog model on a task and write the run into --out.")
-    p.add_argument("name", help="catalog model name, e.g. kan")
-    p.add_argument("--task", required=True, help="task name (see 'zoo tasks')")
+    p.add_argument("name", nargs="?", help="catalog model name, e.g. kan (default: the run file's model)")
+    p.add_argument("--task", help="task name, see 'zoo tasks' (default: the run file's task)")
+    p.add_argument("--config", metavar="RUN_YAML",
+                   help="take every setting from a run file (a run directory's run.yaml, or one you wrote); "
+                        "the other flags override it")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="model config value (JSON), repeatable")
     p.add_argument("--task-option", action="append", metavar="KEY=VALUE", help="task option, e.g. seed=1")
     p.add_argument("--variant", help="named config preset of the model")

@@ -34,6 +34,7 @@ from .config import BUILTIN_OPTIMIZERS, RESUME_MAY_CHANGE, TrainConfig
 from .data import as_task, batches, make_loader
 from .method import apply_structural, check_methods, optimizer_method, overrides, resolve_methods, task_terms
 from .report import write_report
+from .run_file import RUN_FILE, resolved_settings, write_run_file
 from .step import StepContext
 from .trackers import LOGS, Trackers, check_trackers
 
@@ -136,9 +137,11 @@ _EVAL_ACCELERATOR: list = []  # (settings, accelerator) of the last evaluate() o
 
 
 def _recorded_options(task) -> dict | None:
-    """The options a task was built with, as a run records them (None where they are not JSON:
-    options given from Python, such as arrays, are not replayed from a file)."""
-    options = getattr(task, "build_options", {})
+    """The options a task was built with, as a run records them (None for a task no registered builder
+    made, such as arrays, or options that are not JSON: neither is replayed from a file)."""
+    options = getattr(task, "build_options", None)
+    if options is None:
+        return None
     try:
         json.dumps(options)
     except (TypeError, ValueError):
@@ -770,6 +773,16 @@ def train(model, task, *, methods=None, out_dir=None, resume=False, overwrite: b
                          val, keys)
 
 
+def _record_run_file(out: Path, model, task, config: TrainConfig, methods: list) -> None:
+    """out/run.yaml with the run's resolved settings (before any method reshapes the model); a run
+    that cannot be written as a file (objects among its options) leaves none, not a stale one."""
+    settings = resolved_settings(model, task, config, methods, _recorded_options(task))
+    if settings is not None:
+        write_run_file(out, settings)
+    else:
+        (out / RUN_FILE).unlink(missing_ok=True)
+
+
 def _train_in(model, task, config: TrainConfig, methods: list, out: Path | None, resume, overwrite: bool, callbacks,
               task_options, loss, metrics, val, keys: dict) -> TrainResult:
     """`train` once its out_dir (if any) is held: set up the data, model and accelerator, then run."""
@@ -803,6 +816,8 @@ def _train_in(model, task, config: TrainConfig, methods: list, out: Path | None,
             import shutil
 
             shutil.rmtree(out / ckpt.CHECKPOINTS)
+        if _launch_rank() == 0:
+            _record_run_file(out, model, task, config, methods)
     apply_structural(model, methods)
     accelerator = _accelerator(config, out=out, unused_parameters=bool(getattr(model, "zoo_gradient_exempt", None)))
     _RUNNING.append(accelerator)
