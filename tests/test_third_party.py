@@ -4,6 +4,7 @@ installed by pip like any outside package, behaves exactly like a first-party pl
 from __future__ import annotations
 
 import pytest
+import yaml
 
 import zoo
 from zoo.testing import (ConformanceError, assert_conforms, assert_method_conforms, conformance_report,
@@ -44,10 +45,24 @@ def test_conformance_catches_a_catalog_that_drifted_from_the_config(registry, mo
     drifted = entry.config[:-1]  # the catalog forgets a field
     monkeypatch.setitem(registry._entries, "example-mlp", type(entry)(**{**entry.__dict__, "config": drifted}))
     report = conformance_report("example-mlp", registry)
-    assert "replace it with" in report["catalog documents the config"]
-    assert "name: hidden" in report["catalog documents the config"]
+    problem = report["catalog documents the config"]
+    assert "differs from ExampleMLPConfig; under example-mlp: put" in problem
     with pytest.raises(ConformanceError, match="fails 1 conformance check"):
         assert_conforms("example-mlp", registry)
+    # the printed block pastes as is under the entry: indented to its place, it parses to every field
+    pasted = yaml.safe_load("models:\n  example-mlp:\n" + problem.split("put\n", 1)[1])
+    fields = pasted["models"]["example-mlp"]["config"]
+    assert [f["name"] for f in fields] == ["in_features", "out_features", "hidden"]
+    assert fields[2] == {"name": "hidden", "type": "list[int]", "default": [32, 32], "doc": "hidden layer widths"}
+
+
+def test_doctor_reports_a_catalog_without_the_config_block(registry, monkeypatch):
+    entry = registry.info("example-mlp")
+    monkeypatch.setitem(registry._entries, "example-mlp", type(entry)(**{**entry.__dict__, "config": ()}))
+    found = [(owner, f) for owner, f in registry.doctor() if f.stage == "config"]
+    assert len(found) == 1 and found[0][0] == "example-mlp"
+    assert "config block of model 'example-mlp'" in found[0][1].message and "has no config block" in found[0][1].message
+    assert "    - name: in_features" in found[0][1].message or "    - {name: in_features" in found[0][1].message
 
 
 def test_a_third_party_method_is_found_checked_and_trained_like_a_first_party_one(registry):
@@ -91,3 +106,14 @@ def test_zoo_train_runs_a_third_party_method_from_the_shell(example_site, tmp_pa
     assert "example-l2-sp" in listed.stdout.split()
     info = run_zoo("info", "example-l2-sp", site=example_site)
     assert info.returncode == 0 and "alpha" in info.stdout and "training method" in info.stdout
+
+
+def test_the_example_task_takes_options_and_names_a_bad_one(registry):
+    from zoo.errors import ConfigError
+
+    task = registry.get_task("example/parabola", n_train=64)
+    assert len(task.splits()["train"]) == 64 and task.build_options == {"n_train": 64}
+    with pytest.raises(ConfigError, match=r"n_train=0, expected 1 to 100000 points"):
+        registry.get_task("example/parabola", n_train=0)
+    with pytest.raises(ConfigError, match=r"has no option 'n_trian'.*Did you mean 'n_train'"):
+        registry.get_task("example/parabola", n_trian=64)

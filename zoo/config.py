@@ -181,6 +181,28 @@ def describe_fields(cls: type[Config]) -> tuple[ConfigField, ...]:
     )
 
 
+def catalog_config_block(cls: type[Config]) -> str:
+    """The `config:` block a catalog entry needs for this config class, indented as it sits under
+    ``models: NAME:`` (or ``methods: NAME:``), so that it pastes as is."""
+    import yaml
+
+    fields = [{"name": f.name, "type": f.type, "default": f.default, "doc": f.doc} for f in describe_fields(cls)]
+    block = yaml.safe_dump({"config": fields}, sort_keys=False, width=120)
+    return "".join(f"    {line}" for line in block.splitlines(keepends=True))
+
+
+def catalog_config_problem(entry, cls: type[Config], what: str) -> str | None:
+    """Why a catalog entry's config fields differ from those of `cls`, with the block to paste; None
+    when they agree."""
+    documented = [(f.name, f.type, f.default, f.doc) for f in entry.config]
+    actual = [(f.name, f.type, f.default, f.doc) for f in describe_fields(cls)]
+    if documented == actual:
+        return None
+    missing = "has no config block" if not documented else f"differs from {cls.__name__}"
+    return (f"the catalog's {what} ({entry.source}) {missing}; under {entry.name}: put\n"
+            f"{catalog_config_block(cls)}")
+
+
 def _field_summary(cls: type[Config]) -> str:
     return ", ".join(f"{f.name} ({f.type}, default {f.default!r})" for f in describe_fields(cls))
 

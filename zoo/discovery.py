@@ -43,7 +43,7 @@ def strict_from_env() -> bool:
 class Failure:
     """One thing that went wrong with a plugin or catalog: at which stage, why, and where."""
 
-    stage: str  # catalog | import | register | hook | collision | missing
+    stage: str  # catalog | import | register | hook | collision | missing | config
     message: str
     traceback: str = ""
 

@@ -486,6 +486,22 @@ class Registry:
                     message = f"its catalog declares {kind} {entry.name!r}, but its hooks do not return it"
                     if all(f.message != message for f in status.failures):
                         self._loader.note(entry.plugin, Failure("missing", message))
+                elif status.state == "ok" and kind != "task":
+                    full = self.info(entry.name) if kind == "model" else self.method_info(entry.name)
+                    message = self._config_problem(kind, full, specs[entry.name])
+                    if message and all(f.message != message for f in status.failures):
+                        self._loader.note(entry.plugin, Failure("config", message))
+
+    @staticmethod
+    def _config_problem(kind: str, entry, spec) -> str | None:
+        """Whether the catalog documents the config class the plugin builds with (zoo info and the
+        docs show the catalog's fields), with the block to paste where it does not."""
+        from .config import Config, catalog_config_problem
+
+        config_class = spec.config if kind == "model" else getattr(spec.build, "Config", None)
+        if not (isinstance(config_class, type) and issubclass(config_class, Config)):
+            return None  # a broken spec is reported where it is used
+        return catalog_config_problem(entry, config_class, f"config block of {kind} {entry.name!r}")
 
     def doctor(self) -> list[tuple[str, Failure]]:
         """Every failure known after loading all plugins: (owner, failure) pairs."""

@@ -32,9 +32,8 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
 
-from .config import describe_fields
+from .config import catalog_config_block, catalog_config_problem
 from .registry import Registry, default_registry
 
 __all__ = ["ConformanceError", "assert_conforms", "conformance_report", "catalog_config_block", "tensors_in",
@@ -60,12 +59,6 @@ def tensors_in(output) -> list:
     else:
         return []
     return [t for item in items for t in tensors_in(item)]
-
-
-def catalog_config_block(config_cls) -> str:
-    """The `config:` YAML block a catalog entry needs for this config class."""
-    fields = [{"name": f.name, "type": f.type, "default": f.default, "doc": f.doc} for f in describe_fields(config_cls)]
-    return yaml.safe_dump({"config": fields}, sort_keys=False, width=120)
 
 
 def _best_device() -> str:
@@ -113,7 +106,7 @@ def conformance_report(name: str, registry: Registry | None = None, *, batch_siz
         _run_check(report, label, fn)
 
     def catalog_matches() -> str | None:
-        return _documented_problem(entry, spec.config, f"config block for {name!r}")
+        return catalog_config_problem(entry, spec.config, f"config block for {name!r}")
 
     def variants_round_trip() -> str | None:
         for variant in entry.variants:
@@ -374,16 +367,6 @@ def _run_check(report: dict[str, str], label: str, fn: Callable[[], str | None])
     report[label] = problem or "ok"
 
 
-def _documented_problem(entry, config_cls, what: str) -> str | None:
-    """Whether a catalog entry's config fields are exactly those of `config_cls`; if not, the block to paste."""
-    documented = [(f.name, f.type, f.default, f.doc) for f in entry.config]
-    actual = [(f.name, f.type, f.default, f.doc) for f in describe_fields(config_cls)]
-    if documented != actual:
-        return (f"the catalog's {what} ({entry.source}) differs from {config_cls.__name__}; replace it with:\n"
-                f"{catalog_config_block(config_cls)}")
-    return None
-
-
 def _format(name: str, report: dict[str, str]) -> str:
     failed = {k: v for k, v in report.items() if v != "ok"}
     return f"{name!r} fails {len(failed)} conformance check(s):\n" + "\n".join(
@@ -432,7 +415,7 @@ def method_conformance_report(name: str, make_model: Callable[[], object], task,
     def catalog_matches() -> str | None:
         if not (isinstance(cls, type) and issubclass(cls, Method)):
             return f"MethodSpec.build of {name!r} is {cls!r}, not a zoo.Method subclass"
-        return _documented_problem(entry, cls.Config, f"config block for method {name!r}")
+        return catalog_config_problem(entry, cls.Config, f"config block for method {name!r}")
 
     def options_round_trip() -> str | None:
         method = registry.method(name, **options)
