@@ -364,3 +364,27 @@ def test_readme_counts_the_papers_the_zoo_has():
     assert stated, "README no longer states the zoo's paper count"
     assert [int(n) for n in stated.groups()] == [sum(kinds.values()), kinds["architectures"],
                                                  kinds["training methods"]]
+
+
+def test_the_api_reference_names_objects_that_exist():
+    """Every object the API page documents imports (a rename fails here, not only in the site build),
+    and the page covers what a plugin touches."""
+    import importlib
+
+    text = (ROOT / "docs" / "pages" / "api.md").read_text(encoding="utf-8")
+    targets = re.findall(r"^::: ([\w.]+)$", text, flags=re.M)
+    members = re.findall(r"^::: ([\w.]+)\n    options:\n      members: \[([^\]]*)\]", text, flags=re.M)
+    for target in targets:
+        module, _, name = target.rpartition(".")
+        try:
+            obj = importlib.import_module(target)
+        except ModuleNotFoundError:
+            obj = getattr(importlib.import_module(module), name)
+        for listed_target, listed in members:
+            if listed_target == target:
+                for member in (m.strip() for m in listed.split(",")):
+                    assert hasattr(obj, member), f"{target}.{member}"
+    shown = " ".join(targets + [m for _, listed in members for m in listed.split(", ")])
+    for needed in ("TaskInfo", "ArrayTask", "ModelSpec", "TaskSpec", "MethodSpec", "Method", "StepContext",
+                   "assert_conforms", "zoo_train_end"):
+        assert needed in shown, needed
