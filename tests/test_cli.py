@@ -61,7 +61,7 @@ def test_version():
 
 # a run that costs well under a second: any of the cases below that wrongly got through would train this
 TINY = ["train", "kan", "--task", "toy/exp-sin", "--set", "width=[2,2,1]", "--epochs", "1", "--task-option",
-        "n_train=32", "--task-option", "n_test=32", "--progress", "false"]
+        "n_train=32", "--task-option", "n_test=32", "--no-progress"]
 
 
 def only_line(err: str) -> str:
@@ -112,8 +112,66 @@ def test_set_needs_key_equals_value(capsys, tmp_path, item):
     assert line.startswith("error: --set") and repr(item) in line
 
 
-def test_progress_needs_a_boolean(capsys, tmp_path):
-    assert "'maybe'" in failed(capsys, [*TINY, "--progress", "maybe", "--out", str(tmp_path)])
+def test_kan_commands_print_json(capsys, run_dir, tmp_path):
+    capsys.readouterr()
+    assert main(["kan", "plot", str(run_dir), "--out", str(tmp_path / "k.png"), "--samples", "50", "--json"]) == 0
+    plotted = json.loads(capsys.readouterr().out)
+    assert plotted["width"] == [2, 2, 1] and plotted["edges"] == 6 and (tmp_path / "k.png").is_file()
+    assert main(["kan", "formula", str(run_dir), "--samples", "50", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert len(found["formulas"]) == 1 and "x_1" in found["formulas"][0] + "".join(
+        e.get("kept", "") for e in found["edges"])
+    assert len(found["edges"]) == 6 and all(("function" in e) != ("kept" in e) for e in found["edges"])
+
+
+def test_progress_is_a_switch(capsys, tmp_path):
+    line = failed(capsys, [*TINY, "--progress", "maybe", "--out", str(tmp_path)])
+    assert "unrecognized arguments: 'maybe'" in line
+
+
+def test_without_bars_each_epoch_is_one_line_on_stderr(capsys, tmp_path):
+    argv = [*TINY[:-1], "--epochs", "2", "--out", str(tmp_path / "run"), "--json"]  # --no-progress
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"], captured.err
+    assert "train_loss=" in lines[0] and json.loads(captured.out)["epochs"] == 2  # stdout stays JSON
+
+
+@pytest.mark.parametrize("argv, suggestion", [
+    (["lsit"], "Did you mean 'list'?"),
+    (["train", "kan", "--task", "toy/exp-sin", "--epcohs", "1"], "Did you mean '--epochs'?"),
+    (["train", "kan", "--task", "toy/exp-sin", "--schedule", "cosin"], "Did you mean 'cosine'?"),
+    (["info", "kan", "--jsn"], "Did you mean '--json'?"),
+])
+def test_a_mistyped_command_option_or_choice_gets_a_suggestion(capsys, argv, suggestion):
+    assert suggestion in failed(capsys, argv)
+
+
+def _every_parser():
+    import argparse
+
+    from zoo.cli import build_parser
+
+    todo = [build_parser()]
+    while todo:
+        parser = todo.pop()
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo.extend(action.choices.values())
+
+
+def test_every_option_of_every_command_says_what_it_does(capsys):
+    parsers = list(_every_parser())
+    assert len(parsers) >= 15  # zoo, its commands and their subcommands
+    for parser in parsers:
+        for action in parser._actions:
+            if action.help is None:
+                raise AssertionError(f"{parser.prog} {'/'.join(action.option_strings) or action.dest}: no help text")
+        capsys.readouterr()
+        assert main([*parser.prog.split()[1:], "--help"]) == 0, parser.prog
+        assert "usage: " + parser.prog in capsys.readouterr().out
 
 
 def test_eval_on_a_task_the_model_does_not_fit(capsys):
@@ -505,3 +563,24 @@ def test_info_says_when_there_are_no_config_fields(capsys, monkeypatch):
     assert main(["info", method]) == 0
     out = capsys.readouterr().out
     assert "no options" in out and "options (--method-option" not in out
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("train kan --ep", ["--epochs"]),
+    ("li", ["list"]),
+    ("train kan --schedule co", ["constant", "cosine"]),
+])
+def test_the_shell_completes_commands_options_and_choices(tmp_path, line, expected):
+    comp_line = f"python -m zoo.cli {line}"
+    out = tmp_path / "completions"
+    env = {**os.environ, "_ARGCOMPLETE": "3", "COMP_LINE": comp_line, "COMP_POINT": str(len(comp_line)),
+           "_ARGCOMPLETE_IFS": "\n", "_ARGCOMPLETE_STDOUT_FILENAME": str(out)}
+    done = subprocess.run([sys.executable, "-m", "zoo.cli"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert sorted(w.strip() for w in out.read_text().split("\n") if w.strip()) == expected
+
+
+def test_completion_prints_the_shell_code(capsys):
+    assert main(["completion", "bash"]) == 0
+    code = capsys.readouterr().out
+    assert "complete" in code and "zoo" in code and "_ARGCOMPLETE" in code

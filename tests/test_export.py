@@ -5,6 +5,8 @@ error, and no file (finished or partial) is left behind."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -182,6 +184,11 @@ def test_cli_exports_a_saved_model_and_a_catalog_name(tmp_path, capsys):
     program = tmp_path / "kan.pt2"
     assert main(["export", "kan", "--format", "torch-export", "--out", str(program)]) == 0
     assert torch.export.load(str(program)).module()(torch.rand(2, 2)).shape == (2, 1)  # kan's default [2, 5, 1]
+    capsys.readouterr()
+    assert main(["export", "kan", "--out", str(tmp_path / "kan2.pt2"), "--json"]) == 0
+    reported = json.loads(capsys.readouterr().out)
+    assert reported["format"] == "torch-export" and reported["path"] == str(tmp_path / "kan2.pt2")
+    assert reported["max_abs_difference"] <= reported["tolerance"] and reported["model"] == "kan"
     assert "batch_size expects a positive integer, got 0" in _fails(
         capsys, ["export", "kan", "--out", str(tmp_path / "k0.pt2"), "--batch-size", "0"])
 

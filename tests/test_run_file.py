@@ -16,7 +16,7 @@ from zoo.cli import main
 from zoo.training.run_file import MAX_RUN_FILE_BYTES, RUN_FILE, read_run_file
 
 KAN = ["train", "kan", "--task", "toy/exp-sin", "--optimizer", "lbfgs", "--lr", "1", "--batch-size", "500",
-       "--epochs", "2", "--set", "grid=3", "--task-option", "n_train=200", "--progress", "false"]
+       "--epochs", "2", "--set", "grid=3", "--task-option", "n_train=200", "--no-progress"]
 
 
 def only_line(capsys) -> str:
@@ -80,7 +80,7 @@ def test_a_hand_written_run_file_needs_only_what_differs_from_the_defaults(tmp_p
 
 
 def test_a_method_run_records_its_methods_and_replays_them(tmp_path):
-    argv = [*KAN[:4], "--epochs", "1", "--batch-size", "100", "--task-option", "n_train=100", "--progress", "false",
+    argv = [*KAN[:4], "--epochs", "1", "--batch-size", "100", "--task-option", "n_train=100", "--no-progress",
             "--method", "gradient-noise", "--method-option", "gradient-noise.eta=0.05"]
     assert main([*argv, "--out", str(tmp_path / "a")]) == 0
     settings = read_run_file(tmp_path / "a" / RUN_FILE)

@@ -177,7 +177,7 @@ def test_cli_log_with_repeatable_and_comma_separated(tmp_path, capsys):
     from zoo.cli import main
 
     tiny = ["train", "kan", "--task", "toy/xy", "--set", "width=[2,2,1]", "--epochs", "1", "--task-option",
-            "n_train=32", "--task-option", "n_test=32", "--progress", "false"]
+            "n_train=32", "--task-option", "n_test=32", "--no-progress"]
     out = tmp_path / "cli-run"
     assert main([*tiny, "--out", str(out), "--log-with", "tensorboard", "--log-with", "mlflow,tensorboard",
                  "--json"]) == 0

@@ -15,12 +15,14 @@ import argparse
 import importlib
 import json
 import os
+import re
 import sys
 import traceback
 import warnings
 from dataclasses import asdict
+from pathlib import Path
 
-from .errors import ConfigError, UnknownNameError, ZooError
+from .errors import ConfigError, UnknownNameError, ZooError, did_you_mean
 
 __all__ = ["main", "run", "build_parser", "ArgumentParser", "UsageError", "COMMAND_MODULES"]
 
@@ -28,7 +30,7 @@ __all__ = ["main", "run", "build_parser", "ArgumentParser", "UsageError", "COMMA
 # module, so `zoo list` does not pay for the others (tests check this against what they register)
 COMMANDS = {
     "list": "zoo.cli", "info": "zoo.cli", "tasks": "zoo.cli", "plugins": "zoo.cli", "doctor": "zoo.cli",
-    "export": "zoo.cli",
+    "export": "zoo.cli", "completion": "zoo.cli",
     "download": "zoo.hub_cli", "push": "zoo.hub_cli", "cache": "zoo.hub_cli",
     "train": "zoo.training.cli", "eval": "zoo.training.cli",
     "reproduce": "zoo.reproduce_cli",
@@ -300,13 +302,30 @@ def cmd_export(args) -> int:
                                  "torch-export")
     with contextlib.nullcontext() if debug_requested(args) else quiet_exporter_output():
         result = export(args.source, args.out, format=format, batch_size=args.batch_size, force=args.force)
+    if args.json:
+        _print_json({k: str(v) if isinstance(v, Path) else v for k, v in asdict(result).items()})
+        return EXIT_OK
     sys.stdout.write(f"exported {result.model} to {result.path} ({result.format}); its outputs match the model's "
                      f"to {result.max_abs_difference:.3g} (relative {result.max_relative_difference:.3g}, "
                      f"tolerance {result.tolerance:g})\n")
     return EXIT_OK
 
 
+def cmd_completion(args) -> int:
+    import argcomplete
+
+    sys.stdout.write(argcomplete.shellcode(["zoo"], shell=args.shell))
+    return EXIT_OK
+
+
 def register(sub) -> None:
+    p = sub.add_parser("completion", help="print the shell code that completes zoo's commands and options",
+                       description="Print the code that makes your shell complete zoo's commands, options and "
+                                   "choices. Bash: add  eval \"$(zoo completion bash)\"  to ~/.bashrc; zsh: the "
+                                   "same in ~/.zshrc; fish: zoo completion fish > ~/.config/fish/completions/zoo.fish")
+    p.add_argument("shell", choices=["bash", "zsh", "fish"], help="the shell to complete in")
+    p.set_defaults(func=cmd_completion)
+
     p = sub.add_parser("list", help="list models in the catalog (imports no plugin)")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. '*kan*'")
     p.add_argument("--task", help="only models meant for this task")
@@ -314,18 +333,18 @@ def register(sub) -> None:
     p.add_argument("--pretrained", action="store_true", help="list name.tag for every checkpoint")
     p.add_argument("--methods", action="store_true", help="list training methods instead of models")
     p.add_argument("--names", action="store_true", help="one name per line, no table")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the names and summaries as JSON")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("info", help="paper, variants, config fields and weights of a model (or a method's options)")
-    p.add_argument("name")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("name", help="a model, name.tag (a checkpoint) or a training method")
+    p.add_argument("--json", action="store_true", help="print the entry as JSON")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("tasks", help="list tasks (data, loss, metrics) models train on")
-    p.add_argument("pattern", nargs="?", default="*")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'toy/*'")
     p.add_argument("--kind", help="classification, regression, forecasting, ...")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the tasks as JSON")
     p.set_defaults(func=cmd_tasks)
 
     p = sub.add_parser("export", help="export a model to a torch.export program (.pt2) or ONNX, checked against it")
@@ -337,6 +356,7 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=2,
                    help="rows of the example inputs; the exported file takes this batch size (default: 2)")
     p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.add_argument("--json", action="store_true", help="print the result (file, format, differences) as JSON")
     p.set_defaults(func=cmd_export)
 
     for name, func, text in (("plugins", cmd_plugins, "every plugin: distribution, version, status, errors"),
@@ -355,17 +375,38 @@ class UsageError(ConfigError):
     of the wrong type or not among the choices."""
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Help that shows each option's default (where it has one worth showing)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (action.option_strings and "%(default)" not in text and "default:" not in text
+                and default not in (None, False, argparse.SUPPRESS) and not isinstance(action, argparse._HelpAction)):
+            text += " (default: %(default)s)"
+        return text
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '(?P<given>[^']*)' \(choose from (?P<choices>.*)\)$")
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with the zoo's error reporting: a bad command line raises UsageError (printed as one
-    line, exit 2) instead of printing a usage block, and every (sub)command accepts --debug."""
+    line, exit 2, with a suggestion for a mistyped command, choice or option) instead of printing a
+    usage block, help shows defaults, and every (sub)command accepts --debug."""
 
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
         # SUPPRESS: a subcommand that does not see --debug must not reset the one given before it
         self.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                           help=f"show the full traceback of an error (or set {DEBUG_ENV}=1)")
 
     def error(self, message: str):
+        found = _INVALID_CHOICE.search(message)
+        if found:
+            choices = re.findall(r"'([^']*)'", found["choices"])
+            message += did_you_mean(found["given"], choices)
         raise UsageError(f"{self.prog}: {message}; run '{self.prog} --help' for usage")
 
     def parse_known_args(self, args=None, namespace=None):
@@ -373,13 +414,16 @@ class ArgumentParser(argparse.ArgumentParser):
         # the innermost (sub)command returns first: it names the command for later errors
         if not hasattr(namespace, "command_prog"):
             namespace.command_prog = self.prog
+            namespace.command_options = [o for a in self._actions for o in a.option_strings]
         return namespace, extras
 
     def parse_args(self, args=None, namespace=None):
         namespace, extras = self.parse_known_args(args, namespace)
         if extras:
             prog = getattr(namespace, "command_prog", self.prog)
-            raise UsageError(f"{prog}: unrecognized arguments: {' '.join(map(repr, extras))}; "
+            options = getattr(namespace, "command_options", [])
+            hints = "".join(did_you_mean(e.partition("=")[0], options) for e in extras if e.startswith("--"))
+            raise UsageError(f"{prog}: unrecognized arguments: {' '.join(map(repr, extras))}{hints}; "
                              f"run '{prog} --help' for usage")
         return namespace
 
@@ -463,7 +507,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     parser.add_argument("--strict", action=_StrictPlugins, nargs=0,
                         help="raise on the first plugin error (for plugin authors)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, help="what to do (see each command's --help)")
     for module in [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES:
         importlib.import_module(module).register(sub)
     return parser
@@ -475,6 +519,10 @@ def main(argv: list[str] | None = None) -> int:
 
     before = os.environ.get(STRICT_ENV)
     try:
+        if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions: every command's options
+            import argcomplete
+
+            argcomplete.autocomplete(build_parser())  # prints the completions and exits
         words = sys.argv[1:] if argv is None else argv
         # top-level options take no value, so the first word that is not an option is the command
         command = next((w for w in words if not w.startswith("-")), None)

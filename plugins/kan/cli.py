@@ -10,6 +10,7 @@ or uniformly on the first layer's grid range without --task.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -104,7 +105,10 @@ def cmd_plot(args) -> int:
         plot_activations(model, samples, args.out, title=args.title)
     except OSError as exc:
         raise ConfigError(f"--out {shown(args.out)} cannot be written: {exc.strerror or exc}") from None
-    print(f"wrote {args.out}")
+    if args.json:
+        print(json.dumps({"out": str(args.out), "width": width, "edges": edges, "samples": int(samples.shape[0])}))
+    else:
+        print(f"wrote {args.out}")
     return 0
 
 
@@ -117,6 +121,13 @@ def cmd_formula(args) -> int:
     lib = args.lib.split(",") if args.lib else None
     snapped = auto_symbolic(model, _samples(model, task, args.samples), lib=lib, r2_threshold=args.r2)
     formulas, numeric = snapped.formula()
+    if args.json:
+        edges = [{"layer": key[0], "input": key[1], "output": key[2],
+                  **({"kept": what} if isinstance(what, str) else {"function": what.name, "r2": what.r2})}
+                 for key, what in snapped.report.items()]
+        print(json.dumps({"formulas": [str(f) for f in formulas], "edges": edges,
+                          "spline_edges": len(numeric)}, indent=2))
+        return 0
     for i, f in enumerate(formulas):
         print(f"y_{i + 1} = {f}")
     for key, what in snapped.report.items():
@@ -129,7 +140,8 @@ def cmd_formula(args) -> int:
 
 def register(sub) -> None:
     kan = sub.add_parser("kan", help="KAN tools: plot learned activations, extract a symbolic formula")
-    commands = kan.add_subparsers(dest="kan_command", metavar="KAN_COMMAND", required=True)
+    commands = kan.add_subparsers(dest="kan_command", metavar="KAN_COMMAND", required=True,
+                                  help="what to show of a trained KAN")
     for name, func, text in (("plot", cmd_plot, "draw every edge's learned activation (PNG)"),
                              ("formula", cmd_formula, "snap activations to symbolic functions, print the formula")):
         p = commands.add_parser(name, help=text)
@@ -137,10 +149,11 @@ def register(sub) -> None:
         p.add_argument("--task", help="sample activations on this task's training inputs (e.g. toy/exp-sin)")
         p.add_argument("--samples", type=int, default=1000,
                        help=f"number of input samples, 1 to {MAX_SAMPLES} (default 1000)")
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
         p.set_defaults(func=func)
         if name == "plot":
             p.add_argument("--out", required=True, help="image file to write (PNG, or another format by its suffix)")
-            p.add_argument("--title")
+            p.add_argument("--title", help="a title over the figure (default: none)")
         else:
             p.add_argument("--r2", type=float, default=0.9,
                            help="snap an edge when its best fit reaches this R^2 (0 to 1)")

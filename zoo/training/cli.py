@@ -11,6 +11,7 @@ tensorboard,mlflow also sends the metrics to those trackers (their logs go into 
 
 from __future__ import annotations
 
+import argparse
 import inspect
 
 import json
@@ -22,7 +23,7 @@ from ..cli import UsageError, _console, say
 from ..errors import ConfigError, UnknownNameError
 from .run_file import read_run_file
 
-__all__ = ["register", "key_values", "parse_bool", "check_output_path", "load_model_source"]
+__all__ = ["register", "key_values", "check_output_path", "load_model_source"]
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
 SPLITS = ("train", "val", "test")
@@ -54,16 +55,6 @@ def key_values(items: list[str] | None, flag: str) -> dict:
             reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise ConfigError(f"{flag} {shown(item)}: the value cannot be read ({reason})") from None
     return out
-
-
-def parse_bool(text: str | None, flag: str) -> bool | None:
-    if text is None:
-        return None
-    value = {"true": True, "1": True, "yes": True, "on": True,
-             "false": False, "0": False, "no": False, "off": False}.get(text.strip().lower())
-    if value is None:
-        raise ConfigError(f"{flag} expects true or false (also yes/no, on/off, 1/0), got {shown(text)}")
-    return value
 
 
 def _parse_splits(text: str | None, flag: str) -> list[str] | None:
@@ -181,7 +172,8 @@ def _train_options(args, base: dict) -> dict:
         "warmup_steps": args.warmup_steps, "grad_accumulation": args.grad_accumulation,
         "clip_grad_norm": args.clip_grad_norm, "device": args.device, "precision": args.precision,
         "compile": args.compile, "seed": args.seed, "patience": args.patience, "monitor": args.monitor,
-        "checkpoint_every": args.checkpoint_every, "progress": parse_bool(args.progress, "--progress"),
+        "checkpoint_every": args.checkpoint_every, "progress": args.progress,
+        "momentum": args.momentum, "keep_checkpoints": args.keep_checkpoints,
         "eval_every": args.eval_every, "final_splits": _parse_splits(args.final_splits, "--final-splits"),
         "log_with": args.log_with, "log_every": args.log_every,
     }.items() if v is not None}}
@@ -245,6 +237,27 @@ def _methods(names: list[str] | None, items: list[str] | None,
     return steps, procedure
 
 
+class _EpochLine:
+    """Without progress bars (--no-progress, or stderr not a terminal: a log file, a pipe, CI), one
+    line per epoch on stderr, so a long run shows it is alive."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+
+    def zoo_train_epoch_end(self, run, metrics: dict) -> None:
+        say(f"epoch {metrics['epoch']}/{self.epochs}: " + "  ".join(
+            f"{k}={v:.4g}" for k, v in metrics.items() if k not in ("epoch", "step") and isinstance(v, (int, float))))
+
+
+def _epoch_lines(options: dict) -> list:
+    bars = options.get("progress")
+    if bars or (bars is None and sys.stderr.isatty()):
+        return []  # the bars print each epoch's line themselves
+    from zoo.training.config import TrainConfig
+
+    return [_EpochLine(options.get("epochs", TrainConfig.model_fields["epochs"].default))]
+
+
 def _model_and_task(args, run_file: dict) -> tuple[str, str]:
     """The model and task names from the command line, else from the run file."""
     recorded = run_file.get("model")
@@ -256,8 +269,8 @@ def _model_and_task(args, run_file: dict) -> tuple[str, str]:
         raise UsageError("zoo train: the following arguments are required: name (or a run file with model:, "
                          "--config run.yaml); run 'zoo train --help' for usage")
     if not task:
-        raise UsageError(f"zoo train: the following arguments are required: --task (or a run file with task:); "
-                         f"run 'zoo train --help' for usage")
+        raise UsageError("zoo train: the following arguments are required: --task (or a run file with task:); "
+                         "run 'zoo train --help' for usage")
     return name, task
 
 
@@ -289,7 +302,7 @@ def cmd_train(args) -> int:
             say(f"{procedure.name}: every run of the procedure finished; its runs are in {out}")
             return EXIT_OK
         result = train(model, task, methods=methods, out_dir=out, resume=args.resume, overwrite=args.overwrite,
-                       **options)
+                       callbacks=_epoch_lines(options), **options)
     except NonFiniteLossError as exc:
         say(f"training stopped: {exc}")
         return EXIT_PROBLEMS
@@ -388,6 +401,50 @@ def cmd_eval(args) -> int:
     return EXIT_OK
 
 
+# zoo train's flags for TrainConfig fields: help text and default come from the field itself
+_TRAIN_FLAGS = {
+    "--epochs": {}, "--max-steps": {}, "--batch-size": {}, "--lr": {},
+    "--optimizer": {"help": "adamw, adam, sgd, lbfgs, or a method that provides an optimizer"},
+    "--weight-decay": {}, "--momentum": {}, "--schedule": {}, "--warmup-steps": {}, "--grad-accumulation": {},
+    "--clip-grad-norm": {}, "--device": {}, "--precision": {},
+    "--compile": {"nargs": "?", "const": True, "metavar": "BACKEND"},
+    "--seed": {}, "--patience": {}, "--monitor": {}, "--eval-every": {},
+    "--final-splits": {"metavar": "SPLITS", "help": "comma-separated splits evaluated after training "
+                                                    "(default: every split the task has; '' for none)"},
+    "--checkpoint-every": {}, "--keep-checkpoints": {},
+    "--progress": {"action": argparse.BooleanOptionalAction,
+                   "help": "progress bars; without them (--no-progress, or output that is not a terminal) one "
+                           "line per epoch (default: bars on a terminal)"},
+    "--log-with": {"action": "append", "metavar": "TRACKER",
+                   "help": "experiment tracker that also receives the metrics: tensorboard or mlflow (repeatable "
+                           "or comma-separated; writes into --out; pip install 'paperzoo[trackers]')"},
+    "--log-every": {"metavar": "N"},
+}
+
+
+def _train_flag(parser, flag: str, **extra) -> None:
+    """Add `flag` for the TrainConfig field of its name, typed, with the field's description and
+    default as help unless `extra` says otherwise; its value stays None when not given (the run
+    file's, else the field's default, applies)."""
+    import typing
+
+    from zoo.training.config import TrainConfig
+
+    field = TrainConfig.model_fields[flag[2:].replace("-", "_")]
+    kind = next((t for t in (int, float) if field.annotation in (t, t | None)), None)
+    choices = typing.get_args(field.annotation) if typing.get_origin(field.annotation) is typing.Literal else None
+    options = {"type": kind, "choices": list(choices) if choices else None}
+    text = extra.pop("help", field.description)
+    if "default" not in text and "None:" not in text:
+        text += f" (default: {'none' if field.default in (None, []) else field.default})"
+    options["help"] = text
+    options.update(extra)
+    if options.get("action") is not None:
+        options.pop("type"), options.pop("choices")
+    options = {k: v for k, v in options.items() if v is not None}
+    parser.add_argument(flag, default=None, **options)
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a model on a task (checkpoints, metrics.json, curves.png)",
                        description="Train a catalog model on a task and write the run into --out.")
@@ -408,32 +465,8 @@ def register(sub) -> None:
                    help="an option of a --method (JSON value; a teacher is a run directory, hf-hub:... or name.tag)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if --out holds a run's checkpoints")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--optimizer", help="adamw, adam, sgd, lbfgs, or a method that provides an optimizer")
-    p.add_argument("--weight-decay", type=float)
-    p.add_argument("--schedule", choices=["constant", "cosine", "linear"])
-    p.add_argument("--warmup-steps", type=int)
-    p.add_argument("--grad-accumulation", type=int)
-    p.add_argument("--clip-grad-norm", type=float)
-    p.add_argument("--device", help="auto, cpu, cuda, mps, xpu")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16", "auto"])
-    p.add_argument("--compile", nargs="?", const=True, metavar="BACKEND", help="torch.compile (optional backend)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--patience", type=int, help="early stopping after this many epochs without improvement")
-    p.add_argument("--monitor", help="metric watched by early stopping, e.g. val_accuracy")
-    p.add_argument("--eval-every", type=int)
-    p.add_argument("--final-splits", metavar="SPLITS",
-                   help="comma-separated splits evaluated after training (default: all; '' for none)")
-    p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N optimizer steps")
-    p.add_argument("--progress", metavar="BOOL", help="progress bars (default: on a terminal)")
-    p.add_argument("--log-with", action="append", metavar="TRACKER",
-                   help="experiment tracker that also receives the metrics: tensorboard or mlflow (repeatable or "
-                        "comma-separated; writes into --out; pip install 'paperzoo[trackers]')")
-    p.add_argument("--log-every", type=int, metavar="N",
-                   help="send the mean training loss to the trackers every N optimizer steps (default 50)")
+    for flag, extra in _TRAIN_FLAGS.items():
+        _train_flag(p, flag, **extra)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_train)
 
@@ -442,11 +475,11 @@ def register(sub) -> None:
     p.add_argument("model", metavar="PATH_OR_NAME", help="a run/model directory, hf-hub:org/name, or name.tag")
     p.add_argument("--task", help="task name (default: the task the run, saved model or catalog weights record, "
                                   "with its recorded options)")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--split", default="test", choices=["train", "val", "test"], help="the split scored")
     p.add_argument("--task-option", action="append", metavar="KEY=VALUE",
                    help="task option; without --task it updates the recorded ones")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--device")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16", "auto"])
-    p.add_argument("--json", action="store_true")
+    _train_flag(p, "--batch-size", help="samples per evaluation batch (default: 64)")
+    _train_flag(p, "--device")
+    _train_flag(p, "--precision")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.set_defaults(func=cmd_eval)
