@@ -84,19 +84,32 @@ def __getattr__(name: str):
     return value
 
 
-def _create(name, *args, **kwargs):
+def _create(name, *args, features_only: bool = False, out_indices=None, **kwargs):
     """Build a model: a catalog name ('arch', 'arch.tag') through the default registry (see
     `Registry.create` for the options), or 'hf-hub:org/name[@revision]', a zoo repo on the Hub, as
     `zoo.weights.create_from_hub` builds it (the installed plugin, never code from the repo; its
-    weights unless pretrained=False; config values as keyword arguments override the repo's)."""
+    weights unless pretrained=False; config values as keyword arguments override the repo's).
+
+    features_only: as in timm, return a feature extractor over the model's stages (a list of
+    feature maps) instead of the model; out_indices picks the stages (see `zoo.features`)."""
     from .hub import HUB_PREFIX
     from .registry import default_registry
 
+    if not isinstance(features_only, bool):
+        raise ConfigError(f"features_only={features_only!r:.80}: expected True or False")
     if isinstance(name, str) and name.startswith(HUB_PREFIX):  # built as zoo.load builds it
         from .weights import create_from_hub
 
-        return create_from_hub(name, *args, registry=default_registry(), **kwargs)
-    return default_registry().create(name, *args, **kwargs)
+        model = create_from_hub(name, *args, registry=default_registry(), **kwargs)
+    else:
+        model = default_registry().create(name, *args, **kwargs)
+    if not features_only:
+        if out_indices is not None:
+            raise ConfigError("out_indices chooses the stages of features_only=True; give both or neither")
+        return model
+    from .features import features_only as extractor
+
+    return extractor(model, str(name), out_indices)
 
 
 def __dir__() -> list[str]:
