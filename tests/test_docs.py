@@ -388,3 +388,16 @@ def test_the_api_reference_names_objects_that_exist():
     for needed in ("TaskInfo", "ArrayTask", "ModelSpec", "TaskSpec", "MethodSpec", "Method", "StepContext",
                    "assert_conforms", "zoo_train_end"):
         assert needed in shown, needed
+
+
+def test_the_models_table_shows_what_each_model_exports():
+    """The export column comes from the recorded export check: a model whose ONNX export failed there
+    is listed without onnx."""
+    record = json.loads((ROOT / "benchmarks" / "results" / "core" / "export.json").read_text(encoding="utf-8"))
+    index = generated()["generated models/index.md"]
+    rows = {line.split("|")[1].strip(): line for line in index.splitlines() if line.startswith("| [")}
+    for name, status in record["data"].items():
+        row = next(r for key, r in rows.items() if key.startswith(f"[{name}]("))
+        exports = row.rstrip(" |").rsplit("|", 1)[1].strip()
+        expected = [f for f in ("torch-export", "onnx") if status[f]["ok"]]
+        assert exports == (", ".join(expected) or "none"), (name, exports)

@@ -296,15 +296,34 @@ def _verdicts(entry, plugin_dirs: dict[str, Path]) -> str:
     return ", ".join(sorted({r["verdict"] for r in records if r["verdict"] != "measured"})) or "-"
 
 
+def _export_status() -> dict[str, dict]:
+    """{model: {format: result}} from the recorded export check of every model (empty without one)."""
+    path = CORE_RESULTS / "export.json"
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8")).get("data") or {}
+
+
+def _exports(status: dict | None) -> str:
+    """'torch-export, onnx' for the formats a model exported to (outputs checked against eager)."""
+    if not status:
+        return "not checked"
+    done = [fmt for fmt in ("torch-export", "onnx") if (status.get(fmt) or {}).get("ok")]
+    return ", ".join(done) or "none"
+
+
 def models_index(catalog, plugin_dirs: dict[str, Path]) -> str:
-    rows = []
+    rows, exported = [], _export_status()
     for entry in sorted(catalog.models, key=lambda e: e.name):
         rows.append((f"[{entry.name}]({entry.name}.md)", _literal(entry.paper.title), data_text(entry.family or "-"),
                      _verdicts(entry, plugin_dirs),
-                     ", ".join(code(f"{entry.name}.{t}") for t in entry.weights) or "-"))
+                     ", ".join(code(f"{entry.name}.{t}") for t in entry.weights) or "-",
+                     _exports(exported.get(entry.name))))
     return ("# Models\n\nEvery model in the catalog, each with its paper, the reproduction of its paper's "
-            "claims (recorded as measured, including misses), how to use it, its config and its weights.\n\n"
-            + _table(["model", "paper", "family", "claims", "pretrained"], rows))
+            "claims (recorded as measured, including misses), how to use it, its config and its weights. "
+            "*Exports* lists the formats its default config exports to with outputs matching the model's "
+            "(`zoo export`; the [export check](../benchmarks.md) records why the others fail).\n\n"
+            + _table(["model", "paper", "family", "claims", "pretrained", "exports"], rows))
 
 
 # -- method pages -----------------------------------------------------------------------------------
