@@ -44,6 +44,7 @@ def test_reset_classifier_on_a_timm_model_saves_a_config_that_loads(mixer, tmp_p
     mixer.reset_classifier(3)
     folder = zoo.save(mixer, tmp_path / "mixer")
     assert _saved_config(folder)["num_classes"] == 3
+    assert mixer.zoo_identity.config.num_classes == 3  # the saved model now says what it is
     loaded = zoo.load(folder)
     assert _same(loaded, mixer)
     assert loaded.zoo_identity.config.num_classes == 3

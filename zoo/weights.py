@@ -533,6 +533,8 @@ def save(model, directory: str | Path, *, run=None, metrics: dict | None = None,
             raise WeightsError(f"cannot save to {target}: {exc.strerror or exc} ({exc.filename})") from None
         finally:
             _remove(staging)  # after the swap, it holds the previous folder
+    if config != identity.config.to_dict():  # the model now is what config.json says (after reset_classifier)
+        model.zoo_identity = dataclasses.replace(identity, config=type(identity.config).from_json(json.dumps(config)))
     return target
 
 
