@@ -534,7 +534,8 @@ def save(model, directory: str | Path, *, run=None, metrics: dict | None = None,
         finally:
             _remove(staging)  # after the swap, it holds the previous folder
     if config != identity.config.to_dict():  # the model now is what config.json says (after reset_classifier)
-        model.zoo_identity = dataclasses.replace(identity, config=type(identity.config).from_json(json.dumps(config)))
+        written = type(identity.config).from_json(json.dumps(config))
+        model.zoo_identity = dataclasses.replace(identity, config=written)
     return target
 
 
