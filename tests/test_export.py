@@ -208,7 +208,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
     assert existing.read_bytes() == b"keep me"
     assert "invalid choice: 'tflite'" in _fails(capsys, ["export", "kan", "--format", "tflite", "--out", "k.tflite"])
     assert "unknown model" in _fails(capsys, ["export", "no-such-model", "--out", str(tmp_path / "x.pt2")])
-    assert "no directory" in _fails(capsys, ["export", str(tmp_path / "no-such-run"), "--out", str(tmp_path / "x.pt2")])
+    assert "not a directory either" in _fails(capsys, ["export", str(tmp_path / "no-such-run"), "--out", str(tmp_path / "x.pt2")])
 
     from zoo import exporting as export_module
 
@@ -267,3 +267,33 @@ def test_models_with_value_checks_export_and_still_check_in_eager_mode(tmp_path,
     out_of_range[ids_at].view(-1)[0] = getattr(cfg, bound)
     with pytest.raises(ValueError, match=rf"must (lie|be) in \[0, {getattr(cfg, bound)}\)"):
         model(*out_of_range)
+
+
+def test_the_batch_dimension_is_left_free_where_the_model_allows_it(tmp_path):
+    """A dynamic-batch file runs, and matches the model, at batch sizes other than the example's; a
+    model whose forward fixes its batch gives a file for the example's batch only, and says so."""
+    import torch
+    from torch import nn
+
+    from zoo.exporting import export
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh())
+    result = export(model, tmp_path / "free.onnx", format="onnx", example_inputs=torch.randn(2, 3))
+    assert result.dynamic_batch
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(tmp_path / "free.onnx"), providers=["CPUExecutionProvider"])
+    x = torch.randn(7, 3)
+    (out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    torch.testing.assert_close(torch.from_numpy(out), model(x).detach(), atol=1e-5, rtol=1e-4)
+
+    class FixedBatch(nn.Module):  # reshapes by the example's batch size: the exporter must specialise
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(3, 1)
+
+        def forward(self, x):
+            return self.linear(x).reshape(2, 1)
+
+    fixed = export(FixedBatch(), tmp_path / "fixed.pt2", example_inputs=torch.randn(2, 3))
+    assert not fixed.dynamic_batch and fixed.path.exists()

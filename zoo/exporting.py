@@ -47,6 +47,8 @@ class ExportResult:
     max_abs_difference: the largest |exported - eager| over every output element.
     max_relative_difference: that difference divided by the largest |eager| output (the scale the
         tolerance is measured against).
+    dynamic_batch: the batch dimension was left free and the file, run at one more row, matched
+        the model there too; False: it takes the example's batch size only.
     """
 
     path: Path
@@ -55,6 +57,7 @@ class ExportResult:
     max_abs_difference: float
     max_relative_difference: float
     tolerance: float
+    dynamic_batch: bool = False  # the file also ran, and matched the model, at another batch size
 
 
 def _relative_tolerance(dtype) -> float:
@@ -113,31 +116,16 @@ def quiet_exporter_output():
         yield
 
 
-def _names_a_path(text: str) -> bool:
-    """A saved folder or file rather than a catalog name: it exists, or is written as a path."""
-    if text.startswith((".", "~")) or "/" in text or os.sep in text:
-        return True
-    try:
-        return Path(text).exists()
-    except (OSError, ValueError):  # a name too long for the file system, a NUL byte: no such file
-        return False
-
-
 def _resolve_model(model_or_name):
     import torch
 
-    if isinstance(model_or_name, os.PathLike) or (
-            isinstance(model_or_name, str) and (model_or_name.startswith("hf-hub:") or _names_a_path(model_or_name))):
-        from .weights import load
-
-        return load(model_or_name)
-    if isinstance(model_or_name, str):
-        from .registry import default_registry
-
-        # 'name.tag' is the pretrained model; a bare name a fresh model of its default variant
-        return default_registry().create(model_or_name, pretrained="." in model_or_name)
     if isinstance(model_or_name, torch.nn.Module):
         return model_or_name
+    if isinstance(model_or_name, (str, os.PathLike)):
+        from .sources import load_model_source
+
+        # 'name.tag' is the pretrained model; a bare name a fresh model of its default variant
+        return load_model_source(os.fspath(model_or_name), untrained=True)
     raise ConfigTypeError(f"export expects a model (torch.nn.Module), a catalog name, a saved model or run "
                           f"directory, or 'hf-hub:org/name'; got {type(model_or_name).__name__} {model_or_name!r:.80}")
 
@@ -209,37 +197,68 @@ def _tensors(output) -> list:
     return [t.detach().cpu() for t in tensors_in(output)]
 
 
+def _batch_free(inputs: tuple):
+    """dynamic_shapes leaving dim 0 of every batched tensor input to the exporter (Dim.AUTO: free
+    where the model allows it, fixed where it does not, never an export failure of its own)."""
+    import torch
+
+    return tuple({0: torch.export.Dim.AUTO} if isinstance(t, torch.Tensor) and t.dim() > 0 else None
+                 for t in inputs)
+
+
 def _write_torch_export(model, inputs: tuple, file: Path):
-    """Record and save the program; returns a function running the recorded program on `inputs`.
+    """Record and save the program; returns a function running the recorded program on inputs.
     The saved file is not read back: torch.export.load unpickles, which the zoo never does."""
     import torch
 
-    program = torch.export.export(model, inputs)
+    program = torch.export.export(model, inputs, dynamic_shapes=_batch_free(inputs))
     torch.export.save(program, file)
 
-    def run_recorded():
+    def run_recorded(given: tuple):
         module = program.module()
         torch.manual_seed(0)
         with torch.no_grad():
-            return _tensors(module(*inputs))
+            return _tensors(module(*given))
     return run_recorded
 
 
 def _write_onnx(model, inputs: tuple, file: Path):
     import torch
 
-    program = torch.onnx.export(model, inputs, dynamo=True, verbose=False)
+    program = torch.onnx.export(model, inputs, dynamo=True, verbose=False, dynamic_shapes=_batch_free(inputs))
     program.save(str(file))
 
-    def run_saved():
+    def run_saved(given: tuple):
         import onnxruntime
 
         session = onnxruntime.InferenceSession(str(file), providers=["CPUExecutionProvider"])
         # the graph's inputs are the tensor arguments, in order (other arguments are baked in)
-        tensors = [t for t in inputs if isinstance(t, torch.Tensor)]
+        tensors = [t for t in given if isinstance(t, torch.Tensor)]
         feeds = {i.name: t.detach().cpu().numpy() for i, t in zip(session.get_inputs(), tensors)}
         return [torch.from_numpy(out) for out in session.run(None, feeds)]
     return run_saved
+
+
+def _one_more_row(inputs: tuple) -> tuple | None:
+    """The inputs with their first row repeated at the end (batch + 1), or None when no input is batched."""
+    import torch
+
+    grown = tuple(torch.cat([t, t[:1]]) if isinstance(t, torch.Tensor) and t.dim() > 0 else t for t in inputs)
+    return grown if any(isinstance(t, torch.Tensor) and t.dim() > 0 for t in inputs) else None
+
+
+def _runs_at(model, run_saved, inputs: tuple, name: str, format: str) -> bool:
+    """Whether the exported file runs at `inputs` and matches the eager model there."""
+    import torch
+
+    try:
+        torch.manual_seed(0)
+        with torch.no_grad():
+            eager = _tensors(model(*inputs))
+        _compare(name, format, eager, run_saved(inputs))
+    except Exception:  # noqa: BLE001 - a batch size the model or the file was not made for: static
+        return False
+    return True
 
 
 WRITERS = {"torch-export": _write_torch_export, "onnx": _write_onnx}
@@ -319,7 +338,9 @@ def export(model_or_name, path, format: str = "torch-export", example_inputs=Non
     format: ``"torch-export"`` (torch.export program, read by ``torch.export.load``) or ``"onnx"``
         (needs ``pip install "paperzoo[export]"``).
     example_inputs: the forward arguments to trace (a tensor or a tuple); by default the inputs the
-        model's plugin gives, of `batch_size` rows. The file takes inputs of exactly these shapes.
+        model's plugin gives, of `batch_size` rows. The batch dimension (dim 0) is left free where the
+        model allows it; the result's `dynamic_batch` says whether the file also matched the model at
+        one row more. Other dimensions are fixed to the example's.
     force: replace an existing file.
 
     Raises ConfigError for a bad format, path or missing package, ExportError (a ZooError) when the
@@ -359,14 +380,16 @@ def export(model_or_name, path, format: str = "torch-export", example_inputs=Non
         except Exception as exc:  # the exporter's failure, told in one line
             raise ExportError(f"{name} cannot be exported to {format}: {_reason(exc)}") from exc
         try:
-            exported = run_saved()
+            exported = run_saved(inputs)
         except Exception as exc:
             raise ExportError(f"{name}: the {format} file was written but does not run: {_reason(exc)}") from exc
         worst_abs, worst_rel, tolerance = _compare(name, format, eager, exported)
+        grown = _one_more_row(inputs)
+        dynamic = grown is not None and _runs_at(model, run_saved, grown, name, format)
         _move_into_place(temporary, target, force)
         temporary = None
     finally:
         model.train(was_training)
         if temporary is not None:
             temporary.unlink(missing_ok=True)
-    return ExportResult(target, format, name, worst_abs, worst_rel, tolerance)
+    return ExportResult(target, format, name, worst_abs, worst_rel, tolerance, dynamic)

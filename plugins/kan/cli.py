@@ -15,7 +15,8 @@ import math
 from pathlib import Path
 
 from zoo.errors import ConfigError, ResourceError
-from zoo.training.cli import check_output_path, load_model_source, shown
+from zoo.sources import load_model_source
+from zoo.training.cli import check_output_path, shown
 
 __all__ = ["register"]
 

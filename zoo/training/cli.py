@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import argparse
 import inspect
-
 import json
-import os
 import sys
 from pathlib import Path
 
 from ..cli import UsageError, _console, say
 from ..errors import ConfigError, UnknownNameError
+from ..sources import load_model_source, names_a_path
 from .run_file import read_run_file
 
-__all__ = ["register", "key_values", "check_output_path", "load_model_source"]
+__all__ = ["register", "key_values", "check_output_path"]
 
 EXIT_OK, EXIT_PROBLEMS = 0, 1
 SPLITS = ("train", "val", "test")
@@ -106,37 +105,6 @@ def check_output_path(path: str | None, flag: str, *, directory: bool) -> None:
             raise ConfigError(f"{flag} {shown(path)}: {str(ancestor)!r} is a file, not a directory")
     except OSError as exc:
         raise ConfigError(f"{flag} {shown(path)} cannot be used: {exc.strerror or exc}") from None
-
-
-def _looks_like_path(text: str) -> bool:
-    return text.startswith((".", "~")) or "/" in text or os.sep in text
-
-
-def load_model_source(source: str, *, untrained: bool = False, plugin: str | None = None):
-    """The model SOURCE names: a run or model directory, 'hf-hub:org/name[@rev]', or a catalog name
-    ('arch.tag', or 'arch' for its first weights; with `untrained`, 'arch' is a fresh model).
-    plugin: only catalog models of that plugin are accepted (checked before one is built)."""
-    import zoo
-
-    if source.startswith("hf-hub:") or _exists(source):
-        return zoo.load(source)
-    if _looks_like_path(source):
-        raise UnknownNameError(f"{shown(source)} names no catalog model (it is a path) and not a directory "
-                               f"either: give a run or model directory (written by 'zoo train' or zoo.save), "
-                               f"hf-hub:org/name[@revision], or a catalog name such as 'kan.<tag>'")
-    try:
-        entry = zoo.info(source)
-    except UnknownNameError as exc:
-        raise UnknownNameError(f"{exc} ({shown(source)} is not a directory either)") from None
-    if plugin is not None and entry.plugin != plugin:
-        raise ConfigError(f"{entry.name!r} is a model of plugin {entry.plugin!r}; this command works on models "
-                          f"of plugin {plugin!r}")
-    if untrained and "." not in source:
-        return zoo.create(source)
-    if not entry.weights:
-        raise UnknownNameError(f"model {source!r} has no pretrained weights to evaluate; give a run "
-                               f"directory written by 'zoo train' or a saved model directory")
-    return zoo.create(source, pretrained=True)
 
 
 def _default_out(name: str, task: str) -> Path:
@@ -344,7 +312,7 @@ def _recorded_task(source: str) -> tuple[str, dict] | None:
             raise WeightsError(f"{file}: 'task' must be a task name and 'task_options' an object of its options, "
                                f"got {repr(task)[:80]} and {repr(options)[:80]}")
         return task, options
-    if _looks_like_path(source):
+    if names_a_path(source):
         return None  # load_model_source says what is wrong with the path
     try:
         entry = zoo.info(source)
