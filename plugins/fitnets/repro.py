@@ -15,14 +15,14 @@ model selection on validation accuracy (the best epoch's weights). One teacher (
 the same student initialisation and data order for the three students. FitNets: HINT_EPOCHS of
 stage 1 then EPOCHS of stage 2; scratch and KD get HINT_EPOCHS + EPOCHS epochs, the same total.
 
-Verdict rule, written before running: with the paper's initialisation, on test accuracy over
-seeds, "reproduced" when FitNets' mean beats both the scratch mean and the KD mean, FitNets beats
-both baselines on at least 2 of 3 seeds (2/3 of the seeds), and the student has at most 1/5 of
-the teacher's parameters; "partially reproduced" when FitNets' mean beats exactly one of the two
-baseline means, or both means but not on most seeds; "not reproduced" otherwise. Reported but not
-part of the verdict: FitNets against the teacher (the abstract's CIFAR-10 example), and a control
-that repeats everything with PyTorch's default initialisation, which tells whether the advantage
-depends on a student that is hard to train from scratch.
+Checks (zoo.verdicts, written before running), with the paper's initialisation, per seed on test
+accuracy: FitNets' student beats the same student trained from scratch, and it beats the same
+student trained with plain KD ("outperforms": any margin above zero). "With far fewer parameters"
+is fixed by the networks (the student has 1/11 of the teacher's), so it is no check. Reported but
+not part of the verdict: FitNets against the teacher (the abstract's CIFAR-10 example), and a
+control that repeats everything with PyTorch's default initialisation, which tells whether the
+advantage depends on a student that is hard to train from scratch. `repro_longer` is the control
+for the training length (3x the epochs).
 
     zoo reproduce fitnets
 """
@@ -37,6 +37,7 @@ from torch import nn
 
 import zoo
 from zoo.reproduce import Run
+from zoo.verdicts import Check, judge
 
 TASK = "digits"
 LR, BATCH, RMSPROP_DECAY = 0.005, 128, 0.9
@@ -114,21 +115,37 @@ def train_teacher(init_range, epochs: int) -> tuple[nn.Module, dict]:
     return teacher, {"test_accuracy": result.final["test_accuracy"], "params": parameters(teacher)}
 
 
+def student_checks(acc: dict) -> list[Check]:
+    """The claim's checks on {mode: [test accuracy per seed]}. "With far fewer parameters" is a condition
+    of the setup (the networks are fixed before running), not a measurement, so it is no check."""
+    return [
+        Check("FitNets student's test accuracy > the same student trained from scratch", ours=acc["fitnets"],
+              versus=acc["scratch"]),
+        Check("FitNets student's test accuracy > the same student trained with plain KD", ours=acc["fitnets"],
+              versus=acc["kd"]),
+    ]
+
+
+def seeds_of(runs: dict, prefix: str) -> list[int]:
+    """The seeds of the stored runs named '<prefix>seed<n>'."""
+    return sorted(int(key.rsplit("seed", 1)[1]) for key in runs if key.startswith(prefix))
+
+
+def claim_checks(data: dict) -> tuple[list[int], list[Check]]:
+    """The claim's checks from the record's data (the paper's initialisation; the default one is a control)."""
+    runs = data["runs"]
+    seeds = seeds_of(runs, "paper/fitnets/")
+    acc = {mode: [runs[f"paper/{mode}/seed{s}"]["test_accuracy"] for s in seeds] for mode in MODES}
+    return seeds, student_checks(acc)
+
+
 def verdict_of(acc: dict, student_params: int, teacher_params: int) -> tuple[str, dict]:
-    """The rule of the module docstring, on {mode: [test accuracy per seed]}."""
+    """The checks' verdict on {mode: [test accuracy per seed]}, with the facts the summary quotes."""
+    verdict, judged = judge(student_checks(acc))
     means = {mode: float(np.mean(values)) for mode, values in acc.items()}
-    seeds = len(acc["fitnets"])
     wins = sum(f > max(s, k) for f, s, k in zip(acc["fitnets"], acc["scratch"], acc["kd"]))
-    beats = [means["fitnets"] > means["scratch"], means["fitnets"] > means["kd"]]
-    small = student_params * 5 <= teacher_params
-    if all(beats) and wins * 3 >= 2 * seeds and small:
-        verdict = "reproduced"
-    elif any(beats):
-        verdict = "partially reproduced"
-    else:
-        verdict = "not reproduced"
-    return verdict, {"means": means, "seeds_won": wins, "seeds": seeds, "beats_scratch": beats[0],
-                     "beats_kd": beats[1], "params_ratio": teacher_params / student_params}
+    return verdict, {"means": means, "seeds_won": wins, "seeds": len(acc["fitnets"]),
+                     "held": {c["name"]: c["held"] for c in judged}, "params_ratio": teacher_params / student_params}
 
 
 def reproduce(run: Run) -> None:
@@ -151,7 +168,7 @@ def reproduce(run: Run) -> None:
                 for init in INITS}
     student_params = results[("paper", "fitnets", seeds[0])]["params"]
     teacher_params = teachers["paper"]["params"]
-    verdict, facts = verdict_of(accuracy["paper"], student_params, teacher_params)
+    _, facts = verdict_of(accuracy["paper"], student_params, teacher_params)
     _, control = verdict_of(accuracy["default"], student_params, teacher_params)
 
     def spread(values) -> str:
@@ -174,16 +191,20 @@ def reproduce(run: Run) -> None:
                f"parameters than the teacher ({teacher_params:,}, 4 layers). With the paper's initialisation: "
                f"{sentence('paper')}; FitNets beats both baselines on {facts['seeds_won']} of {facts['seeds']} seeds. "
                f"Control with PyTorch's default initialisation: {sentence('default')}; FitNets beats both on "
-               f"{control['seeds_won']} of {control['seeds']} seeds. Verdict by the rule written before running "
-               f"(paper's initialisation): {verdict}. Scaled to the budget: {hint_epochs} + {epochs} epochs instead of "
+               f"{control['seeds_won']} of {control['seeds']} seeds. Checks with the paper's initialisation: "
+               + "; ".join(f"{name}: held on {sum(held)} of {len(seeds)} seeds" for name, held in facts["held"].items())
+               + f". Scaled to the budget: {hint_epochs} + {epochs} epochs instead of "
                f"early stopping over up to 500; ReLU instead of maxout; digits instead of CIFAR-10.")
 
     _figure(run, accuracy, results, teachers, seeds, hint_epochs)
+    data = {"rule": facts, "control_default_init": control, "teachers": teachers,
+            "runs": {f"{init}/{mode}/seed{seed}": value for (init, mode, seed), value in results.items()},
+            "wall_seconds": time.time() - wall, "cpu_seconds": time.process_time() - cpu}
     run.record(
         "fitnets",
         claim="A thinner, deeper student trained with hints from a wider teacher's middle layer, then with KD, beats "
               "the same student trained from scratch and with plain KD, with far fewer parameters than the teacher.",
-        verdict=verdict, summary=summary,
+        seeds=list(seeds), checks=claim_checks(data)[1], summary=summary,
         setup=(f"Task {TASK} (1150 train / 288 val / 360 test 8x8 images). Teacher: conv {TEACHER_WIDTHS} + "
                f"softmax ({teacher_params:,} parameters); student: conv {STUDENT_WIDTHS} + softmax "
                f"({student_params:,}); 3x3 conv + ReLU, 2x2 max pooling between resolutions. Hint {HINT_LAYER!r} "
@@ -193,16 +214,17 @@ def reproduce(run: Run) -> None:
                f"{hint_epochs + epochs} epochs; best validation-accuracy epoch kept; one teacher (seed 0, "
                f"{hint_epochs + epochs} epochs) per initialisation; students seeds {list(seeds)}, the same init and "
                f"data order for the three students of a seed. Initialisation: 'paper' = uniform in "
-               f"[-{INIT_RANGE}, {INIT_RANGE}], zero biases; 'default' = PyTorch's (control)."),
+               f"[-{INIT_RANGE}, {INIT_RANGE}], zero biases; 'default' = PyTorch's (control). Checks, per seed "
+               f"(paper's init): FitNets > scratch; FitNets > KD. "
+               f"Departures (data and budget): 8x8 digits instead of CIFAR-10, so CNNs of 58k / 5k parameters "
+               f"instead of ~9M / ~2.5M; ReLU instead of maxout; {hint_epochs} + {epochs} epochs instead of early "
+               f"stopping over up to 500 (repro_longer trains 3x longer as the control)."),
         table={"columns": ["init", "network", "params", "test accuracy per seed", "mean (min, max)"], "rows": rows},
         paper={"note": "Romero et al. 2015, Table 1 (CIFAR-10): teacher (maxout, ~9M parameters) 90.18%, FitNet (19 "
                        "layers, ~2.5M) 91.61%; Sec. 5 / Fig. 3: at a fixed computational budget, deep students trained "
                        "from scratch or with KD fail to train where hint-based training succeeds."},
         figures=["fitnets_accuracy.png"],
-        data={"rule": facts, "control_default_init": control,
-              "teachers": teachers,
-              "runs": {f"{init}/{mode}/seed{seed}": value for (init, mode, seed), value in results.items()},
-              "wall_seconds": time.time() - wall, "cpu_seconds": time.process_time() - cpu},
+        data=data,
     )
     print(summary)
 
