@@ -399,5 +399,6 @@ def test_the_models_table_shows_what_each_model_exports():
     for name, status in record["data"].items():
         row = next(r for key, r in rows.items() if key.startswith(f"[{name}]("))
         exports = row.rstrip(" |").rsplit("|", 1)[1].strip()
-        expected = [f for f in ("torch-export", "onnx") if status[f]["ok"]]
+        expected = [f if status[f].get("dynamic_batch", True) else f"{f} (fixed batch)"
+                    for f in ("torch-export", "onnx") if status[f]["ok"]]
         assert exports == (", ".join(expected) or "none"), (name, exports)

@@ -235,8 +235,9 @@ def test_the_all_models_script_writes_a_record_with_a_row_per_model(tmp_path, ca
     record = json.loads(out.read_text())
     assert record["table"]["columns"] == ["model", "variant", "torch-export"]
     (row,) = record["table"]["rows"]
-    assert row[:2] == ["kan", "default"] and row[2].startswith("ok (")
+    assert row[:2] == ["kan", "default"] and row[2].startswith("ok (") and row[2].endswith(", any batch)")
     assert record["data"]["kan"]["torch-export"]["ok"] and "torch-export exports 1" in record["summary"]
+    assert record["data"]["kan"]["torch-export"]["dynamic_batch"] is True
 
 
 # models whose input checks test values (labels, token ids in range): the checks run in eager mode and

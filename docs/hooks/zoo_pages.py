@@ -305,10 +305,15 @@ def _export_status() -> dict[str, dict]:
 
 
 def _exports(status: dict | None) -> str:
-    """'torch-export, onnx' for the formats a model exported to (outputs checked against eager)."""
+    """'torch-export, onnx' for the formats a model exported to (outputs checked against eager); a
+    file made for the example's batch size only says '(fixed batch)'."""
     if not status:
         return "not checked"
-    done = [fmt for fmt in ("torch-export", "onnx") if (status.get(fmt) or {}).get("ok")]
+    done = []
+    for fmt in ("torch-export", "onnx"):
+        result = status.get(fmt) or {}
+        if result.get("ok"):
+            done.append(fmt if result.get("dynamic_batch", True) else f"{fmt} (fixed batch)")
     return ", ".join(done) or "none"
 
 
