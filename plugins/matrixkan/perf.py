@@ -16,13 +16,16 @@ matrix method against the recursion: that is the part of the layer the paper rep
 
 from __future__ import annotations
 
+import time
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import zoo
 from zoo.reproduce import Run
-from zoo.timing import interleaved, medians, seconds
+from zoo.timing import interleaved, medians
 from zoo_plugins.kan.spline import b_spline_basis  # the KAN core's Cox-de Boor oracle
 
 from .model import MatrixKAN
@@ -48,23 +51,51 @@ class CoxDeBoorKAN(nn.Module):
         return x
 
 
-def _train_step(model, x):
+class PykanStyleKAN(nn.Module):
+    """A KAN's layers evaluated as pykan's KANLayer does (the baseline of the MatrixKAN paper): the
+    Cox-de Boor basis, then every edge's output as a (batch, in, out) tensor, scaled, masked and
+    summed over the inputs (shares the KAN's parameters)."""
+
+    def __init__(self, kan: nn.Module):
+        super().__init__()
+        self.kan = kan
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.kan.layers:
+            spline = torch.einsum("bin,ion->bio", b_spline_basis(x, layer.grid, layer.k), layer.coef)
+            edges = layer.scale_base * F.silu(x).unsqueeze(-1) + layer.scale_sp * spline
+            x = (layer.mask * edges).sum(1)
+        return x
+
+
+def _timed(step: Callable[[], None], clock: Callable[[], float]) -> Callable[[], float]:
+    def run() -> float:
+        start = clock()
+        step()
+        return clock() - start
+    return run
+
+
+def _train_step(model, x, clock=time.perf_counter):
     def step():
         model.zero_grad(set_to_none=True)
         model(x).square().mean().backward()
-    return lambda: seconds(step)
+    return _timed(step, clock)
 
 
-def _basis_step(basis, x):
+def _basis_step(basis, x, clock=time.perf_counter):
     def step():
         x.grad = None
         basis(x).square().sum().backward()
-    return lambda: seconds(step)
+    return _timed(step, clock)
 
 
-def measure(degrees=DEGREES, batch: int = 1024, rounds: int = 9) -> dict:
-    """Per degree: median step times (s) of each implementation and the largest output difference."""
-    torch.manual_seed(0)
+def measure(degrees=DEGREES, batch: int = 1024, rounds: int = 9, seed: int = 0,
+            clock: Callable[[], float] = time.perf_counter) -> dict:
+    """Per degree: median step times (s) of each implementation and the largest output difference.
+    `clock`: time.perf_counter (wall) or time.thread_time (CPU time of this thread, which other
+    processes on a shared machine do not inflate; with one torch thread it is the whole step)."""
+    torch.manual_seed(seed)
     results = {}
     for k in degrees:
         kan = zoo.create("kan", width=WIDTH, k=k)
@@ -78,14 +109,14 @@ def measure(degrees=DEGREES, batch: int = 1024, rounds: int = 9) -> dict:
         with torch.no_grad():
             reference = models["cox-de boor"](x)
             diff = {name: (m(x) - reference).abs().max().item() for name, m in models.items()}
-        step = medians(interleaved({name: _train_step(m, x) for name, m in models.items()}, rounds, warmup=2))
+        step = medians(interleaved({name: _train_step(m, x, clock) for name, m in models.items()}, rounds, warmup=2))
         layer = models["matrixkan (uniform)"].layers[1]
         per_interval = models["matrixkan (per-interval)"].layers[1]
         h = (torch.rand(batch, WIDTH[1]) * 2 - 1).requires_grad_()
         basis = medians(interleaved({
-            "matrixkan (uniform)": _basis_step(layer.basis, h),
-            "matrixkan (per-interval)": _basis_step(per_interval.basis, h),
-            "cox-de boor": _basis_step(lambda v: b_spline_basis(v, layer.grid, k), h),
+            "matrixkan (uniform)": _basis_step(layer.basis, h, clock),
+            "matrixkan (per-interval)": _basis_step(per_interval.basis, h, clock),
+            "cox-de boor": _basis_step(lambda v: b_spline_basis(v, layer.grid, k), h, clock),
         }, rounds, warmup=2))
         results[k] = {"step_s": step, "basis_s": basis, "max_abs_diff_vs_cox_de_boor": diff}
         print(f"k={k}: step " + ", ".join(f"{n} {t * 1e3:.1f} ms" for n, t in step.items())

@@ -15,9 +15,12 @@ Source of the activation's form: the summary of arXiv:2410.02033 at sciencestack
 (phi(x) = lambda1 x / (x^2 + d^2) + lambda2 / (x^2 + d^2)), consistent with the Cauchy-kernel
 derivation above and with the paper's statement that the activation decays at both ends.
 
-Departures from the paper: the initial values of lambda1, lambda2 and d are config fields
-(default 1.0 each; we could not read the paper's choice), and the linear layers use PyTorch's
-default initialisation.
+Initialisation: the papers state none that we could read. By default (`init="spread"`) the first
+hidden layer is laid out like the nodes of a discretised Cauchy integral: neuron k gets a random
+unit-norm direction w_k and the bias that puts its node (w_k . x = c_k) at c_k, the N values c_k
+equally spaced over `init_range`, with d equal to their spacing (range length / N); lambda1 =
+lambda2 = 1. `init="constant"` is PyTorch's default Linear initialisation with d = `init_d` (1 when
+unset). Deeper hidden layers always use the latter.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from torch import nn
 
 from .config import XNetConfig
 
-__all__ = ["CauchyActivation", "XNet"]
+__all__ = ["CauchyActivation", "XNet", "spread_nodes"]
 
 
 class CauchyActivation(nn.Module):
@@ -43,6 +46,21 @@ class CauchyActivation(nn.Module):
         return (self.lambda1 * z + self.lambda2) / (z * z + self.d * self.d)
 
 
+def spread_nodes(linear: nn.Linear, activation: CauchyActivation, low: float, high: float,
+                 d: float | None) -> None:
+    """Unit-norm random directions, nodes w.x = c equally spaced over [low, high] (one node: the
+    middle), and d = the spacing (range length / N) unless `d` is given."""
+    n = linear.out_features
+    with torch.no_grad():
+        direction = torch.randn(n, linear.in_features)
+        if linear.in_features == 1:  # a sign flip would mirror a node onto another one's place
+            direction = direction.abs()
+        linear.weight.copy_(direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12))
+        centres = torch.linspace(low, high, n) if n > 1 else torch.tensor([(low + high) / 2])
+        linear.bias.copy_(-centres)
+        activation.d.fill_((high - low) / n if d is None else d)
+
+
 class XNet(nn.Module):
     """Linear -> Cauchy activation blocks for each hidden width, then a linear read-out."""
 
@@ -51,10 +69,12 @@ class XNet(nn.Module):
         self.config = config = config or XNetConfig()
         blocks = []
         for n_in, n_out in zip(config.width[:-2], config.width[1:-1]):
-            blocks += [nn.Linear(n_in, n_out),
-                       CauchyActivation(n_out, config.init_lambda1, config.init_lambda2, config.init_d)]
+            d = 1.0 if config.init_d is None else config.init_d
+            blocks += [nn.Linear(n_in, n_out), CauchyActivation(n_out, config.init_lambda1, config.init_lambda2, d)]
         self.hidden = nn.Sequential(*blocks)
         self.readout = nn.Linear(config.width[-2], config.width[-1])
+        if config.init == "spread":
+            spread_nodes(self.hidden[0], self.hidden[1], *config.init_range, config.init_d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() < 2 or x.shape[-1] != self.config.width[0]:

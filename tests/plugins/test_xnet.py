@@ -71,3 +71,30 @@ def test_training_steps_lower_the_loss():
     before = zoo.evaluate(model, "toy/exp-sin")["rmse"]
     zoo.train(model, "toy/exp-sin", epochs=4, batch_size=128, lr=1e-2, progress=False)
     assert zoo.evaluate(model, "toy/exp-sin")["rmse"] < 0.5 * before
+
+
+def test_spread_init_tiles_the_input_range_with_the_nodes():
+    torch.manual_seed(0)
+    model = zoo.create("xnet", width=[1, 25, 1])
+    linear, act = model.hidden
+    nodes = (-linear.bias / linear.weight[:, 0]).detach()
+    assert torch.allclose(nodes.sort().values, torch.linspace(-1, 1, 25), atol=1e-6)
+    assert torch.allclose(act.d, torch.full((25,), 2 / 25))
+    model = zoo.create("xnet", width=[2, 16, 1], init_range=(0.0, 4.0), init_d=0.5)
+    linear, act = model.hidden
+    assert torch.allclose(linear.weight.norm(dim=1), torch.ones(16), atol=1e-6)
+    assert torch.allclose(-linear.bias, torch.linspace(0, 4, 16))
+    assert torch.allclose(act.d, torch.full((16,), 0.5))
+
+
+def test_constant_init_keeps_pytorch_defaults_and_init_d():
+    assert torch.all(zoo.create("xnet", init="constant").hidden[1].d == 1.0)
+    assert torch.all(zoo.create("xnet", init="constant", init_d=0.3).hidden[1].d == 0.3)
+    deep = zoo.create("xnet", variant="deep")
+    assert torch.all(deep.hidden[3].d == 1.0)  # only the first layer is spread
+
+
+@pytest.mark.parametrize("config", [{"init_range": (1.0, -1.0)}, {"init_range": (0.0, 0.0)}, {"init": "xavier"}])
+def test_bad_init_fails_at_create(config):
+    with pytest.raises(ConfigError):
+        zoo.create("xnet", **config)
