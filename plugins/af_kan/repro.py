@@ -8,8 +8,25 @@ attention, LayerNorm, L2MM). Baselines at the same parameter count (hidden width
 - the MLP the AF-KAN authors compare against (every layer LayerNorm -> Linear without bias -> SiLU);
 - a plain MLP (Linear -> ReLU -> Linear).
 AF-KAN's other two reductions (spatial attention, multi-step) run at hidden width 64 for context.
-All: AdamW lr 1e-3 (the paper's), batch 64, 100 epochs, five seeds; test accuracy at the end.
+All: AdamW lr 1e-3 (the paper's), batch 64, 100 epochs, seeds 0-4; test accuracy at the end.
 AF-KAN of seed 0 is kept as the checkpoint `af-kan.digits`.
+
+Checks (zoo.verdicts, per seed, fixed before judging): "outperforms" is read strictly, AF-KAN's test
+accuracy above each equal-parameter baseline's on the same seed (ReLU-KAN, the authors' MLP, the
+plain MLP), one check per baseline.
+
+Principled experiment (longer training): the authors train 25-35 epochs (All-KAN run.py / README,
+batch 64); this protocol trains 100, and every run's validation accuracy is kept every 10 epochs.
+For the seeds where AF-KAN loses to an MLP, the gap in validation accuracy at epoch 30 (about the
+authors' budget) is compared with the gap after 100 epochs: if AF-KAN catches up with more training,
+our training length is to blame ("our protocol fails"); if the gap stays, "the claim fails at this
+scale".
+
+Departures: digits (1,150 training images of 8x8) instead of MNIST / Fashion-MNIST (60,000 of
+28x28), hence 64 inputs instead of 784; no weight decay and a constant learning rate where the
+authors' script uses weight decay 1e-4 and a per-epoch exponential decay (gamma 0.8, tied to
+MNIST's 938 steps per epoch, which digits' 18 steps per epoch cannot reproduce); last-epoch
+test accuracy instead of the best validation epoch.
 
     zoo reproduce af-kan --part repro
 """
@@ -24,9 +41,14 @@ from torch import nn
 
 import zoo
 from zoo.reproduce import Run
+from zoo.verdicts import Check
 
 BATCH, LR = 64, 1e-3
 HIDDEN = 64
+AF_KAN = "af-kan"
+BASELINES = ("relu-kan", "mlp (authors')", "mlp (plain)")
+MLPS = BASELINES[1:]
+AUTHORS_EPOCHS = 30  # the authors train 25 (MNIST) to 35 (Fashion-MNIST) epochs
 # one thread: on the shared 2-core machine two OpenMP threads mostly wait for each other on models this small
 THREADS = 1
 
@@ -79,6 +101,42 @@ def builders() -> dict:
     }
 
 
+def claim_checks(data: dict) -> tuple[list[int], list[Check]]:
+    """The claim's checks from the record's data ({"model|seed": run}): per baseline, AF-KAN's test
+    accuracy above the baseline's on each seed."""
+    seeds = sorted({int(key.rsplit("|", 1)[1]) for key in data})
+    acc = {key: run["accuracy"] for key, run in data.items()}
+    return seeds, [Check(f"AF-KAN test accuracy > {baseline} (equal parameters)",
+                         ours=[acc[f"{AF_KAN}|{s}"] for s in seeds], versus=[acc[f"{baseline}|{s}"] for s in seeds],
+                         better="higher")
+                   for baseline in BASELINES]
+
+
+def training_length_finding(data: dict) -> dict:
+    """The longer-training experiment, read from the runs' validation curves: on the seeds where
+    AF-KAN's test accuracy is below the better MLP's, AF-KAN's validation-accuracy gap to that MLP
+    at epoch AUTHORS_EPOCHS and at the last epoch. Training length is to blame if, averaged over
+    those seeds, AF-KAN has caught up with the MLP in validation accuracy by the last epoch."""
+    seeds = sorted({int(key.rsplit("|", 1)[1]) for key in data})
+    rows = []
+    for seed in seeds:
+        best_mlp = max(MLPS, key=lambda m: data[f"{m}|{seed}"]["accuracy"])
+        if data[f"{AF_KAN}|{seed}"]["accuracy"] > data[f"{best_mlp}|{seed}"]["accuracy"]:
+            continue
+        curves = {m: dict(data[f"{m}|{seed}"]["curve"]) for m in (AF_KAN, best_mlp)}
+        if not curves[AF_KAN]:
+            continue
+        last = max(curves[AF_KAN])
+        gap = {e: curves[AF_KAN][e] - curves[best_mlp][e] for e in (AUTHORS_EPOCHS, last) if e in curves[best_mlp]}
+        rows.append({"seed": seed, "mlp": best_mlp, "gap_at_authors_epochs": gap.get(AUTHORS_EPOCHS),
+                     "gap_at_last_epoch": gap.get(last), "last_epoch": last})
+    last_gaps = [r["gap_at_last_epoch"] for r in rows if r["gap_at_last_epoch"] is not None]
+    mean_gap = statistics.fmean(last_gaps) if last_gaps else None
+    finding = ("no seed to test" if mean_gap is None else
+               "our protocol fails" if mean_gap >= 0 else "the claim fails at this scale")
+    return {"seeds": rows, "mean_gap_at_last_epoch": mean_gap, "finding": finding}
+
+
 def plot(accuracy: dict[str, list[float]], params: dict[str, int], path) -> None:
     import matplotlib
 
@@ -122,31 +180,40 @@ def reproduce(run: Run) -> None:
     std = {n: statistics.stdev(v) for n, v in acc.items()}
     rows = [[n, runs[(n, 0)]["params"], f"{mean[n]:.4f} ± {std[n]:.4f}", f"{min(acc[n]):.4f}", f"{max(acc[n]):.4f}",
              f"{statistics.mean(runs[(n, s)]['seconds'] for s in SEEDS):.1f}"] for n in names]
-    baselines = ("relu-kan", "mlp (authors')", "mlp (plain)")
-    beaten = [b for b in baselines if mean["af-kan"] > mean[b]]
-    clear = [b for b in beaten if mean["af-kan"] - mean[b] > std["af-kan"] + std[b]]
+    beaten = [b for b in BASELINES if mean[AF_KAN] > mean[b]]
 
     plot(acc, {n: runs[(n, 0)]["params"] for n in names}, run.figure("repro_digits.png"))
 
-    verdict = ("reproduced" if len(beaten) == len(baselines) else
-               "partially reproduced" if beaten else "not reproduced")
-    summary = (f"digits test accuracy, mean ± std over {len(SEEDS)} seeds at ~{runs[('af-kan', 0)]['params']} parameters: "
-               + "; ".join(f"{n} {mean[n]:.4f} ± {std[n]:.4f} ({runs[(n, 0)]['params']} params)" for n in names)
-               + f". AF-KAN's mean is above {len(beaten)} of {len(baselines)} equal-parameter baselines"
-               + (f" ({', '.join(beaten)}; by more than one standard deviation each for {', '.join(clear) or 'none'})"
-                  if beaten else "") + ".")
+    data = {f"{n}|{s}": r for (n, s), r in runs.items()}
+    seeds, checks = claim_checks(data)
+    longer = training_length_finding(data)
+    summary = (f"digits test accuracy on seeds {seeds} at ~{runs[(AF_KAN, 0)]['params']} parameters (per seed): "
+               + "; ".join(f"{n} {[round(v, 4) for v in acc[n]]} ({runs[(n, 0)]['params']} params)" for n in names)
+               + f". AF-KAN's mean is above {len(beaten)} of {len(BASELINES)} equal-parameter baselines"
+               + (f" ({', '.join(beaten)})" if beaten else "") + ". Longer training (validation accuracy, AF-KAN minus "
+               "the better MLP, at epoch " f"{AUTHORS_EPOCHS} -> {EPOCHS}, on the seeds where AF-KAN is below it): "
+               + ", ".join(f"seed {r['seed']} {fmt_gap(r['gap_at_authors_epochs'])} -> {fmt_gap(r['gap_at_last_epoch'])}"
+                           for r in longer["seeds"])
+               + f"; finding: {longer['finding']}.")
     run.record(
         "repro_digits",
         claim="AF-KAN (ReLU-KAN extended with activation-function combinations) outperforms MLP and ReLU-KAN at "
               "equal parameter count.",
-        verdict=verdict, summary=summary,
+        seeds=seeds, checks=checks, summary=summary,
         setup=(f"digits (sklearn 8x8, 64/16/20 split), widths [64, h, 10]: AF-KAN h={HIDDEN} (g=3, k=3, SiLU, quad1, "
                f"global attention, LayerNorm, L2MM); baselines with h matched to AF-KAN's parameter count. AdamW lr {LR}, "
-               f"batch {BATCH}, {EPOCHS} epochs, no early stopping, seeds {SEEDS}; {THREADS} CPU thread."),
+               f"batch {BATCH}, {EPOCHS} epochs, no early stopping, seeds {SEEDS}; {THREADS} CPU thread. Departures: "
+               "digits instead of MNIST / Fashion-MNIST (64 inputs instead of 784); no weight decay and a constant "
+               "learning rate instead of the authors' weight decay 1e-4 and per-epoch exponential decay (0.8, tied to "
+               "MNIST's epoch length); last-epoch test accuracy instead of the best validation epoch."),
         table={"columns": ["model", "params", "test accuracy (mean ± std)", "min", "max", "seconds"], "rows": rows},
         paper={"source": "arXiv:2503.06112: on MNIST / Fashion-MNIST (784-64-10), AF-KAN outperforms MLP, ReLU-KAN "
                          "and other KANs with the same parameter count, at a longer training time"},
         figures=["repro_digits.png"],
-        data={f"{n}|{s}": r for (n, s), r in runs.items()},
+        data=data,
     )
     print(summary)
+
+
+def fmt_gap(gap: float | None) -> str:
+    return "n/a" if gap is None else f"{100 * gap:+.1f} points"
