@@ -3,15 +3,33 @@
 Claim (MLP-Mixer arXiv:2105.01601): an all-MLP architecture alternating token-mixing and
 channel-mixing MLPs reaches accuracy competitive with CNN/attention models of similar size.
 
-Small-scale test: the 8x8 `digits` task (1150 train / 288 val / 360 test images). The Mixer's
-`digits` variant (patch 2, C = 64, 4 layers, 139k parameters) against a CNN and a ViT (timm's
-VisionTransformer, patch 2, width 64, 4 blocks) of the same parameter count, all trained with the
-same recipe (AdamW, cosine schedule with warmup, 30 epochs, batch 64) on 3 seeds, evaluated on the
-test split. Decided before running: "competitive" means a mean test accuracy within 1 point of the
-best same-size baseline (reproduced), within 3 points (partially reproduced), else not reproduced.
+Small-scale test on the 8x8 `digits` task (1150 train / 288 val / 360 test images), fixed before
+running:
+- Models of the same size: the Mixer's `digits` variant (patch 2, C = 64, 4 layers, 139k
+  parameters), a CNN (137k) and timm's VisionTransformer (patch 2, width 64, 4 blocks: 136k).
+- The Mixer trains with the paper's recipe (Tolstikhin et al. 2021, Sec. 3.1 and the ImageNet
+  hyperparameters of the appendix): Adam with decoupled weight decay 0.1, lr 1e-3, linear warmup
+  then linear decay (warmup 10k of ~94k steps in the paper: 54 of 540 steps here), gradient
+  clipping at global norm 1. The baselines keep the recipe they are fair with (`RECIPE`: AdamW lr
+  2e-3, weight decay 0.05, 50 warmup steps then cosine, DeiT's optimizer family). 30 epochs of
+  batch 64 for every model, no augmentation; seeds 0, 1, 2; test accuracy after the last epoch.
+- Check (zoo.verdicts, per seed): the Mixer's test accuracy is no more than 1 point below the best
+  same-size baseline on that seed ("competitive" allows a small gap; 1 point is about 4 of 360
+  test digits).
+- Principled experiment when the check fails on a seed: the Mixer and that seed's best baseline at
+  convergence on the first failing seed. Whichever does not fit its training set yet (train
+  accuracy < 99.5%) is trained again for `LONGER_EPOCHS` with its own recipe; the other has
+  converged already. If the check then holds, the 30-epoch miss was our protocol (underfitting);
+  if both fit their training set and the gap remains, it is generalisation at this scale: the
+  claim fails here. (A weaker baseline trained longer could only raise the bar.)
 
-The training and scoring helpers here are shared by the ResMLP and Network-In-Network scripts.
-The seed-0 Mixer is kept as the checkpoint `mlp-mixer.digits`.
+Departures (budget and data): 8x8 digits instead of JFT-300M / ImageNet at 224; a 139k-parameter
+Mixer instead of 18M-431M; 30 epochs of batch 64 instead of 300 epochs of batch 4096; no
+RandAugment, mixup, dropout or stochastic depth (the paper's ImageNet regularisers); timm's
+initialisation (see DOC.md).
+
+The training, scoring and checking helpers here are shared by the ResMLP, Network-In-Network and
+Sequencer scripts. The seed-0 Mixer is kept as the checkpoint `mlp-mixer.digits`.
 
     zoo reproduce mlp-mixer --part repro
 """
@@ -28,11 +46,19 @@ import torch
 from torch import nn
 
 from zoo.reproduce import Run
+from zoo.verdicts import Check
 
 SEEDS = (0, 1, 2)
+# the baselines' recipe (and the one every model shared before the paper recipes were used)
 RECIPE = {"epochs": 30, "batch_size": 64, "lr": 2e-3, "optimizer": "adamw", "weight_decay": 0.05,
           "schedule": "cosine", "warmup_steps": 50}
+MIXER_RECIPE = {"epochs": 30, "batch_size": 64, "lr": 1e-3, "optimizer": "adamw", "weight_decay": 0.1,
+                "schedule": "linear", "warmup_steps": 54, "clip_grad_norm": 1.0}
+MARGIN = 0.01  # the claimed model may be this much (1 point) below the best baseline on a seed
+LONGER_EPOCHS = 100  # the convergence control: every model reaches ~100% train accuracy by then
+FITTED = 0.995  # train accuracy from which a model counts as fitting its training set
 WORKERS = 2  # the machine has 2 cores; one training run per core, one thread each
+MIXER, CNN, VIT = "MLP-Mixer (digits)", "CNN (same size)", "ViT (timm, same size)"
 
 
 def same_size_cnn(target_params: int) -> nn.Module:
@@ -64,8 +90,8 @@ def n_params(model: nn.Module) -> int:
 
 
 def train_and_score(job: tuple[str, Callable[[], nn.Module], int, dict]) -> dict:
-    """Train one model on digits with one seed; test/train accuracy and loss, curve, CPU time, and
-    the trained model itself (under "trained")."""
+    """Train one model on digits with one seed; test/train accuracy and loss, curve, CPU time, the
+    trained model itself (under "trained") and its training run for a checkpoint's card ("training_run")."""
     import zoo
 
     label, build, seed, recipe = job
@@ -76,20 +102,25 @@ def train_and_score(job: tuple[str, Callable[[], nn.Module], int, dict]) -> dict
     result = zoo.train(model, "digits", seed=seed, progress=False, **recipe)
     cpu = time.process_time() - start
     test, train = zoo.evaluate(model, "digits"), zoo.evaluate(model, "digits", split="train")
+    training = {"task": "digits", "epochs": result.epochs, "training": {**recipe, "seed": seed},
+                "final": result.final, "history": result.history}
     return {"model": label, "seed": seed, "params": n_params(model), "test_accuracy": test["accuracy"],
             "test_loss": test["loss"], "train_accuracy": train["accuracy"], "train_loss": train["loss"],
-            "val_curve": [h["val_accuracy"] for h in result.history], "cpu_s": cpu, "trained": model}
+            "val_curve": [h["val_accuracy"] for h in result.history], "cpu_s": cpu, "trained": model,
+            "training_run": training}
 
 
-def take_trained(runs: list[dict]) -> dict[tuple[str, int], nn.Module]:
-    """Take the trained models out of `runs` (records hold numbers only), by (model label, seed)."""
-    return {(r["model"], r["seed"]): r.pop("trained") for r in runs}
+def take_trained(runs: list[dict]) -> dict[tuple[str, int], tuple[nn.Module, dict]]:
+    """Take the trained models and their training runs out of `runs` (records hold the scores
+    only), by (model label, seed)."""
+    return {(r["model"], r["seed"]): (r.pop("trained"), r.pop("training_run")) for r in runs}
 
 
-def run_jobs(jobs: list) -> list[dict]:
-    """Run training jobs on WORKERS processes (spawned: each imports torch afresh, one thread)."""
+def run_jobs(jobs: list, train: Callable[[tuple], dict] = train_and_score) -> list[dict]:
+    """Run training jobs through `train` on WORKERS processes (spawned: each imports torch afresh,
+    one thread); `train` must be a module-level function so that the workers can import it."""
     with ProcessPoolExecutor(WORKERS, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(train_and_score, jobs))
+        return list(pool.map(train, jobs))
 
 
 def summarise(runs: list[dict]) -> dict[str, dict]:
@@ -129,21 +160,68 @@ def plot(summary: dict[str, dict], runs: list[dict], path, title: str) -> None:
     plt.close(fig)
 
 
-def competitive_verdict(model: str, summary: dict[str, dict]) -> tuple[str, float, str]:
-    """The pre-registered rule: gap to the best baseline in accuracy points -> verdict."""
-    baselines = {k: v for k, v in summary.items() if k != model}
-    best = max(baselines, key=lambda k: baselines[k]["test_accuracy"])
-    gap = 100 * (summary[model]["test_accuracy"] - baselines[best]["test_accuracy"])
-    verdict = "reproduced" if gap >= -1.0 else "partially reproduced" if gap >= -3.0 else "not reproduced"
-    return verdict, gap, best
-
-
 def table(summary: dict[str, dict]) -> dict:
     rows = [[label, row["params"], f"{100 * row['test_accuracy']:.1f} +- {100 * row['test_accuracy_std']:.1f}",
              f"{100 * row['train_accuracy']:.1f}", f"{row['test_loss']:.3f}", f"{row['cpu_s']:.0f}"]
             for label, row in summary.items()]
     return {"columns": ["model", "parameters", "test accuracy % (mean +- std)", "train accuracy %",
                         "test loss", "CPU s per run"], "rows": rows}
+
+
+def competitive_check(runs: list[dict], model: str, baselines, seeds) -> Check:
+    """Per seed: `model`'s test accuracy >= the best of `baselines` on that seed - MARGIN."""
+    acc = {(r["model"], r["seed"]): r["test_accuracy"] for r in runs}
+    return Check(f"{model} test accuracy >= the best same-size baseline's - {100 * MARGIN:.0f} point",
+                 ours=[acc[model, s] for s in seeds], versus=[max(acc[b, s] for b in baselines) for s in seeds],
+                 better="higher", margin=-MARGIN)
+
+
+def failing_seeds(check: Check, seeds) -> list[int]:
+    return [s for s, (ours, versus) in zip(seeds, check.per_seed()) if not check.holds(ours, versus)]
+
+
+def convergence_control(model: str, builders: dict, recipes: dict, runs: list[dict], seeds, epochs: int) -> dict:
+    """`model` and the best baseline of each seed at convergence: those runs that do not fit their
+    training set yet (train accuracy < FITTED) are trained again for `epochs` with their own recipe,
+    the others are converged already; then the check again. Tells underfitting (our protocol) from
+    a generalisation gap at this scale (the claim)."""
+    mine = [r for r in runs if r["seed"] in seeds]
+    # a weaker baseline trained longer could only raise the bar the model failed already: the claimed
+    # model and the seed's best baseline are the runs whose convergence decides the check
+    best = {s: max((r for r in mine if r["seed"] == s and r["model"] != model), key=lambda r: r["test_accuracy"])
+            for s in seeds}
+    unfit = [r for r in mine if r["train_accuracy"] < FITTED and (r["model"] == model or r is best[r["seed"]])]
+    longer = run_jobs([(r["model"], builders[r["model"]], r["seed"], {**recipes[r["model"]], "epochs": epochs})
+                       for r in unfit]) if unfit else []
+    take_trained(longer)
+    retrained = {(r["model"], r["seed"]) for r in longer}
+    converged = [r for r in mine if (r["model"], r["seed"]) not in retrained] + longer
+    check = competitive_check(converged, model, [b for b in builders if b != model], seeds)
+    held = [check.holds(o, v) for o, v in check.per_seed()]
+    deciding = [r for r in converged if r["model"] == model or r["model"] == best[r["seed"]]["model"]]
+    fitted = all(r["train_accuracy"] >= FITTED for r in deciding)
+    trained_longer = (f"{', '.join(sorted({r['model'] for r in longer}))} trained {epochs} epochs, the others "
+                      "already fitting their training set" if longer else
+                      f"{model} and the best baseline already fit their training set")
+    if all(held):
+        conclusion = (f"at convergence ({trained_longer}) the check holds on every control seed: the miss was our "
+                      "protocol (too short training), not the claim")
+    elif fitted:
+        conclusion = (f"at convergence ({trained_longer}; train accuracy >= {100 * FITTED:.1f}% for {model} and the "
+                      f"best baseline) the check "
+                      f"holds on {sum(held)} of {len(held)} control seeds: the gap is generalisation, the claim fails "
+                      "at this scale")
+    else:
+        still = sorted({r["model"] for r in deciding if r["train_accuracy"] < FITTED})
+        conclusion = (f"{', '.join(still)} still below {100 * FITTED:.1f}% train accuracy after {epochs} epochs and "
+                      f"the check holds on {sum(held)} of {len(held)} control seeds: inconclusive")
+    return {"seeds": list(seeds), "epochs": epochs, "retrained": sorted(retrained), "runs": converged,
+            "held": held, "all_fitted": fitted, "conclusion": conclusion}
+
+
+def per_seed_text(runs: list[dict], labels) -> str:
+    return "; ".join(f"{label} " + ", ".join(f"{100 * r['test_accuracy']:.1f}" for r in runs if r["model"] == label)
+                     for label in labels)
 
 
 def _mixer() -> nn.Module:
@@ -156,36 +234,59 @@ def _cnn() -> nn.Module:
     return same_size_cnn(n_params(_mixer()))
 
 
+BUILDERS = {MIXER: _mixer, CNN: _cnn, VIT: tiny_vit}
+RECIPES = {MIXER: MIXER_RECIPE, CNN: RECIPE, VIT: RECIPE}
+
+
+def claim_checks(data: dict) -> tuple[list[int], list[Check]]:
+    """The claim's check from a record's data (its per-seed runs)."""
+    seeds = sorted({r["seed"] for r in data["runs"]})
+    return seeds, [competitive_check(data["runs"], MIXER, [CNN, VIT], seeds)]
+
+
 def reproduce(run: Run) -> None:
-    seeds = run.pick(SEEDS, SEEDS[:1])
-    recipe = {**RECIPE, "epochs": run.pick(RECIPE["epochs"], 1)}
-    models = {"MLP-Mixer (digits)": _mixer, "CNN (same size)": _cnn, "ViT (timm, same size)": tiny_vit}
-    runs = run_jobs([(label, build, seed, recipe) for seed in seeds for label, build in models.items()])
-    run.keep(take_trained(runs)[("MLP-Mixer (digits)", seeds[0])], "digits")
+    wall = time.time()
+    seeds = list(run.pick(SEEDS, SEEDS[:1]))
+    epochs = run.pick(MIXER_RECIPE["epochs"], 1)
+    recipes = {label: {**recipe, "epochs": epochs} for label, recipe in RECIPES.items()}
+    runs = run_jobs([(label, build, seed, recipes[label]) for seed in seeds for label, build in BUILDERS.items()])
+    kept, training = take_trained(runs)[(MIXER, seeds[0])]
+    run.keep(kept, "digits", run=training)
     summary = summarise(runs)
-    verdict, gap, best = competitive_verdict("MLP-Mixer (digits)", summary)
+    seeds, (check,) = claim_checks({"runs": runs})
+    failed = failing_seeds(check, seeds)
+    control = (convergence_control(MIXER, BUILDERS, RECIPES, runs, failed[:1], run.pick(LONGER_EPOCHS, 2))
+               if failed else None)
     plot(summary, runs, run.figure("repro_digits.png"), "MLP-Mixer vs same-size CNN and ViT on 8x8 digits")
-    mixer = summary["MLP-Mixer (digits)"]
+    text = (f"Test accuracy % on 8x8 digits, {len(seeds)} seeds ({per_seed_text(runs, BUILDERS)}); means "
+            + ", ".join(f"{k} {100 * v['test_accuracy']:.1f} (train {100 * v['train_accuracy']:.1f})"
+                        for k, v in summary.items())
+            + f". Check: the Mixer within {100 * MARGIN:.0f} point of the best same-size baseline on each seed "
+              f"(held on {len(seeds) - len(failed)} of {len(seeds)}).")
+    if control:
+        text += (f" Convergence control on seed(s) {control['seeds']}: "
+                 + per_seed_text(control["runs"], BUILDERS) + " (train accuracy "
+                 + ", ".join(f"{r['model']} {100 * r['train_accuracy']:.1f}" for r in control["runs"])
+                 + f"); {control['conclusion']}.")
     run.record(
         "repro_digits",
         claim="An all-MLP architecture alternating token-mixing and channel-mixing MLPs reaches accuracy "
               "competitive with CNN/attention models of similar size.",
-        verdict=verdict,
-        summary=(f"On 8x8 digits the Mixer reaches {100 * mixer['test_accuracy']:.1f}% test accuracy "
-                 f"(+- {100 * mixer['test_accuracy_std']:.1f}, {len(seeds)} seeds) with {mixer['params'] / 1e3:.0f}k "
-                 f"parameters; the best same-size baseline, {best}, reaches "
-                 f"{100 * summary[best]['test_accuracy']:.1f}%: a gap of {gap:+.1f} points "
-                 f"(competitive = within 1 point, decided before running). "
-                 + "; ".join(f"{k}: {100 * v['test_accuracy']:.1f}%" for k, v in summary.items() if k != best
-                             and k != "MLP-Mixer (digits)") + "."),
-        setup=(f"task digits (sklearn 8x8, 1150/288/360 split); models of ~{mixer['params'] / 1e3:.0f}k parameters; "
-               f"recipe {recipe}; seeds {seeds}; test split scored after the last epoch; 1 thread per run"),
+        seeds=seeds, checks=[check], summary=text,
+        setup=(f"task digits (sklearn 8x8, 1150/288/360 split); models of ~{summary[MIXER]['params'] / 1e3:.0f}k "
+               f"parameters; Mixer with the paper's recipe {recipes[MIXER]} (Adam with decoupled weight decay, "
+               f"linear warmup and decay, clipping at norm 1); CNN and ViT with {recipes[CNN]}; seeds {seeds}; test "
+               "split scored after the last epoch; 1 thread per run. Departures: 8x8 digits instead of JFT-300M / "
+               "ImageNet (data that ships with the zoo); 139k parameters and 30 epochs of batch 64 instead of "
+               "300 epochs of batch 4096 (CPU budget); no RandAugment, mixup or stochastic depth (none suit 1150 "
+               "8x8 images); timm's initialisation instead of Flax's defaults (weights interchangeable with "
+               f"timm). Rule written before running: per seed, Mixer >= best baseline - {100 * MARGIN:.0f} point; "
+               f"on the first failing seed the Mixer and the best baseline, if below {100 * FITTED:.1f}% train "
+               f"accuracy, are retrained {LONGER_EPOCHS} epochs, to tell underfitting from a generalisation gap."),
         table=table(summary),
-        paper={"source": "Tolstikhin et al. 2021, main results table (ImageNet top-1 after JFT-300M pre-training)",
+        paper={"source": "Tolstikhin et al. 2021, Table 2 (ImageNet, pre-trained on JFT-300M)",
                "Mixer-H/14 top-1": 87.94, "ViT-H/14 top-1": 88.55, "BiT-R152x4 top-1": 87.54},
         figures=["repro_digits.png"],
-        data={"summary": summary, "runs": runs},
+        data={"summary": summary, "runs": runs, "control": control, "wall_seconds": time.time() - wall},
     )
-    print(verdict, f"gap {gap:+.2f} points to {best}")
-    for row in table(summary)["rows"]:
-        print(row)
+    print(text)

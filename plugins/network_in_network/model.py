@@ -17,8 +17,8 @@ Departures from the paper:
   class maps die and training stalls at chance (seen on digits with SGD and Adam).
 - `relu_on_class_maps=False` is an option the paper does not have: with ReLU'd class maps a class
   whose map turns negative everywhere gets no gradient again; in the 8x8-digits network this
-  happened within the first epochs and capped accuracy (the reproduction,
-  `zoo reproduce network-in-network --part repro`, measures both).
+  happened within the first epochs and capped accuracy (with AdamW at lr 1e-3; with the paper's
+  SGD at lr 0.1 the whole network dies on some seeds, see DOC.md).
 - Max pooling uses ceil mode with no padding, as Caffe does, so an 8x8 input pools to 4x4 and 2x2.
 - The `digits` variant (8x8 grey digits, widths 32/64/64, kernels 3) is this zoo's, sized for CPU.
 """
