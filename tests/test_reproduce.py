@@ -131,3 +131,22 @@ def test_list_shows_parts_and_recorded_verdicts():
     rows = {(r["model"], r["part"]): r["records"] for r in json.loads(done.stdout)}
     assert rows[("fan", "repro")] == {"fan": "partially reproduced"}
     assert ("kan", "repro_toy") in rows
+
+
+def test_a_kept_model_without_its_run_leaves_no_earlier_runs_metrics(tmp_path):
+    """Run.keep into a folder that held an earlier checkpoint and its run: the earlier metrics.json and
+    curves.png must not pass for the new model's."""
+    import torch
+
+    import zoo
+    from zoo.reproduce import Part, Run
+
+    run = Run(Part("kan", "repro", "zoo_plugins.kan.repro_toy", tmp_path), tmp_path)
+    model = zoo.create("kan", width=[2, 2, 1])
+    x = torch.rand(32, 2)
+    trained = zoo.train(model, (x, x.sum(1, keepdim=True)), epochs=1, out_dir=tmp_path / "run", progress=False)
+    folder = run.keep(model, "toy", run=trained.out_dir)
+    assert (folder / "metrics.json").exists() and (folder / "curves.png").exists()
+    again = run.keep(zoo.create("kan", width=[2, 2, 1]), "toy")
+    assert again == folder and not (folder / "metrics.json").exists() and not (folder / "curves.png").exists()
+    assert zoo.load(folder).zoo_identity.weights == "toy"

@@ -264,13 +264,17 @@ class Run:
         import dataclasses
 
         from .hub import sha256_file
-        from .repo_files import WEIGHTS_NAME
+        from .repo_files import CURVES_NAME, METRICS_NAME, WEIGHTS_NAME
         from .weights import save
 
+        target = self.out / WEIGHTS / _file_name(tag, "weights tag")
+        if run is None:  # a save keeps the folder's other files: an earlier model's run would pass for this one's
+            for stale in (METRICS_NAME, CURVES_NAME):
+                (target / stale).unlink(missing_ok=True)
         identity = model.zoo_identity
-        model.zoo_identity = dataclasses.replace(identity, weights=_file_name(tag, "weights tag"))
+        model.zoo_identity = dataclasses.replace(identity, weights=tag)
         try:  # saved as the catalog checkpoint it is (its tag, and the catalog's license once listed)
-            folder = save(model, self.out / WEIGHTS / tag, run=run)
+            folder = save(model, target, run=run)
         finally:
             model.zoo_identity = identity
         self.kept.append((tag, folder, sha256_file(folder / WEIGHTS_NAME)))
