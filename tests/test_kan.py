@@ -228,6 +228,34 @@ def test_prune_removes_dead_nodes_and_keeps_the_output():
     assert pruned.prune_edges(x, threshold=1e9) == 2 * 3 + 3 * 1 and pruned(x).abs().max() == 0
 
 
+def test_std_edge_score_is_pykans_edge_scale():
+    torch.manual_seed(0)
+    model = KAN(KANConfig(width=[2, 3, 1]))
+    x = torch.rand(200, 2) * 2 - 1
+    for layer, h, scores in zip(model.layers, model.layer_inputs(x), model.edge_scores(x, score="std")):
+        phi = oracle_forward_edges(layer, h)
+        # pykan 0.2 MultKAN.forward: std(postacts) / (std(preacts) + 0.1), torch's unbiased std
+        assert torch.allclose(scores, phi.std(0) / (h.std(0)[:, None] + 0.1), rtol=1e-5)
+    with pytest.raises(ValueError, match="edge score 'mean'"):
+        model.edge_scores(x, score="mean")
+    with pytest.raises(ValueError, match="prune score 'mean'"):
+        model.prune(x, score="mean")
+
+
+def test_std_score_prunes_a_node_that_only_carries_a_bias():
+    torch.manual_seed(0)
+    model = KAN(KANConfig(width=[2, 3, 1]))
+    with torch.no_grad():  # hidden node 2 sends a constant 0.1: B-splines sum to 1 inside the grid
+        model.layers[1].scale_base[2] = 0
+        model.layers[1].coef[2] = 0.1
+    x = torch.rand(300, 2) * 1.8 - 0.9
+    assert model.prune(x, threshold=1e-2).config.width == [2, 3, 1]  # |phi|_1 = 0.1 keeps it
+    pruned = model.prune(x, threshold=1e-2, score="std")
+    assert pruned.config.width == [2, 2, 1]
+    assert torch.allclose(pruned(x), model(x) - 0.1, atol=1e-5)  # only the bias is lost
+    assert pruned.prune_edges(x, threshold=1e9, score="std") == 2 * 2 + 2 * 1
+
+
 def test_pruning_to_nothing_is_a_clear_error():
     model = KAN(KANConfig(width=[2, 3, 1]))
     with pytest.raises(ValueError, match="every node of hidden layer 1"):

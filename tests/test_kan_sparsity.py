@@ -83,3 +83,46 @@ def test_the_kan_keeps_its_default_training_path():
 def test_bad_penalty_weights_are_rejected(options):
     with pytest.raises(ValueError, match="SparsityTraining"):
         SparsityTraining(new_kan(), **options)
+
+
+def pykan_reg(acts_scale: list[torch.Tensor], lamb_l1: float, lamb_entropy: float) -> torch.Tensor:
+    """pykan 0.2's `MultKAN.reg` (coefficient terms off), on its (out, in) edge scales."""
+    reg = 0.0
+    for vec in acts_scale:
+        p_row = vec / (torch.sum(vec, dim=1, keepdim=True) + 1)
+        p_col = vec / (torch.sum(vec, dim=0, keepdim=True) + 1)
+        entropy_row = -torch.mean(torch.sum(p_row * torch.log2(p_row + 1e-4), dim=1))
+        entropy_col = -torch.mean(torch.sum(p_col * torch.log2(p_col + 1e-4), dim=0))
+        reg = reg + lamb_l1 * torch.sum(vec) + lamb_entropy * (entropy_row + entropy_col)
+    return reg
+
+
+def test_the_pykan_penalty_is_pykans_reg():
+    task = exp_sin_task()
+    kan = new_kan()
+    x = task.splits()["train"].tensors[0]
+    with torch.no_grad():
+        acts_scale = []  # pykan: std(postacts) / (std(preacts) + 0.1), laid out (out, in)
+        for layer, h in zip(kan.layers, kan.layer_inputs(x)):
+            acts_scale.append((layer.activations(h).std(0) / (h.std(0)[:, None] + 0.1)).T)
+        penalty = float(kan.regularization(x, 1.0, 2.0, form="pykan"))
+        assert penalty == pytest.approx(float(pykan_reg(acts_scale, 1.0, 2.0)), rel=1e-12)
+        assert penalty != pytest.approx(float(kan.regularization(x, 1.0, 2.0)), rel=1e-3)
+    with pytest.raises(ValueError, match="penalty form 'l2'"):
+        kan.regularization(x, form="l2")
+
+
+def test_sparsity_training_with_the_pykan_penalty_logs_it_and_trains_sparser():
+    task = exp_sin_task()
+    x, y = task.splits()["train"].tensors[:2]
+    plain, penalised = new_kan(), new_kan()
+    with torch.no_grad():
+        penalty = penalised.regularization(x, 1.0, 2.0, form="pykan")
+    recorder = LogRecorder()
+    train(SparsityTraining(plain, lamb=0.0, form="pykan"), task)
+    train(SparsityTraining(penalised, lamb=0.05, mu_2=2.0, form="pykan"), task, callbacks=[recorder])
+    assert recorder.logs[0]["penalty"] == pytest.approx(float(penalty), rel=1e-9)
+    with torch.no_grad():
+        assert penalised.regularization(x, form="pykan") < 0.9 * plain.regularization(x, form="pykan")
+    with pytest.raises(ValueError, match="SparsityTraining form"):
+        SparsityTraining(new_kan(), lamb=1e-3, form="l2")

@@ -41,6 +41,9 @@ from torch import nn
 from .config import KANConfig
 from .spline import SplineTables, b_spline_basis, extend_grid, kan_linear, uniform_grid
 
+EDGE_SCORES = ("l1", "std")  # see KAN.edge_scores
+PENALTY_FORMS = ("paper", "pykan")  # see KAN.regularization
+
 __all__ = ["KAN", "KANLayer", "SparsityTraining", "b_spline_basis", "extend_grid", "uniform_grid", "fit_coefficients"]
 
 
@@ -230,21 +233,48 @@ class KAN(nn.Module):
 
     # --- the paper's toolkit -------------------------------------------------------------------
 
-    def edge_scores(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """|phi|_1 of every edge, the mean absolute activation over the batch (paper Eq. 2.17):
-        one (in, out) tensor per layer, differentiable."""
-        return [layer.activations(h).abs().mean(0) for layer, h in zip(self.layers, self.layer_inputs(x))]
+    def edge_scores(self, x: torch.Tensor, score: str = "l1") -> list[torch.Tensor]:
+        """The score of every edge over the batch x: one (in, out) tensor per layer, differentiable.
 
-    def regularization(self, x: torch.Tensor, mu_1: float = 1.0, mu_2: float = 1.0) -> torch.Tensor:
-        """The paper's sparsification penalty (Eq. 2.17-2.20): sum over layers of
-        mu_1 |Phi|_1 + mu_2 S(Phi), with |Phi|_1 the sum of edge L1 norms and S the entropy of the
-        normalised edge norms. Training loss = prediction loss + lambda * regularization(x).
+        score="l1": |phi|_1, the mean absolute activation (paper Eq. 2.17).
+        score="std": std(phi) / (std(x_i) + 0.1), the edge scale of the authors' pykan 0.2
+        (`MultKAN.forward`'s acts_scale, which its first `prune_node` thresholds). Unlike |phi|_1
+        it ignores a constant offset: an edge whose activation barely varies carries nothing but a
+        bias and scores near 0 however large that bias is."""
+        if score not in EDGE_SCORES:
+            raise ValueError(f"edge score {score!r}: expected one of {EDGE_SCORES}")
+        scores = []
+        for layer, h in zip(self.layers, self.layer_inputs(x)):
+            acts = layer.activations(h)
+            if score == "l1":
+                scores.append(acts.abs().mean(0))
+            else:
+                scores.append(acts.std(0) / (h.std(0)[:, None] + 0.1))
+        return scores
 
-        The paper defines every piece, so its text is followed where the authors' pykan 0.2.8
-        differs (`MultKAN.reg`, `fit` defaults): pykan scores an edge by std(phi) / (std(x) + 0.1)
-        instead of the mean |phi|, sums row- and column-normalised entropies in log2 with weight 2
-        instead of mu_2 = 1, and has optional coefficient L1 / smoothness terms (off by default)."""
+    def regularization(self, x: torch.Tensor, mu_1: float = 1.0, mu_2: float = 1.0,
+                       form: str = "paper") -> torch.Tensor:
+        """The sparsification penalty; training loss = prediction loss + lambda * regularization(x).
+
+        form="paper" (Eq. 2.17-2.20): sum over layers of mu_1 |Phi|_1 + mu_2 S(Phi), with |Phi|_1
+        the sum of the edges' mean |phi| and S the entropy of the normalised edge norms.
+        form="pykan": the authors' pykan 0.2 (`MultKAN.reg` with its default reg_metric, whose
+        `fit` defaults are mu_1 = 1, mu_2 = 2): edges scored by std(phi) / (std(x) + 0.1)
+        (`edge_scores(x, "std")`), and per layer mu_1 * their sum + mu_2 * (mean over output nodes
+        of the entropy of the incoming scores + mean over input nodes of the entropy of the
+        outgoing scores), each normalised by (its sum + 1) and taken in log2 of (p + 1e-4). Its
+        optional coefficient L1 / smoothness terms (off by default there) are not included."""
+        if form not in PENALTY_FORMS:
+            raise ValueError(f"penalty form {form!r}: expected one of {PENALTY_FORMS}")
         total = torch.zeros((), dtype=self.layers[0].coef.dtype, device=self.layers[0].coef.device)
+        if form == "pykan":
+            for scores in self.edge_scores(x, "std"):  # (in, out)
+                p_in = scores / (scores.sum(0, keepdim=True) + 1)  # per output node, over its inputs
+                p_out = scores / (scores.sum(1, keepdim=True) + 1)  # per input node, over its outputs
+                entropy_in = -(p_in * torch.log2(p_in + 1e-4)).sum(0).mean()
+                entropy_out = -(p_out * torch.log2(p_out + 1e-4)).sum(1).mean()
+                total = total + mu_1 * scores.sum() + mu_2 * (entropy_in + entropy_out)
+            return total
         for scores in self.edge_scores(x):
             l1 = scores.sum()
             p = scores / l1.clamp_min(1e-12)
@@ -273,31 +303,38 @@ class KAN(nn.Module):
         return self._derived(self.config.model_copy(update={"grid": grid}), layers)
 
     @torch.no_grad()
-    def prune_edges(self, x: torch.Tensor, threshold: float = 1e-2) -> int:
-        """Mask every edge whose |phi|_1 on x is below threshold; returns how many were masked."""
+    def prune_edges(self, x: torch.Tensor, threshold: float = 1e-2, score: str = "l1") -> int:
+        """Mask every edge whose score on x (`edge_scores`; default |phi|_1) is below threshold;
+        returns how many were masked."""
         masked = 0
-        for layer, scores in zip(self.layers, self.edge_scores(x)):
+        for layer, scores in zip(self.layers, self.edge_scores(x, score)):
             weak = (scores < threshold) & (layer.mask > 0)
             masked += int(weak.sum())
             layer.mask[weak] = 0.0
         return masked
 
     @torch.no_grad()
-    def node_scores(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def node_scores(self, x: torch.Tensor, score: str = "l1") -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(incoming, outgoing) score of every hidden node (paper Sec. 2.5.1, "Pruning", Eq. 2.21):
-        I = max over incoming edges of |phi|_1, O = max over outgoing edges. (pykan 0.2.8's
-        `prune_node` scores nodes by backward attribution instead; the paper's rule is followed.)"""
-        scores = self.edge_scores(x)
+        I = max over incoming edges of the edge score, O = max over outgoing edges. The edge score
+        is the paper's |phi|_1 by default, or pykan 0.2's std ratio (score="std", see
+        `edge_scores`). (pykan 0.2.8's `prune_node` scores nodes by backward attribution instead.)"""
+        scores = self.edge_scores(x, score)
         return [(scores[l].max(0).values, scores[l + 1].max(1).values) for l in range(len(scores) - 1)]
 
-    def prune(self, x: torch.Tensor, threshold: float = 1e-2, edge_threshold: float | None = None) -> "KAN":
+    def prune(self, x: torch.Tensor, threshold: float = 1e-2, edge_threshold: float | None = None,
+              score: str = "l1") -> "KAN":
         """Node pruning (paper Sec. 2.5.1): a smaller KAN keeping the hidden nodes whose incoming
         and outgoing scores both exceed threshold; then, if edge_threshold is given, edges below it
-        are masked. Raises ValueError when a hidden layer would lose every node."""
+        are masked. `score` picks the edge score (`edge_scores`): "l1", the paper's |phi|_1, or
+        "std", the authors' pykan 0.2 std ratio. Raises ValueError when a hidden layer would lose
+        every node."""
         if not threshold >= 0:
             raise ValueError(f"prune threshold must be >= 0, got {threshold!r}")
+        if score not in EDGE_SCORES:
+            raise ValueError(f"prune score {score!r}: expected one of {EDGE_SCORES}")
         keep = []
-        for l, (incoming, outgoing) in enumerate(self.node_scores(x)):
+        for l, (incoming, outgoing) in enumerate(self.node_scores(x, score)):
             alive = ((incoming > threshold) & (outgoing > threshold)).nonzero().flatten()
             if alive.numel() == 0:
                 best = torch.minimum(incoming, outgoing).max().item()
@@ -323,13 +360,14 @@ class KAN(nn.Module):
         width = [self.config.width[0]] + [len(k) for k in keep] + [self.config.width[-1]]
         pruned = self._derived(self.config.model_copy(update={"width": width}), layers)
         if edge_threshold is not None:
-            pruned.prune_edges(x, edge_threshold)
+            pruned.prune_edges(x, edge_threshold, score)
         return pruned
 
 
 class SparsityTraining(nn.Module):
     """Trains a KAN through `zoo.train` on the paper's sparsification objective (Eq. 2.20):
-    the task's loss plus lamb * kan.regularization(x, mu_1, mu_2), x the batch's inputs.
+    the task's loss plus lamb * kan.regularization(x, mu_1, mu_2, form), x the batch's inputs
+    (form="paper", the paper's Eq. 2.20, by default; "pykan" for the authors' code's penalty).
 
         zoo.train(SparsityTraining(kan, lamb=1e-3), task, optimizer="lbfgs", ...)
 
@@ -339,12 +377,15 @@ class SparsityTraining(nn.Module):
     the optimizer re-evaluates in its line search; other optimizers take one gradient step on it.
     Logs "loss" (the objective, before the step), "pred_loss" and "penalty"."""
 
-    def __init__(self, kan: KAN, lamb: float, mu_1: float = 1.0, mu_2: float = 1.0):
+    def __init__(self, kan: KAN, lamb: float, mu_1: float = 1.0, mu_2: float = 1.0, form: str = "paper"):
         super().__init__()
         for name, value in (("lamb", lamb), ("mu_1", mu_1), ("mu_2", mu_2)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"SparsityTraining {name} must be a finite number >= 0, got {value!r}")
+        if form not in PENALTY_FORMS:
+            raise ValueError(f"SparsityTraining form must be one of {PENALTY_FORMS}, got {form!r}")
         self.kan, self.lamb, self.mu_1, self.mu_2 = kan, float(lamb), float(mu_1), float(mu_2)
+        self.form = form
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.kan(x)
@@ -357,7 +398,7 @@ class SparsityTraining(nn.Module):
         def objective() -> torch.Tensor:
             step.zero_grad(name)
             pred_loss = step.loss(self.kan(x), batch)
-            penalty = self.kan.regularization(x, self.mu_1, self.mu_2)
+            penalty = self.kan.regularization(x, self.mu_1, self.mu_2, self.form)
             total = pred_loss + self.lamb * penalty
             step.backward(total)
             if not logged:  # the first evaluation: the objective before the step
