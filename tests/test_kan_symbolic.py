@@ -91,3 +91,14 @@ def test_cli_plot_and_formula(tmp_path, capsys):
     assert "y_1 =" in capsys.readouterr().out
     assert main(["kan", "formula", "kan", "--lib", "nope"]) == 2
     assert "unknown symbolic" in capsys.readouterr().err
+
+
+def test_auto_symbolic_reports_its_progress_edge_by_edge():
+    torch.manual_seed(0)
+    model = KAN(KANConfig(width=[2, 3, 1], grid=3)).double()
+    model.layers[0].mask[1, 2] = 0.0  # a masked edge is not fitted, so not counted
+    counts = []
+    snapped = auto_symbolic(model, torch.rand(100, 2, dtype=torch.float64) * 2 - 1, lib=["x", "sin"],
+                            on_edges=counts.append)
+    assert sum(counts) == 8 == len(snapped.report)  # 2*3 - 1 + 3*1 active edges, each decided once
+    assert counts == [3, 2, 1, 1, 1]  # after each input node of each layer

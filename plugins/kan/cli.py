@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 from zoo.errors import ConfigError, ResourceError
@@ -120,7 +121,13 @@ def cmd_formula(args) -> int:
     task = _task(args.task)
     model = _kan(args.source)
     lib = args.lib.split(",") if args.lib else None
-    snapped = auto_symbolic(model, _samples(model, task, args.samples), lib=lib, r2_threshold=args.r2)
+    from tqdm.auto import tqdm
+
+    active = int(sum((layer.mask != 0).sum() for layer in model.layers))
+    # fitting every edge against the library takes seconds to minutes: show it moving on a terminal
+    with tqdm(total=active, desc="fitting edges", unit="edge", leave=False, disable=not sys.stderr.isatty()) as bar:
+        snapped = auto_symbolic(model, _samples(model, task, args.samples), lib=lib, r2_threshold=args.r2,
+                                on_edges=bar.update)
     formulas, numeric = snapped.formula()
     if args.json:
         edges = [{"layer": key[0], "input": key[1], "output": key[2],

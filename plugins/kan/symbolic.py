@@ -219,10 +219,13 @@ class SymbolicKAN(nn.Module):
 
 
 def auto_symbolic(kan, x: torch.Tensor, lib: list[str] | None = None, r2_threshold: float = 0.9,
-                  weight_simple: float = 0.8, zero_threshold: float = 1e-2, **fit_options) -> SymbolicKAN:
+                  weight_simple: float = 0.8, zero_threshold: float = 1e-2, on_edges=None,
+                  **fit_options) -> SymbolicKAN:
     """Snap every active edge of `kan` whose best library fit on the activations that x produces
     reaches r2_threshold; the others keep their splines (see `SymbolicKAN.report`). Edges whose
-    |phi|_1 is below zero_threshold times the layer's strongest edge become 0 (are removed)."""
+    |phi|_1 is below zero_threshold times the layer's strongest edge become 0 (are removed).
+    on_edges: called with the number of edges just decided, after each input node of each layer
+    (a progress bar's update)."""
     if x.dim() != 2 or x.shape[1] != kan.config.width[0]:
         raise ValueError(f"auto_symbolic expects samples of shape (batch, {kan.config.width[0]}), "
                          f"got {tuple(x.shape)}")
@@ -259,4 +262,6 @@ def auto_symbolic(kan, x: torch.Tensor, lib: list[str] | None = None, r2_thresho
                     else:
                         report[key] = (f"kept the spline: the best fit, {best.name}, reaches R^2 = {best.r2:.3f} "
                                        f"< {r2_threshold}")
+                if on_edges is not None:
+                    on_edges(int((layer.mask[i] != 0).sum()))
     return SymbolicKAN(kan, edges, report, zeros)
