@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import tabm
 import torch
@@ -108,3 +111,23 @@ def test_out_of_range_configs_are_refused_at_create(bad):
 def test_regression_task_sizes_one_output():
     model = zoo.create("tabm", task="diabetes", d_block=16, k=4)
     assert (model.config.d_in, model.config.d_out) == (10, 1)
+
+
+def test_the_recorded_verdict_follows_from_the_scripts_checks_on_its_stored_runs():
+    from zoo.verdicts import judge
+    from zoo_plugins.tabm.repro import claim_checks
+
+    record = json.loads((plugin_folder() / "results" / "repro_tables.json").read_text())
+    if not record.get("checks"):
+        pytest.skip("the stored record predates the verdict rule: its verdict was typed by its script")
+    seeds, checks = claim_checks(record["data"])
+    verdict, judged = judge(checks)
+    assert len(seeds) >= 3 and list(seeds) == record["seeds"]
+    assert verdict == record["verdict"]
+    assert [c["held"] for c in judged] == [c["held"] for c in record["checks"]]
+
+
+def plugin_folder() -> Path:
+    import zoo_plugins.tabm
+
+    return Path(zoo_plugins.tabm.__file__).parent
