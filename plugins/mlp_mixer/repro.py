@@ -238,6 +238,22 @@ BUILDERS = {MIXER: _mixer, CNN: _cnn, VIT: tiny_vit}
 RECIPES = {MIXER: MIXER_RECIPE, CNN: RECIPE, VIT: RECIPE}
 
 
+def comparison_text(subject: str, runs: list[dict], summary: dict, builders, seeds, failed, control) -> str:
+    """The record's summary of a same-size comparison: per-seed and mean accuracies, the check's
+    count, and the convergence control's outcome when one ran."""
+    text = (f"Test accuracy % on 8x8 digits, {len(seeds)} seeds ({per_seed_text(runs, builders)}); means "
+            + ", ".join(f"{k} {100 * v['test_accuracy']:.1f} (train {100 * v['train_accuracy']:.1f})"
+                        for k, v in summary.items())
+            + f". Check: {subject} within {100 * MARGIN:.0f} point of the best same-size baseline on each seed "
+              f"(held on {len(seeds) - len(failed)} of {len(seeds)}).")
+    if control:
+        text += (f" Convergence control on seed(s) {control['seeds']}: "
+                 + per_seed_text(control["runs"], builders) + " (train accuracy "
+                 + ", ".join(f"{r['model']} {100 * r['train_accuracy']:.1f}" for r in control["runs"])
+                 + f"); {control['conclusion']}.")
+    return text
+
+
 def claim_checks(data: dict) -> tuple[list[int], list[Check]]:
     """The claim's check from a record's data (its per-seed runs)."""
     seeds = sorted({r["seed"] for r in data["runs"]})
@@ -258,16 +274,7 @@ def reproduce(run: Run) -> None:
     control = (convergence_control(MIXER, BUILDERS, RECIPES, runs, failed[:1], run.pick(LONGER_EPOCHS, 2))
                if failed else None)
     plot(summary, runs, run.figure("repro_digits.png"), "MLP-Mixer vs same-size CNN and ViT on 8x8 digits")
-    text = (f"Test accuracy % on 8x8 digits, {len(seeds)} seeds ({per_seed_text(runs, BUILDERS)}); means "
-            + ", ".join(f"{k} {100 * v['test_accuracy']:.1f} (train {100 * v['train_accuracy']:.1f})"
-                        for k, v in summary.items())
-            + f". Check: the Mixer within {100 * MARGIN:.0f} point of the best same-size baseline on each seed "
-              f"(held on {len(seeds) - len(failed)} of {len(seeds)}).")
-    if control:
-        text += (f" Convergence control on seed(s) {control['seeds']}: "
-                 + per_seed_text(control["runs"], BUILDERS) + " (train accuracy "
-                 + ", ".join(f"{r['model']} {100 * r['train_accuracy']:.1f}" for r in control["runs"])
-                 + f"); {control['conclusion']}.")
+    text = comparison_text("the Mixer", runs, summary, BUILDERS, seeds, failed, control)
     run.record(
         "repro_digits",
         claim="An all-MLP architecture alternating token-mixing and channel-mixing MLPs reaches accuracy "

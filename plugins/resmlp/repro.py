@@ -38,8 +38,8 @@ from torch import nn
 
 from zoo.reproduce import Run
 from zoo.verdicts import Check
-from zoo_plugins.mlp_mixer.repro import (CNN, FITTED, LONGER_EPOCHS, MARGIN, RECIPE, SEEDS, VIT, competitive_check,
-                                         convergence_control, failing_seeds, n_params, per_seed_text, plot,
+from zoo_plugins.mlp_mixer.repro import (CNN, FITTED, LONGER_EPOCHS, MARGIN, RECIPE, SEEDS, VIT, comparison_text,
+                                         competitive_check, convergence_control, failing_seeds, n_params, plot,
                                          run_jobs, same_size_cnn, summarise, table, take_trained, tiny_vit)
 
 RESMLP = "ResMLP (digits)"
@@ -106,16 +106,7 @@ def reproduce(run: Run) -> None:
     control = (convergence_control(RESMLP, BUILDERS, RECIPES, runs, failed[:1], run.pick(LONGER_EPOCHS, 2))
                if failed else None)
     plot(summary, runs, run.figure("repro_digits.png"), "ResMLP vs same-size CNN and ViT on 8x8 digits")
-    text = (f"Test accuracy % on 8x8 digits, {len(seeds)} seeds ({per_seed_text(runs, BUILDERS)}); means "
-            + ", ".join(f"{k} {100 * v['test_accuracy']:.1f} (train {100 * v['train_accuracy']:.1f})"
-                        for k, v in summary.items())
-            + f". Check: ResMLP within {100 * MARGIN:.0f} point of the best same-size baseline on each seed "
-              f"(held on {len(seeds) - len(failed)} of {len(seeds)}).")
-    if control:
-        text += (f" Convergence control on seed(s) {control['seeds']}: "
-                 + per_seed_text(control["runs"], BUILDERS) + " (train accuracy "
-                 + ", ".join(f"{r['model']} {100 * r['train_accuracy']:.1f}" for r in control["runs"])
-                 + f"); {control['conclusion']}.")
+    text = comparison_text("ResMLP", runs, summary, BUILDERS, seeds, failed, control)
     run.record(
         "repro_digits",
         claim="A residual all-MLP network (cross-patch linear + per-patch MLP with Affine normalisation) reaches "
