@@ -507,7 +507,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     parser.add_argument("--strict", action=_StrictPlugins, nargs=0,
                         help="raise on the first plugin error (for plugin authors)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, help="what to do (see each command's --help)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                help="what to do (see each command's --help)")
     for module in [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES:
         importlib.import_module(module).register(sub)
     return parser
