@@ -7,6 +7,10 @@ generated in code (nothing downloads).
 - `feynman/<id>`: the AI Feynman equations, ranges from physo's CSV (feynman.py; extra `data`).
 - `forecast/goog`: a real daily price series bundled with matplotlib (forecasting.py).
 - `seq/sort`, `seq/copy`, `seq/modular-add`: algorithmic sequence tasks (sequences.py).
+- `ctr/planted`, `tabular/interactions`: generated tabular data with planted interactions
+  (synthetic_tabular.py).
+- `dynamics/coupled`, `dynamics/irregular`: generated time series (dynamics.py, the generator the
+  time-series plugins share).
 
 The task names are those the catalog (registry.yaml, "built-in tasks" section) gives this plugin;
 `build_task` maps each to its builder. Importing this module is cheap: no torch, no data.
@@ -38,6 +42,14 @@ def build_task(name: str, **options):
 
         builder = {"seq/sort": sequences.sort_task, "seq/copy": sequences.copy_task,
                    "seq/modular-add": sequences.modular_add_task}.get(name)
+    elif name in ("ctr/planted", "tabular/interactions"):
+        from . import synthetic_tabular
+
+        builder = synthetic_tabular.ctr_task if name == "ctr/planted" else synthetic_tabular.interactions_task
+    elif name.startswith("dynamics/"):
+        from . import dynamics
+
+        builder = {"dynamics/coupled": dynamics.coupled_task, "dynamics/irregular": dynamics.irregular_task}.get(name)
     else:
         from .tabular import SKLEARN_SETS, load_sklearn_task
 
