@@ -18,7 +18,8 @@ Where the code departs from the paper, and why:
 - Several defaults (eta, the optimizer settings, the block widths, dropout) were set from memory of
   the paper and could not be checked against it; DOC.md lists them.
 - Inference draws z_0 and the chain's noise from a generator seeded by `inference_seed`, so that
-  evaluating a model twice gives the same prediction and leaves torch's global generator alone.
+  evaluating a model twice gives the same prediction and leaves torch's global generator alone;
+  one draw is shared by the rows of a batch, so a row's prediction does not depend on its batch.
 """
 
 from __future__ import annotations

@@ -139,15 +139,17 @@ class NoPropNet(nn.Module):
         if x.dim() != 4 or x.shape[1] != config.in_chans:
             raise ValueError(f"noprop-dt expects images of shape (batch, {config.in_chans}, H, W), got {tuple(x.shape)}")
         generator = torch.Generator(device=x.device).manual_seed(config.inference_seed)
-        shape = (x.shape[0], config.embedding_dim)
-        z = torch.randn(shape, generator=generator, device=x.device, dtype=x.dtype)
+        # one draw of z_0 and of each eps_t, shared by the rows: a row's prediction then depends on that
+        # row alone, not on its batch, and the draw's shape stays concrete when the batch is symbolic
+        row = (1, config.embedding_dim)
+        z = torch.randn(row, generator=generator, device=x.device, dtype=x.dtype).expand(x.shape[0], -1)
         for t, block in enumerate(self.blocks, start=1):
             a, b, c = self.chain_coefficients(t)
             z = a * block(x, z, self.embedding) + b * z
             # c > 0 for every block of the cosine schedule (abar_t < 1); tracing cannot test it
             if config.inference_noise and (torch.compiler.is_compiling() or c > 0):
                 noise_scale = c.sqrt() if torch.is_tensor(c) else math.sqrt(c)
-                z = z + noise_scale * torch.randn(shape, generator=generator, device=x.device, dtype=x.dtype)
+                z = z + noise_scale * torch.randn(row, generator=generator, device=x.device, dtype=x.dtype)
         return self.classifier(z)
 
 
