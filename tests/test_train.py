@@ -336,6 +336,9 @@ def test_training_step_override_with_two_optimizers():
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     assert model.eval_calls > 0  # evaluation went through evaluation_step
     assert "train_loss" not in result.final and "train_rmse" in result.final
+    # the model builds its optimizers: options that would build another are refused, not ignored
+    with pytest.raises(ConfigError, match="optimizer='sgd', weight_decay=0.1 would be ignored"):
+        train(TwoPartModel(), (x, y), epochs=1, optimizer="sgd", weight_decay=0.1)
 
 
 # --- reports, CLI and saved models --------------------------------------------------------------------

@@ -309,6 +309,12 @@ def _optimizers(model, config: TrainConfig, methods=()) -> dict[str, torch.optim
         if owned:
             raise ConfigError(f"model {_model_label(model)!r} builds its own optimizers (configure_optimizers), so the "
                               f"parameters of methods {[m.name for m in methods if m.parameters()]} have no optimizer")
+        ignored = {name: getattr(config, name) for name in ("optimizer", "weight_decay", "momentum")
+                   if getattr(config, name) != TrainConfig.model_fields[name].default}
+        if ignored:
+            raise ConfigError(f"model {_model_label(model)!r} builds its own optimizers (configure_optimizers), so "
+                              f"{', '.join(f'{k}={v!r}' for k, v in ignored.items())} would be ignored; leave "
+                              f"{'them' if len(ignored) > 1 else 'it'} at the default (only lr reaches the model)")
         found = model.configure_optimizers(config.lr)
         if isinstance(found, torch.optim.Optimizer):
             found = {"main": found}
