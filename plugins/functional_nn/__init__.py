@@ -2,7 +2,8 @@
 for functional data with applications to EEG classification" (Heinrichs, Heim & Weber, 2023):
 functional layers whose weights are functions expanded in a Legendre basis, made shift invariant by
 convolution over time (a functional MLP variant beside it); and the task
-`functional-nn/shifted-signals`, EEG-like curves classified by the shape of a randomly placed signal.
+`functional-nn/shifted-signals`, EEG-like curves classified by the shape of a short signal whose timing is
+jittered around a fixed time or, by default, random.
 
 Departures (details in model.py and DOC.md): Legendre basis for the weight functions, valid
 convolutions, class logits as time means of the last layer's functions; the data are our own

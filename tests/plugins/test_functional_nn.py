@@ -1,6 +1,6 @@
 """functional-nn: conformance, the functional convolution is the trapezoid integral of the weight
-function, shift equivariance and invariance, the dense layer by hand, the shifted-signal task,
-training that learns, and bad input."""
+function, shift equivariance and invariance, the dense layer by hand, the shifted-signal task and its
+jitter option, training that learns, and bad input."""
 
 import numpy as np
 import pytest
@@ -99,6 +99,28 @@ def test_task_places_one_class_waveform():
         ShiftedSignalTask(width=0.5)
     with pytest.raises(ValueError, match="waveform kind"):
         waveform("square", u, 0.1)
+
+
+def test_jitter_time_locks_the_signal():
+    grid = np.linspace(0, 1, 128)
+    curves, labels, centres = make_shifted_signals(30, np.random.default_rng(0), background=0.0, noise=0.0, jitter=0.0)
+    np.testing.assert_allclose(centres, 0.5)  # no jitter: every curve of a class is the same curve
+    for curve, label in zip(curves, labels):
+        np.testing.assert_allclose(curve, waveform(CLASSES[label], grid - 0.5, 0.02))
+    evoked = {}
+    for jitter in (0.05, 0.35):
+        curves, labels, centres = make_shifted_signals(600, np.random.default_rng(1), background=0.0, noise=0.0,
+                                                       jitter=jitter)
+        assert centres.min() >= 0.5 - jitter and centres.max() <= 0.5 + jitter
+        assert centres.max() - centres.min() > 1.8 * jitter  # the whole range is used
+        evoked[jitter] = np.abs(curves[labels == 1].mean(0)).max()  # the class mean of the biphasic wave
+    # time-locked signals survive averaging (a linear functional sees them); randomly placed ones wash out
+    assert evoked[0.05] > 0.25 and evoked[0.35] < 0.1
+    task = ShiftedSignalTask(train=20, val=5, test=5, jitter=0.05, seed=2)
+    assert task.info.extra["jitter"] == 0.05 and np.all(np.abs(task.centres - 0.5) <= 0.05)
+    for bad in (-0.01, 0.4):
+        with pytest.raises(ValueError, match="jitter must be in"):
+            ShiftedSignalTask(jitter=bad)
 
 
 def test_training_learns_an_easy_version():
