@@ -91,7 +91,8 @@ class CAMEL(nn.Module):
         if not torch.is_tensor(env) or env.dtype not in (torch.int64, torch.int32) or env.shape != x.shape[:1]:
             raise ValueError(f"env must be an integer tensor (batch,) of training-environment indices, got "
                              f"{getattr(env, 'dtype', type(env).__name__)} {tuple(getattr(env, 'shape', ()))}")
-        if len(env) and (int(env.min()) < 0 or int(env.max()) >= self.config.environments):
+        tracing = torch.compiler.is_compiling()  # an export cannot read values; the eager call checks them
+        if not tracing and len(env) and (int(env.min()) < 0 or int(env.max()) >= self.config.environments):
             raise ValueError(f"env indices must lie in [0, {self.config.environments}), got "
                              f"[{int(env.min())}, {int(env.max())}]")
         return self.predict(x, self.task_weights[env])

@@ -77,7 +77,7 @@ def _check_inputs(config, x, y, role) -> None:
     if not torch.is_tensor(role) or role.shape != x.shape[:2] or role.is_floating_point():
         raise ValueError(f"role must be an integer tensor of shape {tuple(x.shape[:2])} (1 context, 2 target, 0 "
                          f"padding), got {getattr(role, 'shape', type(role).__name__)}")
-    if not bool(((role == CONTEXT).sum(-1) > 0).all()):
+    if not torch.compiler.is_compiling() and not bool(((role == CONTEXT).sum(-1) > 0).all()):
         raise ValueError("every function needs at least one context point (role == 1)")
 
 

@@ -166,7 +166,8 @@ class PVRNN(nn.Module):
         if not torch.is_tensor(index) or index.dtype not in (torch.int64, torch.int32) or index.dim() != 1:
             raise ValueError(f"PV-RNN expects a 1-d integer tensor of training-sequence indices, got "
                              f"{getattr(index, 'dtype', type(index).__name__)} {tuple(getattr(index, 'shape', ()))}")
-        if len(index) and (int(index.min()) < 0 or int(index.max()) >= c.sequences):
+        tracing = torch.compiler.is_compiling()  # an export cannot read values; the eager call checks them
+        if not tracing and len(index) and (int(index.min()) < 0 or int(index.max()) >= c.sequences):
             raise ValueError(f"sequence indices must lie in [0, {c.sequences}), got [{int(index.min())}, "
                              f"{int(index.max())}]")
         steps = c.max_length if steps is None else steps
