@@ -24,6 +24,10 @@ class NINConfig(Config):
     relu_on_class_maps: bool = Field(
         True, description="ReLU on the class maps too, as Eq. 2 and the release do; False leaves them linear, "
                           "which keeps a class from dying (all-zero map, no gradient) in small networks")
+    init_std: float | None = Field(
+        None, gt=0.0, le=1.0, description="None: He-normal weights; a number: every convolution's weights "
+                                          "from N(0, init_std^2), the fixed-std Gaussians of the authors' Caffe "
+                                          "release (0.05 on most of its layers); biases start at zero either way")
 
     @model_validator(mode="after")
     def _layers_agree(self) -> "NINConfig":
