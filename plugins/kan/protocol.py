@@ -64,7 +64,8 @@ def fit(model, data: dict, steps: int, seed: int, callbacks=(), out_dir=None) ->
     splits = {name: ArraySplit(x, y, float_dtype=torch.float64) for name, (x, y) in data.items()}
     task = ArrayTask("kan-repro", "regression", splits, loss=float64_mse)
     result = zoo.train(model, task, optimizer="lbfgs", lr=1.0, batch_size=len(data["train"][0]), epochs=steps,
-                       shuffle=False, seed=seed, device="cpu", eval_splits=[], final_splits=["train", "test"],
+                       shuffle=False, seed=seed, device="cpu", eval_splits=[],
+                       final_splits=[split for split in ("train", "val", "test") if split in data],
                        callbacks=callbacks, progress=False, out_dir=out_dir)
     return result.final
 
@@ -90,6 +91,8 @@ def train_kan(width: list[int], data: dict, grids: list[int], steps_per_grid: in
         params = sum(p.numel() for p in model.parameters())
         history.append({"grid": grid, "params": params, "train_rmse": final["train_rmse"],
                         "test_rmse": final["test_rmse"], "seconds": time.perf_counter() - start})
+        if "val_rmse" in final:
+            history[-1]["val_rmse"] = final["val_rmse"]
         print(f"  G={grid:4d} params={params:6d} train {history[-1]['train_rmse']:.3e} "
               f"test {history[-1]['test_rmse']:.3e}", flush=True)
     return model, history
