@@ -121,6 +121,17 @@ def test_every_judged_record_agrees_with_its_own_numbers():
         assert not data.get("quick"), f"{where}: a --quick run's record in the source tree"
 
 
+def test_no_paper_record_carries_a_verdict_typed_by_hand():
+    """A paper's claim is judged by the rule or recorded as "measured"; a pass/fail verdict without
+    the per-seed checks behind it is the old, hand-typed kind."""
+    typed = []
+    for path in sorted(ROOT.glob("plugins/*/results/*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and data.get("verdict") not in (None, "measured") and not data.get("checks"):
+            typed.append(f"{path.relative_to(ROOT)}: {data['verdict']!r}")
+    assert not typed, "verdicts without checks: " + "; ".join(typed)
+
+
 def test_a_rejudged_record_is_judged_by_its_scripts_check_function(tmp_path, monkeypatch):
     import sys
     import types
