@@ -36,7 +36,8 @@ same recipe stretched, cosine over all of it) on the first failing seed. Read, d
 running: if FiLM's relational lead reaches 10 points there, the short protocol is what failed; if
 it stays below 10 points while FiLM answers the non-relational questions (>= 95%), the claim fails
 at this scale; if FiLM still does not fit them, neither can be concluded. FiLM of seed 0 is kept
-as the checkpoint `film.sort-of-clevr`.
+in the run's weights folder; the shipped `film.sort-of-clevr` is rebuilt from its catalog recipe
+(the same 12-epoch training).
 
     zoo reproduce film --part repro
 """

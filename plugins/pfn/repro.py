@@ -46,7 +46,7 @@ def gaussian_nll(y, mean, var) -> torch.Tensor:
 
 def claim_checks(data: dict) -> tuple[list[int], list[Check]]:
     """The claim's checks from a record's data: at every context size n, on every seed, the PFN
-    closes at least GAP_TARGET of the NLL gap between the prior predictive and the exact GP."""
+    closes more than GAP_TARGET of the NLL gap between the prior predictive and the exact GP."""
     seeds = list(data["seeds"])
     return seeds, [Check(f"closes more than {GAP_TARGET:.0%} of the prior-to-GP NLL gap at n={n}",
                          ours=[data["by_seed"][str(s)][str(n)]["gap_closed"] for s in seeds],
