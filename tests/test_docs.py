@@ -268,10 +268,11 @@ def test_recorded_formula_renders_verbatim():
     """The KAN symbolic record's formula keeps every `*` and `_` (Markdown emphasis used to eat them)."""
     record = json.loads((ROOT / "plugins" / "kan" / "results" / "symbolic_exp_sin.json").read_text())
     formula = record["data"]["formula"]
-    assert formula.count("*") >= 10 and "_" in formula and formula in record["summary"]
+    cells = [str(c) for row in record["table"]["rows"] for c in row]
+    assert formula.count("*") >= 5 and formula in record["summary"] and any("_" in c for c in cells)
     shown = _shown(_html(generated()["generated models/kan.md"]))
     assert formula in shown, "the record's formula lost characters to Markdown on the KAN page"
-    for cell in (str(c) for row in record["table"]["rows"] for c in row):
+    for cell in cells:
         assert cell in shown
 
 
