@@ -77,9 +77,13 @@ class PriorDraws(torch.utils.data.Dataset):
         indices = [int(i) for i in index] if batched else [int(index)]
         if any(not 0 <= i < self.length for i in indices):
             raise IndexError(f"prior draw index out of range [0, {self.length})")
-        seed = int(np.random.SeedSequence([self.seed, *indices]).generate_state(1)[0])
-        x, y = self.prior.sample(len(indices), self.num_points, torch.Generator().manual_seed(seed))
-        return (x, y) if batched else (x[0], y[0])
+        tensors = self.draw(len(indices), int(np.random.SeedSequence([self.seed, *indices]).generate_state(1)[0]))
+        return tensors if batched else tuple(t[0] for t in tensors)
+
+    def draw(self, count: int, seed: int) -> tuple[torch.Tensor, ...]:
+        """`count` datasets of the prior from `seed`, batched along the first dimension; a prior
+        with another sampler overrides this."""
+        return tuple(self.prior.sample(count, self.num_points, torch.Generator().manual_seed(seed)))
 
 
 class MeanOfOutputs(Metric):

@@ -17,6 +17,7 @@ import torchmetrics
 
 from zoo.errors import ConfigError
 from zoo.tasks import ArraySplit, Task, TaskInfo, accuracy_metric
+from zoo_plugins.pfn.prior import PriorDraws
 
 from .prior import SCMPrior
 
@@ -27,29 +28,13 @@ def _seed(*parts: int) -> int:
     return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
 
 
-class SCMDraws(torch.utils.data.Dataset):
-    """Prior datasets drawn on access. Indexing with a list, tensor or slice returns a whole batch
-    drawn at once from a generator seeded by (seed, the indices): a batch is a pure function of its
-    indices, and since the trainer reshuffles indices every epoch, every step sees new draws."""
+class SCMDraws(PriorDraws):
+    """Prior datasets drawn on access, as the pfn plugin's GP draws (a batch is a pure function of
+    its indices), from the SCM prior's numpy sampler."""
 
-    batched_indexing = True
-
-    def __init__(self, prior: SCMPrior, rows: int, length: int, seed: int):
-        self.prior, self.rows, self.length, self.seed = prior, rows, length, seed
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index):
-        batched = isinstance(index, (list, tuple, slice, torch.Tensor))
-        if isinstance(index, slice):
-            index = range(*index.indices(self.length))
-        indices = [int(i) for i in index] if batched else [int(index)]
-        if any(not 0 <= i < self.length for i in indices):
-            raise IndexError(f"prior draw index out of range [0, {self.length})")
-        arrays = self.prior.sample(len(indices), self.rows, np.random.default_rng(_seed(self.seed, *indices)))
-        tensors = tuple(torch.from_numpy(a) for a in arrays)
-        return tensors if batched else tuple(t[0] for t in tensors)
+    def draw(self, count: int, seed: int) -> tuple[torch.Tensor, ...]:
+        arrays = self.prior.sample(count, self.num_points, np.random.default_rng(seed))
+        return tuple(torch.from_numpy(a) for a in arrays)
 
 
 class QueryCrossEntropy(torchmetrics.Metric):
