@@ -8,7 +8,7 @@ Provides the model `nau-nmu`: the arithmetic dataset task's two-layer network, a
 Departures from the paper: the NMU initialisation is uniform on [1/4, 3/4] (E[W] = 1/2, the variance
 capped to fit [0, 1]), as the authors' released code does; weights are clamped after each optimizer
 step; the success threshold is our reading of the paper's "nearly perfect solution" criterion (every
-first-layer weight off by 1e-5); the reproduction uses 10 inputs instead of 100 and 15000 iterations
+first-layer weight off by 1e-5); the reproduction uses 10 inputs instead of 100 and 45000 iterations
 instead of 5*10^6, with the regulariser's warm-up at the same share of training (see repro.py). Importing this module is cheap;
 torch is imported when a model or task is first built.
 """
