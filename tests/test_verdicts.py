@@ -11,7 +11,7 @@ import pytest
 
 from zoo.errors import ZooError
 from zoo.reproduce import write_record
-from zoo.verdicts import Check, judge
+from zoo.verdicts import Check, failing_seeds, judge
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,6 +119,13 @@ def test_every_judged_record_agrees_with_its_own_numbers():
         assert [c["held"] for c in data["checks"]] == [c["held"] for c in judged], where
         assert len(data["seeds"]) >= 3 or data.get("quick"), f"{where}: fewer than 3 seeds"
         assert not data.get("quick"), f"{where}: a --quick run's record in the source tree"
+
+
+def test_failing_seeds_are_those_where_any_check_misses():
+    checks = [Check("beats baseline", ours=[0.9, 0.5, 0.9], versus=[0.8, 0.8, 0.8]),
+              Check("below threshold", ours=[0.1, 0.1, 0.3], versus=0.2, better="lower")]
+    assert failing_seeds([4, 7, 9], checks) == [7, 9]
+    assert failing_seeds([4], [Check("one seed", ours=[1.0], versus=0.5)]) == []
 
 
 def test_no_paper_record_carries_a_verdict_typed_by_hand():

@@ -32,7 +32,7 @@ from typing import Sequence
 
 from .errors import ZooError
 
-__all__ = ["Check", "judge", "judge_check", "MIN_SEEDS"]
+__all__ = ["Check", "judge", "judge_check", "failing_seeds", "MIN_SEEDS"]
 
 MIN_SEEDS = 3  # a full record's claim is judged over at least this many seeds
 REPRODUCED, PARTIALLY, NOT = "reproduced", "partially reproduced", "not reproduced"
@@ -121,3 +121,9 @@ def judge(checks: Sequence[Check]) -> tuple[str, list[dict]]:
     outcomes = {j["outcome"] for j in judged}
     verdict = REPRODUCED if outcomes == {REPRODUCED} else NOT if outcomes == {NOT} else PARTIALLY
     return verdict, judged
+
+
+def failing_seeds(seeds: Sequence[int], checks: Sequence[Check]) -> list[int]:
+    """The seeds (in order) on which at least one check does not hold: where a reproduction's
+    principled experiment looks for its cause."""
+    return [seed for i, seed in enumerate(seeds) if not all(c.holds(*c.per_seed()[i]) for c in checks)]

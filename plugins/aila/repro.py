@@ -37,7 +37,7 @@ import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 from .baselines import LSTMBaseline, ResidualMLP, TransformerBaseline
 
@@ -131,7 +131,7 @@ def reproduce(run: Run) -> None:
 
     control = None
     for check, task in zip(checks[:2], EPOCHS):
-        failing = [s for s, (o, v) in zip(seeds, check.per_seed()) if not check.holds(o, v)]
+        failing = failing_seeds(seeds, [check])
         if failing and not run.quick and control is None:
             seed = failing[0]
             index = seeds.index(seed)

@@ -40,7 +40,7 @@ import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 HIDDEN, LR, BATCH = 64, 3e-3, 64
 EPOCHS = {"digits": 40, "toy/four-var": 80}
@@ -134,7 +134,7 @@ def reproduce(run: Run) -> None:
 
     control = {}
     for check, key, higher in ((checks[0], "digits", True), (checks[2], "toy/four-var", False)):
-        failing = [s for s, (o, v) in zip(seeds, check.per_seed()) if not check.holds(o, v)]
+        failing = failing_seeds(seeds, [check])
         if not failing or run.quick:
             continue
         seed = failing[0]

@@ -43,7 +43,7 @@ from torch.utils.data import TensorDataset
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 SEEDS = (0, 1, 2)
 THRESHOLD = 0.5  # more than half of the requested samples recognised as their label
@@ -150,7 +150,7 @@ def reproduce(run: Run) -> None:
     _, checks = claim_checks(data)
     longer = {}
     for task_name, check in zip((DIGITS, RING8), checks):
-        failed = [s for s, (ours, versus) in zip(seeds, check.per_seed()) if not check.holds(ours, versus)]
+        failed = failing_seeds(seeds, [check])
         if failed and not run.quick:
             r, _ = train_and_score(task_name, failed[0], **{**common, "steps": LONGER * STEPS}, **recipes[task_name])
             r["seed"], r["holds"] = failed[0], r["mean"] > THRESHOLD

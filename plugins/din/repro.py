@@ -37,7 +37,7 @@ import torch
 import zoo
 from zoo.reproduce import Run
 from zoo.training.loop import NonFiniteLossError
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 EPOCHS_AT_1, EPOCHS_AT_01, BATCH = 2, 1, 32
 CLIP = 5.0  # global gradient-norm clipping of the authors' code (tf.clip_by_global_norm(gradients, 5))
@@ -132,7 +132,7 @@ def reproduce(run: Run) -> None:
 
     check = Check("DIN (PReLU) test AUC > Base (PReLU) test AUC", ours=auc("din"), versus=auc("base"), better="higher")
     control = None
-    failed = [s for s, (o, v) in zip(seeds, check.per_seed()) if not check.holds(o, v)]
+    failed = failing_seeds(seeds, [check])
     if failed and not run.quick:
         seed = failed[0]
         task = zoo.get_task("din/behaviour-ctr", seed=seed, train_size=size[0], test_size=size[1])

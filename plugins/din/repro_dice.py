@@ -29,7 +29,7 @@ import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 from . import repro
 
@@ -51,7 +51,7 @@ def reproduce(run: Run) -> None:
     ours = [dice[s]["test_auc"] for s in seeds]
     check = Check("DIN with Dice test AUC > DIN with PReLU test AUC", ours=ours, versus=prelu)
     control = None
-    failed = [s for s, (o, p) in zip(seeds, check.per_seed()) if not check.holds(o, p)]
+    failed = failing_seeds(seeds, [check])
     if failed and not run.quick:
         seed, longer = failed[0], (2 * epochs[0], 2 * epochs[1])
         task = zoo.get_task("din/behaviour-ctr", seed=seed, train_size=size[0], test_size=size[1])

@@ -38,7 +38,7 @@ import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 LR, BATCH, EPOCHS, EMBEDDING = 1e-3, 256, 4, 8
 SIZES = {"n_train": 20_000, "n_val": 2_500, "n_test": 10_000}
@@ -92,7 +92,7 @@ def reproduce(run: Run) -> None:
 
     checks = [Check(f"DTRN {name} AUC > {LABELS[base]} {name} AUC", ours=auc("dtrn", name), versus=auc(base, name),
                     better="higher") for base in ("mmoe", "ple") for name in TASKS]
-    failed = [s for i, s in enumerate(seeds) if not all(c.holds(*c.per_seed()[i]) for c in checks)]
+    failed = failing_seeds(seeds, checks)
     control = None
     if failed and not run.quick:
         seed = failed[0]

@@ -35,7 +35,7 @@ import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 ARMS = {"ipnn": {"feature_generation": False}, "fgcnn": {}}
 LR, BATCH, EPOCHS = 1e-3, 256, 4
@@ -75,8 +75,7 @@ def reproduce(run: Run) -> None:
                     better="higher"),
               Check("FGCNN test log-loss < IPNN test log-loss", ours=metric("fgcnn", "logloss"),
                     versus=metric("ipnn", "logloss"), better="lower")]
-    failed = [s for i, s in enumerate(seeds)
-              if not all(c.holds(*list(c.per_seed())[i]) for c in checks)]
+    failed = failing_seeds(seeds, checks)
     control = None
     if failed and not run.quick:
         seed = failed[0]

@@ -57,7 +57,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 SEEDS = (0, 1, 2)
 TASK = {"image_size": 16, "n_train": 4000, "n_val": 200, "n_test": 1000, "seed": 0}
@@ -239,7 +239,7 @@ def reproduce(run: Run) -> None:
                                                for label in MODELS]))
         trained = {(r["model"], r["seed"]): r.pop("trained") for r in runs}
         checked_seeds, checks = claim_checks({"runs": runs})
-        failed = [s for s, (o, v) in zip(checked_seeds, checks[0].per_seed()) if not checks[0].holds(o, v)]
+        failed = failing_seeds(checked_seeds, checks)
         longer_runs = list(pool.map(train_and_score, [(label, failed[0], task_options, longer_recipe)
                                                       for label in MODELS])) if failed else []
     for r in longer_runs:

@@ -35,7 +35,7 @@ import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 from zoo_plugins.fourier_head.model import smoothness
 
 DATASETS = ("gaussian", "gmm2", "beta")
@@ -113,8 +113,7 @@ def reproduce(run: Run) -> None:
                             ours=values(dataset, "fourier", "smoothness"),
                             versus=values(dataset, "linear", "smoothness"), better="lower"))
     control = None
-    failing = [(dataset, s) for dataset, check in zip(DATASETS, checks[0::2])
-               for s, (o, v) in zip(seeds, check.per_seed()) if not check.holds(o, v)]
+    failing = [(dataset, s) for dataset, check in zip(DATASETS, checks[0::2]) for s in failing_seeds(seeds, [check])]
     if failing:
         dataset, seed = failing[0]
         task = zoo.get_task(f"fourier-head/{dataset}", seed=seed, n_samples=n_samples)

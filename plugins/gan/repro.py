@@ -41,7 +41,7 @@ import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 from zoo_plugins.gan.mixture import nearest_mode
 
 SEEDS = (0, 1, 2)
@@ -102,11 +102,6 @@ def claim_checks(data: dict) -> tuple[list[int], list[Check]]:
     return seeds, checks
 
 
-def failing_seeds(checks: list[Check], seeds: list[int]) -> list[int]:
-    return [s for i, s in enumerate(seeds)
-            if not all(c.holds(*c.per_seed()[i]) for c in checks)]
-
-
 def plot(shown: dict, path) -> None:
     import matplotlib
 
@@ -142,11 +137,11 @@ def reproduce(run: Run) -> None:
     _, checks = claim_checks(data)
     longer = {}
     for task_name in TASKS:
-        failed = failing_seeds(task_checks(task_name, [results[f"{task_name}/seed{s}"] for s in seeds]), seeds)
+        failed = failing_seeds(seeds, task_checks(task_name, [results[f"{task_name}/seed{s}"] for s in seeds]))
         if failed and not run.quick:
             seed = failed[0]
             report, samples, real, _ = run_mixture(task_name, seed, LONGER * steps)
-            holds = not failing_seeds(task_checks(task_name, [report]), [seed])
+            holds = not failing_seeds([seed], task_checks(task_name, [report]))
             report.update(seed=seed, checks_hold=holds, conclusion=(
                 f"with {LONGER}x longer training the checks hold on seed {seed}: our budget is to blame" if holds else
                 f"the checks still fail on seed {seed} with {LONGER}x longer training: the claim fails at this scale"))

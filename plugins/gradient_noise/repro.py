@@ -65,7 +65,7 @@ from torch import nn
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 LR_GRID = (0.1, 0.05, 0.01)
 ETA_GRID = (0.01, 1.0)
@@ -209,7 +209,7 @@ def reproduce(run: Run) -> None:
     ]
     control = {}
     for init, check in (("simple", checks[0]), ("zero", checks[1])):
-        failed = [s for s, (ours, versus) in zip(seeds, check.per_seed()) if not check.holds(ours, versus)]
+        failed = failing_seeds(seeds, [check])
         if not failed:
             continue
         seed, longer = failed[0], CONTROL_FACTOR * length[init]

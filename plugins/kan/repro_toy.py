@@ -26,7 +26,7 @@ import time
 import torch
 
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 from .protocol import fit_exponent, task_arrays, train_kan, train_mlp
 
@@ -107,10 +107,6 @@ def claim_checks(data: dict) -> tuple[list[int], list[Check]]:
     return seeds, checks
 
 
-def failed_seeds(seeds: list[int], checks: list[Check]) -> list[int]:
-    return [s for i, s in enumerate(seeds) if not all(c.holds(*c.per_seed()[i]) for c in checks)]
-
-
 def reproduce(run: Run) -> None:
     # LBFGS steps (zoo.train epochs, up to 20 iterations each) per grid (paper: 200)
     steps = run.pick(15, 1)
@@ -122,7 +118,7 @@ def reproduce(run: Run) -> None:
     runs = [run_seed(data, grids, steps, seed, run if seed == seeds[0] else None) for seed in seeds]
     record_data = {"seeds": runs}
     seeds, checks = claim_checks(record_data)
-    failed = failed_seeds(seeds, checks)
+    failed = failing_seeds(seeds, checks)
 
     controls = []
     for seed in failed if not run.quick else []:

@@ -42,7 +42,7 @@ from torch import nn
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 BATCH, LR, PATIENCE, MAX_EPOCHS = 128, 5e-3, 20, 400
 SEEDS, LATENTS = (0, 1, 2), (8, 16)
@@ -111,7 +111,7 @@ def wider_kan_control(task, data: dict, checks: list[Check], max_epochs: int) ->
     KAN autoencoder of hidden width WIDER. None when every check held."""
     trials = []
     for latent, check in zip(data["latents"], checks):
-        failing = [s for s, (o, v) in zip(data["seeds"], check.per_seed()) if not check.holds(o, v)]
+        failing = failing_seeds(data["seeds"], [check])
         if not failing:
             continue
         seed = failing[0]

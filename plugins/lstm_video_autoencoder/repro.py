@@ -44,7 +44,7 @@ import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 from .model import load_encoder
 
@@ -134,7 +134,7 @@ def reproduce(run: Run) -> None:
     check = Check(f"test accuracy with {per_class} labels per class: pretrained encoder > random init",
                   ours=pretrained, versus=random_init, better="higher")
     control = None
-    failed = [s for s, (a, b) in zip(seeds, check.per_seed()) if not check.holds(a, b)]
+    failed = failing_seeds(seeds, [check])
     if failed:
         seed = failed[0]
         longer, losses = pretrain(seed, CONTROL_FACTOR * pre_epochs, n_train, hidden)

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 import zoo
 from zoo.reproduce import Run
 from zoo.timing import interleaved, medians
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 from .model import MatrixKAN, _power_basis, is_uniform_grid
 from .perf import WIDTH, PykanStyleKAN, _train_step, measure, plot
@@ -197,7 +197,7 @@ def reproduce(run: Run) -> None:
 
     control = None
     large = checks[-1]
-    failing = [s for s, (o, v) in zip(seeds, large.per_seed()) if not large.holds(o, v)]
+    failing = failing_seeds(seeds, [large])
     if failing and not run.quick:
         seed = failing[0]
         baseline = pykan_baseline(seed, (low, high), speed_batch, speed_rounds)

@@ -39,7 +39,7 @@ from torch import nn
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 TASKS = {  # task -> (MLP-KAN variant, epochs, batch, metric)
     "toy/exp-sin": ("function", 60, 200, "rmse"),
@@ -128,7 +128,7 @@ def longer_training(tasks: dict, data: dict, checks: list[Check]) -> dict | None
     plain-MLP transformer trained LONGER times as long; None when every check held."""
     trials = []
     for task_name, check in zip(data["tasks"], checks):
-        failing = [s for s, (o, v) in zip(data["seeds"], check.per_seed()) if not check.holds(o, v)]
+        failing = failing_seeds(data["seeds"], [check])
         if not failing:
             continue
         seed, i = failing[0], data["seeds"].index(failing[0])

@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 SEEDS = (0, 1, 2)
 # the baselines' recipe (and the one every model shared before the paper recipes were used)
@@ -176,10 +176,6 @@ def competitive_check(runs: list[dict], model: str, baselines, seeds) -> Check:
                  better="higher", margin=-MARGIN)
 
 
-def failing_seeds(check: Check, seeds) -> list[int]:
-    return [s for s, (ours, versus) in zip(seeds, check.per_seed()) if not check.holds(ours, versus)]
-
-
 def convergence_control(model: str, builders: dict, recipes: dict, runs: list[dict], seeds, epochs: int) -> dict:
     """`model` and the best baseline of each seed at convergence: those runs that do not fit their
     training set yet (train accuracy < FITTED) are trained again for `epochs` with their own recipe,
@@ -270,7 +266,7 @@ def reproduce(run: Run) -> None:
     run.keep(kept, "digits", run=training)
     summary = summarise(runs)
     seeds, (check,) = claim_checks({"runs": runs})
-    failed = failing_seeds(check, seeds)
+    failed = failing_seeds(seeds, [check])
     control = (convergence_control(MIXER, BUILDERS, RECIPES, runs, failed[:1], run.pick(LONGER_EPOCHS, 2))
                if failed else None)
     plot(summary, runs, run.figure("repro_digits.png"), "MLP-Mixer vs same-size CNN and ViT on 8x8 digits")

@@ -48,7 +48,7 @@ import torch
 import zoo
 from zoo.reproduce import Run
 from zoo.timing import interleaved, medians
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 from .config import parameter_matched_d_ff
 from .decode_timing import decoding_timer
@@ -168,7 +168,7 @@ def reproduce(run: Run) -> None:
     ]
 
     controls = {}
-    quality_failed = [s for s, (o, v) in zip(seeds, checks[0].per_seed()) if not checks[0].holds(o, v)]
+    quality_failed = failing_seeds(seeds, checks[:1])
     if quality_failed and not run.quick:
         seed = quality_failed[0]
         longer = {name: greedy_quality(train_model(task, name, seed, 2 * steps)[0], task)["accuracy"]
@@ -178,7 +178,7 @@ def reproduce(run: Run) -> None:
                                "conclusion": "holds when trained 2x longer: our training length is to blame"
                                if holds else "still fails when trained 2x longer: the claim fails at this scale"}
         print("control quality", controls["quality"], flush=True)
-    speed_failed = [s for s, (o, v) in zip(seeds, checks[1].per_seed()) if not checks[1].holds(o, v)]
+    speed_failed = failing_seeds(seeds, checks[1:2])
     if speed_failed and not run.quick:
         seed = speed_failed[0]
         longer = speed(trained[seed], 2 * length, decode_steps, rounds, 1)

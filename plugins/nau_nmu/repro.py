@@ -51,7 +51,7 @@ import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 from .model import nalu, nau, nmu
 
@@ -207,7 +207,7 @@ def reproduce(run: Run) -> None:
     ]
     control = None
     for op, check in zip(OPS, checks[:3]):
-        failed = [s for s, (o, v) in zip(seeds, check.per_seed()) if not check.holds(o, v)]
+        failed = failing_seeds(seeds, [check])
         if failed and not run.quick:
             longer = CONTROL_FACTOR * steps
             r = train_copies(OURS[op], [(op, failed[0])], longer, INPUT_SIZE)[0]

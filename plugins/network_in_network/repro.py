@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 from zoo_plugins.mlp_mixer.repro import FITTED, n_params, plot, run_jobs, summarise, table, take_trained
 
 SEEDS = (0, 1, 2)
@@ -141,11 +141,6 @@ def claim_checks(data: dict) -> tuple[list[int], list[Check]]:
     return seeds, checks_for(data["runs"], seeds)
 
 
-def failing_seeds(checks: list[Check], seeds) -> list[int]:
-    return [s for i, s in enumerate(seeds)
-            if not all(c.holds(*c.per_seed()[i]) for c in checks)]
-
-
 def convergence_control(runs: list[dict], seed: int, phases) -> dict:
     """NIN and the CNN at convergence on `seed`: runs below FITTED train accuracy trained again with
     every phase LONGER times as long (from each run's own initial lr); then the checks again."""
@@ -198,7 +193,7 @@ def reproduce(run: Run) -> None:
         row["accuracy_gap"] = row["train_accuracy"] - row["test_accuracy"]
         row["loss_gap"] = row["test_loss"] - row["train_loss"]
     seeds, checks = claim_checks({"runs": runs})
-    failed = failing_seeds(checks, seeds)
+    failed = failing_seeds(seeds, checks)
     control = convergence_control(runs, failed[0], phases) if failed else None
     plot(summary, runs, run.figure("repro_digits.png"),
          "Network In Network vs a same-size CNN with a fully-connected head (8x8 digits)")

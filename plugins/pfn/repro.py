@@ -29,7 +29,7 @@ import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 from zoo_plugins.pfn.prior import gp_posterior_predictive
 
 LR = 1e-3
@@ -105,7 +105,7 @@ def reproduce(run: Run) -> None:
             model = trained
     data = {"seeds": seeds, "by_seed": by_seed}
     seeds, checks = claim_checks(data)
-    failed = [s for i, s in enumerate(seeds) if not all(c.holds(*c.per_seed()[i]) for c in checks)]
+    failed = failing_seeds(seeds, checks)
     control = None
     if failed and not run.quick:  # the principled experiment: is the miss our short training?
         longer, _ = train(failed[0], LONGER * STEPS)

@@ -45,7 +45,7 @@ import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 from zoo_plugins.pointer_net.task import ConvexHullTask, SortTask
 
 SLUG = "pointer-net"
@@ -129,7 +129,7 @@ def experiment(run: Run, name: str, plt) -> None:
     runs = [train_and_score(run, name, seed, steps, sizes, keep=True) for seed in seeds]
     data = {"train_n": TRAIN_N, "test_ns": test_ns, "runs": runs}
     _, checks = claim_checks(data)
-    failed = [s for s in seeds if not all(c.holds(*c.per_seed()[seeds.index(s)]) for c in checks)]
+    failed = failing_seeds(seeds, checks)
     control = None
     if failed and not run.quick:
         longer = train_and_score(run, name, failed[0], CONTROL_FACTOR * steps, sizes)

@@ -53,7 +53,7 @@ import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 SEEDS = (0, 1, 2)
 NORMS = ("powernorm", "layernorm", "batchnorm")
@@ -137,7 +137,7 @@ def reproduce(run: Run) -> None:
     runs = [cached_train_and_score(run.out, task, norm, seed, recipe) for seed in seeds for norm in NORMS]
     checks = checks_for(runs, seeds)
     control = None
-    failing = [s for s in seeds for c in checks if not c.holds(*c.per_seed()[seeds.index(s)])]
+    failing = failing_seeds(seeds, checks)
     if failing and not run.quick:
         seed, longer = failing[0], {**recipe, "epochs": CONTROL_FACTOR * recipe["epochs"]}
         longer_runs = [cached_train_and_score(run.out, task, norm, seed, longer) for norm in NORMS]

@@ -47,7 +47,7 @@ import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 EPOCHS, LR, BATCH = 300, 0.002, 250
 ACCURACY_TOLERANCE, SHARE, PERCENTILE = 0.02, 0.75, 95
@@ -172,7 +172,7 @@ def reproduce(run: Run) -> None:
                f"prototypes are labelled with their class by a logistic regression on real pixels (test accuracy "
                f"{100 * pixel_accuracy:.1f}%), and {100 * mean['near']:.0f}% lie within the {PERCENTILE}th percentile "
                f"({threshold:.2f}) of real test digits' distance to their nearest training digit.")
-    failed = [s for i, s in enumerate(seeds) if any(not c.holds(*c.per_seed()[i]) for c in checks)]
+    failed = failing_seeds(seeds, checks)
     if failed:
         summary += (f" A check failed on seed(s) {failed}: the control (part repro_control) retrains the first "
                     f"failing seed 3x longer.")

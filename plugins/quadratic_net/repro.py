@@ -42,7 +42,7 @@ import torch
 import zoo
 from zoo.reproduce import Run
 from zoo.training.loop import NonFiniteLossError
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 WIDTH, LR, BATCH = 32, 3e-3, 64
 EPOCHS = {"toy/four-var": 80, "digits": 40}
@@ -128,7 +128,7 @@ def reproduce(run: Run) -> None:
 
     control = None
     for check, task in ((checks[0], "toy/four-var"), (checks[1], "digits")):
-        failing = [s for s, (o, v) in zip(seeds, check.per_seed()) if not check.holds(o, v)]
+        failing = failing_seeds(seeds, [check])
         if failing and not run.quick and control is None:
             seed, epochs = failing[0], 3 * EPOCHS[task]
             options = arms(task)

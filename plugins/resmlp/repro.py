@@ -37,9 +37,9 @@ import time
 from torch import nn
 
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 from zoo_plugins.mlp_mixer.repro import (CNN, FITTED, LONGER_EPOCHS, MARGIN, RECIPE, SEEDS, VIT, comparison_text,
-                                         competitive_check, convergence_control, failing_seeds, n_params, plot,
+                                         competitive_check, convergence_control, n_params, plot,
                                          run_jobs, same_size_cnn, summarise, table, take_trained, tiny_vit)
 
 RESMLP = "ResMLP (digits)"
@@ -102,7 +102,7 @@ def reproduce(run: Run) -> None:
         **training["training"], "optimizer": "lamb (timm)", "weight_decay": RESMLP_WEIGHT_DECAY}})
     summary = summarise(runs)
     seeds, (check,) = claim_checks({"runs": runs})
-    failed = failing_seeds(check, seeds)
+    failed = failing_seeds(seeds, [check])
     control = (convergence_control(RESMLP, BUILDERS, RECIPES, runs, failed[:1], run.pick(LONGER_EPOCHS, 2))
                if failed else None)
     plot(summary, runs, run.figure("repro_digits.png"), "ResMLP vs same-size CNN and ViT on 8x8 digits")

@@ -44,7 +44,7 @@ import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 MODELS = {"3-tier": {"frame_sizes": [8, 2], "dim": 64},
           "2-tier": {"frame_sizes": [16], "dim": 64},
@@ -142,7 +142,7 @@ def reproduce(run: Run) -> None:
     checks = [Check("3-tier SampleRNN test NLL < single-tier RNN's", ours=test("3-tier"), versus=test("RNN"), better="lower"),
               Check("2-tier SampleRNN test NLL < single-tier RNN's", ours=test("2-tier"), versus=test("RNN"), better="lower")]
     control = {}
-    failing = {name: [s for s, (o, v) in zip(seeds, check.per_seed()) if not check.holds(o, v)]
+    failing = {name: failing_seeds(seeds, [check])
                for name, check in (("3-tier", checks[0]), ("2-tier", checks[1]))}
     failed_seeds = sorted({s for f in failing.values() for s in f})
     if failed_seeds and not run.quick:

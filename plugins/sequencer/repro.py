@@ -40,7 +40,7 @@ from torch import nn
 import zoo
 from zoo.reproduce import Run
 from zoo.tasks import ArrayTask
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 from zoo_plugins.mlp_mixer.repro import n_params, plot, summarise, table, tiny_vit
 
 SEEDS = (0, 1, 2)
@@ -99,7 +99,7 @@ def reproduce(run: Run) -> None:
     runs = [train_and_score(task, label, seed, recipe) for seed in seeds for label in BUILDERS]
     check = check_for(runs, seeds)
     control = None
-    failed = [s for s, (ours, versus) in zip(seeds, check.per_seed()) if not check.holds(ours, versus)]
+    failed = failing_seeds(seeds, [check])
     if failed and not run.quick:
         seed, longer = failed[0], {**recipe, "epochs": CONTROL_FACTOR * recipe["epochs"]}
         longer_runs = [train_and_score(task, label, seed, longer) for label in BUILDERS]

@@ -39,7 +39,7 @@ import torch
 
 import zoo
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 from .model import kernel_approximation
 
@@ -118,7 +118,7 @@ def reproduce(run: Run) -> None:
 
     control = None
     for check, task in zip(checks[1:], TASKS):
-        failing = [s for s, (o, v) in zip(seeds, check.per_seed()) if not check.holds(o, v)]
+        failing = failing_seeds(seeds, [check])
         if failing and not run.quick and control is None:
             seed = failing[0]
             regular = results[task]["regular"][seeds.index(seed)]["metric"]

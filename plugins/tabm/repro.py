@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from zoo.reproduce import Run
-from zoo.verdicts import Check
+from zoo.verdicts import Check, failing_seeds
 
 TASKS = ("breast-cancer", "wine", "diabetes")
 SEEDS = (0, 1, 2)
@@ -246,7 +246,7 @@ def reproduce(run: Run) -> None:
     param_ratio = summary[(TASKS[0], tabm_)]["params"] / summary[(TASKS[0], deep)]["params"]
     seeds_judged, checks = claim_checks({"runs": runs})
     beats_mlp = checks[0]
-    failed = [s for s, pair in zip(seeds_judged, beats_mlp.per_seed()) if not beats_mlp.holds(*pair)]
+    failed = failing_seeds(seeds_judged, [beats_mlp])
     control = ensembling_control(runs, seeds_judged) if failed else None
     plot(summary, run.figure("repro_tables.png"))
 
